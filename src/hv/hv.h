@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The hypervisor backend interface (design §3).
+ *
+ * Everything above src/hv (daemon, worker) reaches the hypervisor only through
+ * an HvBackendOps table. Two implementations exist: the kernel backend
+ * (ioctls on /dev/gunyah, hv-kernel.c) and the simulator (src/sim). Both keep
+ * U17 semantics: the same validation, errnos, exit reasons and run block.
+ *
+ * The interface has two halves:
+ *  - VM side, used by the daemon: create a VM, create guest memory, bind it,
+ *    DTB config, boot context, vCPU/irqfd functions, start, export a vCPU
+ *    for a worker process, destroy.
+ *  - vCPU side, used by a worker process: attach to exported fds, map the
+ *    40-byte run block, run, kick.
+ *
+ * All functions return >= 0 on success, -errno on failure.
+ */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gunyah-abi.h"
+
+typedef enum HvAbi {
+        HV_ABI_U17,
+        HV_ABI_A14,
+        _HV_ABI_MAX,
+        _HV_ABI_INVALID = -EINVAL,
+} HvAbi;
+
+const char *hv_abi_to_string(HvAbi abi);
+HvAbi hv_abi_from_string(const char *s);
+
+/* How a guest memory range is given to the VM. */
+typedef enum HvMemAccess {
+        HV_MEM_LEND,  /* host loses access while the guest owns it */
+        HV_MEM_SHARE, /* host and guest both access it */
+        _HV_MEM_ACCESS_MAX,
+        _HV_MEM_ACCESS_INVALID = -EINVAL,
+} HvMemAccess;
+
+const char *hv_mem_access_to_string(HvMemAccess a);
+HvMemAccess hv_mem_access_from_string(const char *s);
+
+#define HV_PROT_READ 0x1u
+#define HV_PROT_WRITE 0x2u
+#define HV_PROT_EXEC 0x4u
+#define HV_PROT_RWX 0x7u
+
+typedef struct HvMemBinding {
+        uint64_t guest_addr;
+        uint64_t offset; /* into the guest memory fd */
+        uint64_t size;
+        int guest_mem_fd;
+        HvMemAccess access;
+        uint32_t prot; /* HV_PROT_* */
+        uint32_t label; /* A14 region label; ignored by U17 */
+} HvMemBinding;
+
+typedef struct HvBackend HvBackend;
+typedef struct HvVm HvVm;
+typedef struct HvVcpu HvVcpu;
+
+/* At most this many fds describe one exported vCPU (see vcpu_export). */
+#define HV_VCPU_EXPORT_FDS_MAX 16
+
+typedef struct HvBackendOps {
+        const char *name; /* "kernel", "sim" */
+
+        /* Opens the backend. For the kernel, path is the device node
+         * (NULL: /dev/gunyah) and the ABI is probed; the sim ignores it. */
+        int (*open)(const char *path, HvBackend **ret);
+        void (*close)(HvBackend *b);
+        HvAbi (*abi)(HvBackend *b);
+
+        int (*vm_create)(HvBackend *b, HvVm **ret);
+        /* Tears the VM down: vCPUs, functions, bindings; closes every fd it owns. */
+        void (*vm_destroy)(HvVm *vm);
+
+        /* Creates guest memory of size bytes. The returned fd belongs to the
+         * caller; it can be mmap()ed MAP_SHARED to load images, and must be
+         * unmapped from the host before start where it is lent. */
+        int (*guest_mem_create)(HvVm *vm, uint64_t size, int *ret_fd);
+        int (*map_mem)(HvVm *vm, const HvMemBinding *binding);
+        int (*unmap_mem)(HvVm *vm, const HvMemBinding *binding);
+
+        int (*set_dtb_config)(HvVm *vm, uint64_t guest_addr, uint64_t size);
+        /* reg is GUNYAH_VM_BOOT_CONTEXT_REG(set, index). -ENOTTY where the
+         * ABI has no boot context (A14): the payload must then start at the
+         * base of the DTB's region. */
+        int (*set_boot_context)(HvVm *vm, uint32_t reg, uint64_t value);
+
+        int (*add_vcpu)(HvVm *vm, uint32_t id);
+        int (*add_irqfd)(HvVm *vm, int eventfd, uint32_t label, uint32_t flags);
+        int (*start)(HvVm *vm);
+
+        /* Fills fds (borrowed, still owned by the VM) with what a worker
+         * process needs to run vCPU id; *n_fds in: capacity, out: count. */
+        int (*vcpu_export)(HvVm *vm, uint32_t id, int *fds, size_t *n_fds);
+
+        /* Worker side: takes ownership of fds on success. */
+        int (*vcpu_attach)(const int *fds, size_t n_fds, uint32_t id, HvVcpu **ret);
+        void (*vcpu_detach)(HvVcpu *vcpu);
+        struct gunyah_vcpu_run *(*vcpu_run_block)(HvVcpu *vcpu);
+        /* One VCPU_RUN: 0 with run_block->exit_reason set, -EINTR after a
+         * kick or immediate_exit, -ENODEV before start, other -errno. */
+        int (*vcpu_run)(HvVcpu *vcpu);
+        /* Async-signal-safe: makes a current or the next vcpu_run return -EINTR. */
+        void (*vcpu_kick)(HvVcpu *vcpu);
+} HvBackendOps;
+
+extern const HvBackendOps hv_kernel_ops; /* src/hv/hv-kernel.c */
+extern const HvBackendOps hv_sim_ops;    /* src/sim */
+
+/* Looks up "kernel" or "sim"; NULL if unknown. Only backends linked into
+ * the program are found (hv_sim_ops is weak here). */
+const HvBackendOps *hv_backend_lookup(const char *name);

@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+
+int main(void) {
+        fprintf(stderr, "gunyah-vcpu: started by gunyahd only\n");
+        return 1;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * What a VM is: the JSON VM spec (design §6), parsed strictly into VmSpec.
+ * The JSON keys, types, defaults and rules are documented in
+ * man/gunyah-vm.json.5.scd; this header is the C side of that contract.
+ */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv.h"
+
+#define VM_NAME_MAX 64
+#define VM_VCPUS_MAX 64
+#define VM_SPEC_SIZE_MAX (1024 * 1024) /* larger spec documents are refused */
+
+/* The guest physical address space rules of vmm-on-gunyah §1.5 / §2. */
+#define VM_MMIO_WINDOW_BASE UINT64_C(0)
+#define VM_MMIO_WINDOW_SIZE UINT64_C(0x40000000) /* [0, 1 GiB) */
+#define VM_RAM_ALIGN UINT64_C(0x200000)          /* 2 MiB */
+#define VM_RAM_BASE_MIN UINT64_C(0x40000000)     /* RAM never below 1 GiB */
+#define VM_IPA_LIMIT (UINT64_C(1) << 36)         /* 36-bit IPA space */
+
+/* Defaults filled in by the parser. */
+#define VM_DEFAULT_VCPUS 1u
+#define VM_DEFAULT_MEMORY_SIZE (UINT64_C(256) << 20)
+#define VM_DEFAULT_MEMORY_BASE UINT64_C(0x80000000)
+#define VM_DEFAULT_PL011_BASE UINT64_C(0x09000000)
+#define VM_DEFAULT_PL011_SPI 1u
+#define VM_DEFAULT_CRASH_RESTART_LIMIT 3u
+#define VM_DEFAULT_CRASH_RESTART_BACKOFF_MSEC 1000u
+
+typedef enum VmKernelFormat {
+        VM_KERNEL_FORMAT_AUTO,  /* detect: arm64 Image magic, ELF magic, else raw */
+        VM_KERNEL_FORMAT_IMAGE, /* arm64 Linux Image */
+        VM_KERNEL_FORMAT_ELF,   /* ELF64 AArch64 (bare-metal guests) */
+        VM_KERNEL_FORMAT_RAW,   /* raw binary, entry at its load address */
+        _VM_KERNEL_FORMAT_MAX,
+        _VM_KERNEL_FORMAT_INVALID = -EINVAL,
+} VmKernelFormat;
+
+typedef enum VmConsoleType {
+        VM_CONSOLE_PL011,
+        VM_CONSOLE_NONE,
+        _VM_CONSOLE_TYPE_MAX,
+        _VM_CONSOLE_TYPE_INVALID = -EINVAL,
+} VmConsoleType;
+
+/* What the daemon does when the guest powers off / reboots / crashes. */
+typedef enum VmLifecycleAction {
+        VM_ACTION_STOP,    /* stay stopped, keep exit info */
+        VM_ACTION_RESTART, /* full teardown and fresh start */
+        VM_ACTION_DESTROY, /* stop and remove the definition */
+        _VM_ACTION_MAX,
+        _VM_ACTION_INVALID = -EINVAL,
+} VmLifecycleAction;
+
+typedef struct VmSpec {
+        char name[VM_NAME_MAX + 1];
+        char uuid[37]; /* "" = none given: the daemon generates one */
+
+        uint32_t vcpus;
+
+        struct {
+                uint64_t size;
+                uint64_t base;
+                HvMemAccess mode;
+        } memory;
+
+        struct {
+                char *path;
+                char *cmdline; /* may be NULL */
+                VmKernelFormat format;
+        } kernel;
+
+        char *initrd; /* may be NULL */
+
+        struct {
+                VmConsoleType type;
+                uint64_t base; /* MMIO base of the PL011 (4 KiB) */
+                uint32_t spi;  /* SPI number of its doorbell interrupt */
+        } console;
+
+        bool autostart;
+        VmLifecycleAction on_poweroff;
+        VmLifecycleAction on_reboot;
+        VmLifecycleAction on_crash;
+        uint32_t crash_restart_limit;        /* restarts before staying stopped */
+        uint32_t crash_restart_backoff_msec; /* first delay, doubled each time */
+} VmSpec;
+
+/* An error found in a spec: the JSON path and a human message naming the rule. */
+typedef struct VmSpecError {
+        char path[128];    /* e.g. "memory.size", "" for the document itself */
+        char message[384]; /* e.g. "must be a multiple of 2 MiB, got 1000000" */
+} VmSpecError;
+
+/* Formats "path: message" (or just the message for the document). */
+const char *vm_spec_error_to_string(const VmSpecError *e, char *buf, size_t len);
+
+/* Parses a JSON document. On failure returns -EINVAL (or -ENOMEM, -E2BIG for
+ * a document over VM_SPEC_SIZE_MAX) and fills *error. Referenced files are
+ * checked for existence and readability unless flags has VM_SPEC_SKIP_FILE_CHECKS. */
+#define VM_SPEC_SKIP_FILE_CHECKS 0x1u
+int vm_spec_parse(const char *json, size_t len, unsigned flags, VmSpec **ret, VmSpecError *error);
+int vm_spec_load_file(const char *path, unsigned flags, VmSpec **ret, VmSpecError *error);
+
+/* Serializes with every default filled in (the normalized spec). */
+int vm_spec_to_json(const VmSpec *spec, char **ret);
+
+VmSpec *vm_spec_free(VmSpec *spec);
+static inline void vm_spec_freep(VmSpec **p) {
+        if (*p)
+                vm_spec_free(*p);
+}
+
+bool vm_name_is_valid(const char *name);
+
+const char *vm_kernel_format_to_string(VmKernelFormat f);
+VmKernelFormat vm_kernel_format_from_string(const char *s);
+const char *vm_console_type_to_string(VmConsoleType t);
+VmConsoleType vm_console_type_from_string(const char *s);
+const char *vm_lifecycle_action_to_string(VmLifecycleAction a);
+VmLifecycleAction vm_lifecycle_action_from_string(const char *s);
