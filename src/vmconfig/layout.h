@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Where everything goes in guest physical memory: kernel, initrd, DTB, the
+ * GICv3 frames and the PL011. Follows the arm64 boot protocol and the
+ * Gunyah rules of vmm-on-gunyah §1.5, §1.8 and §2.
+ *
+ * RAM is one region [ram_base, ram_base + ram_size): the kernel at (or near)
+ * its base, the initrd after the kernel, the DTB in the last 2 MiB window.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "image.h"
+#include "vm-spec.h"
+
+/* GICv3 as the Gunyah QEMU platform and crosvm place it: the distributor at
+ * 0x3FFF0000, redistributors (two 64 KiB frames per vCPU) just below it. */
+#define VM_GICD_BASE UINT64_C(0x3FFF0000)
+#define VM_GICD_SIZE UINT64_C(0x10000)
+#define VM_GICR_STRIDE UINT64_C(0x20000)
+
+/* Linux: DTB at most 2 MiB, 8-byte aligned. We put it 2 MiB aligned in the
+ * last 2 MiB of RAM, like crosvm, and hand the whole window to the RM. */
+#define VM_DTB_WINDOW_MAX UINT64_C(0x200000)
+#define VM_DTB_ALIGN UINT64_C(0x200000)
+#define VM_INITRD_ALIGN UINT64_C(0x200000)
+
+#define VM_PL011_SIZE UINT64_C(0x1000)
+
+#define VM_LAYOUT_ERROR_MAX 256u
+
+typedef struct VmLayout {
+        uint64_t ram_base;
+        uint64_t ram_size;
+
+        uint64_t kernel_addr; /* lowest guest address the kernel occupies */
+        uint64_t kernel_size; /* bytes from kernel_addr (VmImageInfo.load_size) */
+        uint64_t entry;       /* PC of the boot vCPU */
+
+        uint64_t initrd_addr; /* 0 and 0 without an initrd */
+        uint64_t initrd_size;
+
+        uint64_t dtb_addr;   /* x0 of the boot vCPU */
+        uint64_t dtb_window; /* size passed to SET_DTB_CONFIG; the blob is smaller */
+
+        uint64_t gicd_base;
+        uint64_t gicd_size;
+        uint64_t gicr_base;
+        uint64_t gicr_size; /* vcpus * VM_GICR_STRIDE */
+
+        bool have_pl011;
+        uint64_t pl011_base;
+        uint32_t pl011_spi;
+
+        uint32_t vcpus;
+} VmLayout;
+
+/* Computes the layout for spec and a probed kernel. have_boot_context says
+ * whether the backend can set the boot PC (SET_BOOT_CONTEXT): without it
+ * (A14 / the open-source RM) the entry must be the RAM base, and a kernel
+ * whose entry is elsewhere is refused with an explanation. Returns -EINVAL
+ * or -ENOSPC (something did not fit; the message says what and by how much),
+ * message in errbuf (may be NULL). */
+int vm_layout_compute(const VmSpec *spec, const VmImageInfo *kernel, uint64_t initrd_size,
+                      bool have_boot_context, VmLayout *ret, char *errbuf, size_t errlen);
+
+/* Checks that a DTB of blob_size bytes fits the layout's window with the
+ * room the RM needs for its overlay (window >= 2 * blob). -ENOSPC if not. */
+int vm_layout_check_dtb(const VmLayout *layout, uint64_t blob_size, char *errbuf, size_t errlen);
