@@ -18,8 +18,12 @@
 
 /* GICv3 as the Gunyah QEMU platform and crosvm place it: the distributor at
  * 0x3FFF0000, redistributors (two 64 KiB frames per vCPU) just below it. */
+#ifndef VM_GICD_BASE
 #define VM_GICD_BASE UINT64_C(0x3FFF0000)
+#endif
+#ifndef VM_GICD_SIZE
 #define VM_GICD_SIZE UINT64_C(0x10000)
+#endif
 #define VM_GICR_STRIDE UINT64_C(0x20000)
 
 /* Linux: DTB at most 2 MiB, 8-byte aligned. We put it 2 MiB aligned in the
@@ -28,7 +32,9 @@
 #define VM_DTB_ALIGN UINT64_C(0x200000)
 #define VM_INITRD_ALIGN UINT64_C(0x200000)
 
+#ifndef VM_PL011_SIZE
 #define VM_PL011_SIZE UINT64_C(0x1000)
+#endif
 
 #define VM_LAYOUT_ERROR_MAX 256u
 
