@@ -4,9 +4,9 @@
 #include "hv.h"
 #include "macro.h"
 
-/* Weak: a program links the simulator in (link_whole) only if it wants it. */
+/* Weak: a program links the simulator in (link_whole) only if it wants it.
+ * The kernel backend lives in this library (hv-kernel.c). */
 extern const HvBackendOps hv_sim_ops __attribute__((weak));
-extern const HvBackendOps hv_kernel_ops __attribute__((weak));
 
 static const char *const abi_names[_HV_ABI_MAX] = {
         [HV_ABI_U17] = "U17",
