@@ -25,6 +25,20 @@
 #define VM_RAM_BASE_MIN UINT64_C(0x40000000)     /* RAM never below 1 GiB */
 #define VM_IPA_LIMIT (UINT64_C(1) << 36)         /* 36-bit IPA space */
 
+/* The GIC the DT builder places at the top of the MMIO window: GICD, and
+ * below it one GICR frame per vCPU (vmm-on-gunyah §1.4). Devices must not
+ * overlap [VM_GICD_BASE - vcpus * VM_GICR_SIZE_PER_VCPU, VM_GICD_BASE + VM_GICD_SIZE). */
+#define VM_GICD_BASE UINT64_C(0x3FFF0000)
+#define VM_GICD_SIZE UINT64_C(0x10000)
+#define VM_GICR_SIZE_PER_VCPU UINT64_C(0x20000)
+#define VM_PL011_SIZE UINT64_C(0x1000) /* one 4 KiB page of MMIO */
+#define VM_SPI_MAX 987u                /* SPIs are INTIDs 32..1019 */
+
+/* Limits of other keys. */
+#define VM_CMDLINE_MAX 2048 /* bytes, terminating NUL included (Linux arm64 COMMAND_LINE_SIZE) */
+#define VM_CRASH_RESTART_LIMIT_MAX 1000u
+#define VM_CRASH_RESTART_BACKOFF_MAX_MSEC 3600000u /* 1 hour */
+
 /* Defaults filled in by the parser. */
 #define VM_DEFAULT_VCPUS 1u
 #define VM_DEFAULT_MEMORY_SIZE (UINT64_C(256) << 20)
