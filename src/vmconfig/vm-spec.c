@@ -45,6 +45,12 @@ static const char *const lifecycle_action_names[_VM_ACTION_MAX] = {
         [VM_ACTION_DESTROY] = "destroy",
 };
 
+/* The spec's words for HvMemAccess: the JSON vocabulary belongs to the spec. */
+static const char *const memory_mode_names[_HV_MEM_ACCESS_MAX] = {
+        [HV_MEM_LEND] = "lend",
+        [HV_MEM_SHARE] = "share",
+};
+
 static const char *name_lookup(const char *const *table, size_t n, int i) {
         if (i < 0 || (size_t) i >= n)
                 return NULL;
@@ -174,6 +180,8 @@ static const char *quote(char *buf, size_t size, const char *s, size_t len) {
         return buf;
 }
 #define QUOTE(s, len) quote((char[QUOTE_MAX]){}, QUOTE_MAX, (s), (len))
+/* File paths are shown in full up to PATH_MAX-ish lengths a message can hold. */
+#define QUOTE_PATH(s) quote((char[256]){}, 256, (s), strlen(s))
 
 static const char *json_type_name(json_object *v) {
         return json_type_to_name(json_object_get_type(v));
@@ -384,7 +392,7 @@ static int field_name(SpecParser *p, const Field *f, json_object *v, const char 
 static int field_uuid(SpecParser *p, const Field *f, json_object *v, const char *path, VmSpec *s) {
         char u[sizeof(s->uuid)];
         const char *str;
-        size_t n;
+        bool ok;
         int r;
 
         (void) f;
@@ -395,19 +403,17 @@ static int field_uuid(SpecParser *p, const Field *f, json_object *v, const char 
         r = value_get_string(p, v, path, &str);
         if (r < 0)
                 return r;
-        n = strlen(str);
-        for (size_t i = 0; i < n && i < sizeof(u) - 1; i++) {
+        ok = strlen(str) == sizeof(u) - 1;
+        for (size_t i = 0; ok && i < sizeof(u) - 1; i++) {
                 bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-                if (dash ? str[i] != '-' : !isxdigit((unsigned char) str[i]))
-                        n = SIZE_MAX; /* mark invalid */
-                else
-                        u[i] = (char) tolower((unsigned char) str[i]);
+                ok = dash ? str[i] == '-' : isxdigit((unsigned char) str[i]);
+                u[i] = (char) tolower((unsigned char) str[i]);
         }
-        if (n != sizeof(u) - 1)
+        if (!ok)
                 return spec_error(p, -EINVAL, path,
                                   "must be a UUID in RFC 4122 form (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hex digits), got %s",
                                   QUOTE(str, strlen(str)));
-        u[n] = '\0';
+        u[sizeof(u) - 1] = '\0';
         if (streq(u, "00000000-0000-0000-0000-000000000000"))
                 return spec_error(p, -EINVAL, path, "must not be the nil UUID; leave it out to have one generated");
         memcpy(s->uuid, u, sizeof(u));
@@ -455,7 +461,7 @@ static const Field memory_fields[] = {
         { "size", field_size, offsetof(VmSpec, memory.size) },
         { "base", field_size, offsetof(VmSpec, memory.base) },
         { "mode", field_enum, offsetof(VmSpec, memory.mode),
-          .names = (const char *const[]) { "lend", "share" }, .n_names = 2 },
+          .names = memory_mode_names, .n_names = ELEMENTSOF(memory_mode_names) },
 };
 
 static const Field kernel_fields[] = {
@@ -629,9 +635,11 @@ static int image_path_search(const char *file, char **ret) {
 
         if (!env || !*env)
                 return 0;
-        copy = strdup(env);
         cwd = get_current_dir_name();
-        if (!copy || !cwd)
+        if (!cwd)
+                return negative_errno();
+        copy = strdup(env);
+        if (!copy)
                 return -ENOMEM;
         for (char *d = strtok_r(copy, ":", &state); d; d = strtok_r(NULL, ":", &state)) {
                 _cleanup_free_ char *dir = d[0] == '/' ? strdup(d) : path_concat(cwd, d);
@@ -651,10 +659,12 @@ static int image_path_search(const char *file, char **ret) {
 }
 
 /* Makes *path absolute: relative to base_dir, or found in GUNYAH_IMAGE_PATH
- * when it does not exist there. */
+ * when it does not exist there. Returns 1 if it was searched for and not
+ * found, so that the error can say so. */
 static int image_path_resolve(SpecParser *p, char **path) {
         _cleanup_free_ char *next_to_spec = NULL;
         char *found = NULL;
+        bool searched = false;
         int r;
 
         if ((*path)[0] == '/')
@@ -666,13 +676,14 @@ static int image_path_resolve(SpecParser *p, char **path) {
                 r = image_path_search(*path, &found);
                 if (r < 0)
                         return r;
+                searched = r == 0 && secure_getenv("GUNYAH_IMAGE_PATH");
         }
         free(*path);
         *path = found ?: TAKE_PTR(next_to_spec);
-        return 0;
+        return searched;
 }
 
-static int image_file_check(SpecParser *p, const char *key, const char *path) {
+static int image_file_check(SpecParser *p, const char *key, const char *path, bool searched) {
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
 
@@ -680,34 +691,33 @@ static int image_file_check(SpecParser *p, const char *key, const char *path) {
             (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0 ||
             fstat(fd, &st) < 0) {
                 int r = negative_errno();
-                return spec_error(p, -EINVAL, key, "cannot read %s: %s%s", QUOTE(path, strlen(path)), strerror(-r),
-                                  secure_getenv("GUNYAH_IMAGE_PATH") ? " (GUNYAH_IMAGE_PATH was searched too)" : "");
+                return spec_error(p, -EINVAL, key, "cannot read %s: %s%s", QUOTE_PATH(path), strerror(-r),
+                                  searched ? " (not found in GUNYAH_IMAGE_PATH either)" : "");
         }
         if (!S_ISREG(st.st_mode))
-                return spec_error(p, -EINVAL, key, "%s must be a regular file, but it is %s",
-                                  QUOTE(path, strlen(path)),
+                return spec_error(p, -EINVAL, key, "%s must be a regular file, but it is %s", QUOTE_PATH(path),
                                   S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket");
         return 0;
 }
 
 static int spec_resolve_files(SpecParser *p, VmSpec *s) {
-        int r;
+        int kernel_searched, initrd_searched = 0, r;
 
-        r = image_path_resolve(p, &s->kernel.path);
-        if (r < 0)
-                return r;
+        kernel_searched = image_path_resolve(p, &s->kernel.path);
+        if (kernel_searched < 0)
+                return kernel_searched;
         if (s->initrd) {
-                r = image_path_resolve(p, &s->initrd);
-                if (r < 0)
-                        return r;
+                initrd_searched = image_path_resolve(p, &s->initrd);
+                if (initrd_searched < 0)
+                        return initrd_searched;
         }
         if (p->flags & VM_SPEC_SKIP_FILE_CHECKS)
                 return 0;
-        r = image_file_check(p, p->kernel_key, s->kernel.path);
+        r = image_file_check(p, p->kernel_key, s->kernel.path, kernel_searched);
         if (r < 0)
                 return r;
         if (s->initrd)
-                return image_file_check(p, "initrd", s->initrd);
+                return image_file_check(p, "initrd", s->initrd, initrd_searched);
         return 0;
 }
 
@@ -1109,7 +1119,7 @@ static int json_add_opt(json_object *o, const char *key, const char *s) {
 
 static int spec_to_json_object(const VmSpec *s, json_object *o) {
         json_object *memory = NULL, *kernel = NULL, *console = NULL, *crash = NULL;
-        const char *mode = hv_mem_access_to_string(s->memory.mode);
+        const char *mode = name_lookup(memory_mode_names, ELEMENTSOF(memory_mode_names), s->memory.mode);
         const char *format = vm_kernel_format_to_string(s->kernel.format);
         const char *type = vm_console_type_to_string(s->console.type);
         const char *poweroff = vm_lifecycle_action_to_string(s->on_poweroff);

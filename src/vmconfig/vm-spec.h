@@ -116,14 +116,31 @@ typedef struct VmSpecError {
 /* Formats "path: message" (or just the message for the document). */
 const char *vm_spec_error_to_string(const VmSpecError *e, char *buf, size_t len);
 
-/* Parses a JSON document. On failure returns -EINVAL (or -ENOMEM, -E2BIG for
- * a document over VM_SPEC_SIZE_MAX) and fills *error. Referenced files are
- * checked for existence and readability unless flags has VM_SPEC_SKIP_FILE_CHECKS. */
+/* Parses a JSON document of len bytes (no NUL terminator needed). On failure
+ * returns -EINVAL (or -ENOMEM, -E2BIG for a document over VM_SPEC_SIZE_MAX)
+ * and fills *error (may be NULL); *ret is written only on success.
+ *
+ * kernel.path and initrd are stored as absolute paths. A relative one is
+ * taken relative to the current directory (vm_spec_parse) or to the spec
+ * file's directory (vm_spec_load_file); if no file exists there and the
+ * environment variable GUNYAH_IMAGE_PATH is set (colon-separated
+ * directories, relative ones taken from the current directory), the first
+ * directory holding it is used instead, for tests and demos whose images
+ * are built elsewhere. Paths are joined, not canonicalized.
+ *
+ * Both files must then exist, be regular files and be readable (access and
+ * open), unless flags has VM_SPEC_SKIP_FILE_CHECKS; a failed check is
+ * -EINVAL with the key and the file named. */
 #define VM_SPEC_SKIP_FILE_CHECKS 0x1u
 int vm_spec_parse(const char *json, size_t len, unsigned flags, VmSpec **ret, VmSpecError *error);
+/* As vm_spec_parse() on the file's contents. If the file itself cannot be
+ * read, returns its -errno (-E2BIG when larger than VM_SPEC_SIZE_MAX). */
 int vm_spec_load_file(const char *path, unsigned flags, VmSpec **ret, VmSpecError *error);
 
-/* Serializes with every default filled in (the normalized spec). */
+/* Serializes with every key present and every default filled in (the
+ * normalized spec): absent optional strings as null, sizes as "256M",
+ * addresses as "0x80000000", the back-off in milliseconds. Parsing the
+ * result gives back an equal VmSpec. -EINVAL for an enum out of range. */
 int vm_spec_to_json(const VmSpec *spec, char **ret);
 
 VmSpec *vm_spec_free(VmSpec *spec);

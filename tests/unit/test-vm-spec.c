@@ -892,7 +892,13 @@ static void test_spec_image_path_search(void **state) {
         write_text(specs, "other.json", "{\"name\": \"o\", \"kernel\": \"other.elf\"}");
         snprintf(spec_path, sizeof(spec_path), "%s/other.json", specs);
         assert_int_equal(vm_spec_load_file(spec_path, 0, &s, &e), -EINVAL);
-        assert_non_null(strstr(e.message, "GUNYAH_IMAGE_PATH"));
+        assert_non_null(strstr(e.message, "not found in GUNYAH_IMAGE_PATH either"));
+
+        /* Absolute paths are never searched for. */
+        static const char absolute[] = "{\"name\": \"a\", \"kernel\": \"/nonexistent/hello.elf\"}";
+        assert_int_equal(vm_spec_parse(absolute, strlen(absolute), 0, &s, &e), -EINVAL);
+        assert_non_null(strstr(e.message, "\"/nonexistent/hello.elf\": No such file or directory"));
+        assert_null(strstr(e.message, "GUNYAH_IMAGE_PATH"));
         unsetenv("GUNYAH_IMAGE_PATH");
 }
 
