@@ -64,7 +64,7 @@ static int fdt_walk(const void *fdt, fdt_node_fn fn, void *userdata) {
                                 path[cur++] = '/';
                         memcpy(path + cur, name, n + 1);
                         lens[++depth] = cur + n;
-                        r = fn(fdt, path, depth, off, userdata);
+                        r = fn(fdt, path, depth - 1, off, userdata);   /* root = 0 */
                         if (r)
                                 return r;
                 } else if (tok == FDT_END_NODE) {

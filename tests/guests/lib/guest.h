@@ -85,6 +85,7 @@ int strncmp(const char *a, const char *b, size_t n);
 /* Atomics for shared words. Plain load/store exclusive loops: LSE is not
  * guaranteed, and the MMU is off so these target Device memory, which
  * QEMU and the simulator handle (see README.md). */
+/* Returns the incremented value. */
 static inline uint64_t atomic_inc(volatile uint64_t *p) {
         uint64_t v;
         uint32_t fail;
