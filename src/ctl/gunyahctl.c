@@ -1,6 +1,82 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
-int main(void) {
-        return 0;
+#include "config.h"
+#include "gunyahctl.h"
+#include "macro.h"
+
+/* Every verb group; the first match wins, so names must be unique. */
+static const CtlVerb *const verb_tables[] = {
+        ctl_offline_verbs,
+};
+
+int ctl_usage_error(const char *verb, const char *fmt, ...) {
+        va_list ap;
+        fprintf(stderr, "gunyahctl: %s%s", verb ?: "", verb ? ": " : "");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputs("\nTry 'gunyahctl --help'.\n", stderr);
+        return CTL_EXIT_USAGE;
+}
+
+static const CtlVerb *verb_find(const char *name) {
+        for (size_t t = 0; t < ELEMENTSOF(verb_tables); t++)
+                for (const CtlVerb *v = verb_tables[t]; v->name; v++)
+                        if (streq(v->name, name))
+                                return v;
+        return NULL;
+}
+
+static void help(void) {
+        printf("Usage: gunyahctl [OPTIONS] VERB [ARGS...]\n\n"
+               "Manage Gunyah virtual machines.\n\nVerbs:\n");
+        for (size_t t = 0; t < ELEMENTSOF(verb_tables); t++)
+                for (const CtlVerb *v = verb_tables[t]; v->name; v++)
+                        printf("  %-8s %-22s %s\n", v->name, v->synopsis, v->help);
+        printf("\nOptions:\n"
+               "  -h --help                Show this help\n"
+               "     --version             Show the version\n"
+               "\nExit status:\n"
+               "  0  success\n"
+               "  1  failure, or invalid input (spec, kernel image)\n"
+               "  2  usage error\n"
+               "  3  gunyahd unreachable\n"
+               "  4  the VM ended abnormally\n");
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100 };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {}
+        };
+        int c;
+
+        /* "+": stop at the verb, whose own options come after it. */
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return CTL_EXIT_SUCCESS;
+                case ARG_VERSION:
+                        printf("gunyahctl %s\n", PACKAGE_VERSION);
+                        return CTL_EXIT_SUCCESS;
+                default:
+                        return CTL_EXIT_USAGE; /* getopt printed why */
+                }
+
+        if (optind >= argc)
+                return ctl_usage_error(NULL, "missing verb");
+        const CtlVerb *v = verb_find(argv[optind]);
+        if (!v)
+                return ctl_usage_error(NULL, "unknown verb '%s'", argv[optind]);
+
+        int verb_index = optind;
+        optind = 0; /* a fresh getopt_long scan for the verb's own options */
+        return v->run(argc - verb_index, argv + verb_index);
 }
