@@ -703,6 +703,17 @@ static int image_file_check(SpecParser *p, const char *key, const char *path, bo
 static int spec_resolve_files(SpecParser *p, VmSpec *s) {
         int kernel_searched, initrd_searched = 0, r;
 
+        /* A daemon's working directory means nothing to its clients. */
+        if (p->flags & VM_SPEC_ABSOLUTE_PATHS) {
+                if (s->kernel.path[0] != '/')
+                        return spec_error(p, -EINVAL, p->kernel_key,
+                                          "must be an absolute path here, got %s (gunyahctl create resolves "
+                                          "relative paths against the spec file)", QUOTE_PATH(s->kernel.path));
+                if (s->initrd && s->initrd[0] != '/')
+                        return spec_error(p, -EINVAL, "initrd", "must be an absolute path here, got %s",
+                                          QUOTE_PATH(s->initrd));
+        }
+
         kernel_searched = image_path_resolve(p, &s->kernel.path);
         if (kernel_searched < 0)
                 return kernel_searched;

@@ -132,6 +132,8 @@ const char *vm_spec_error_to_string(const VmSpecError *e, char *buf, size_t len)
  * open), unless flags has VM_SPEC_SKIP_FILE_CHECKS; a failed check is
  * -EINVAL with the key and the file named. */
 #define VM_SPEC_SKIP_FILE_CHECKS 0x1u
+/* Refuse relative kernel/initrd paths (specs sent to the daemon). */
+#define VM_SPEC_ABSOLUTE_PATHS 0x2u
 int vm_spec_parse(const char *json, size_t len, unsigned flags, VmSpec **ret, VmSpecError *error);
 /* As vm_spec_parse() on the file's contents. If the file itself cannot be
  * read, returns its -errno (-E2BIG when larger than VM_SPEC_SIZE_MAX). */

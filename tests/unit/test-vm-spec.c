@@ -904,6 +904,29 @@ static void test_spec_image_path_search(void **state) {
 
 /* examples/hello.json must stay valid, and find its guest through
  * GUNYAH_IMAGE_PATH the way the demo runs it. */
+static void test_spec_absolute_paths_flag(void **state) {
+        const char *rel = "{\"name\":\"a\",\"kernel\":\"guest.elf\"}";
+        const char *rel_initrd = "{\"name\":\"a\",\"kernel\":\"/k.elf\",\"initrd\":\"i.img\"}";
+        const char *abs = "{\"name\":\"a\",\"kernel\":\"/k.elf\",\"initrd\":\"/i.img\"}";
+        unsigned flags = VM_SPEC_ABSOLUTE_PATHS | VM_SPEC_SKIP_FILE_CHECKS;
+        VmSpecError e = {};
+        VmSpec *s = NULL;
+
+        (void) state;
+        assert_int_equal(vm_spec_parse(rel, strlen(rel), flags, &s, &e), -EINVAL);
+        assert_string_equal(e.path, "kernel");
+        assert_non_null(strstr(e.message, "absolute path"));
+        assert_int_equal(vm_spec_parse(rel_initrd, strlen(rel_initrd), flags, &s, &e), -EINVAL);
+        assert_string_equal(e.path, "initrd");
+        assert_int_equal(vm_spec_parse(abs, strlen(abs), flags, &s, &e), 0);
+        assert_string_equal(s->kernel.path, "/k.elf");
+        vm_spec_free(s);
+        /* without the flag the same relative spec resolves against the cwd */
+        assert_int_equal(vm_spec_parse(rel, strlen(rel), VM_SPEC_SKIP_FILE_CHECKS, &s, &e), 0);
+        assert_true(s->kernel.path[0] == '/');
+        vm_spec_free(s);
+}
+
 static void test_spec_example_hello(void **state) {
         TmpDir *t = *state;
         const char *examples = getenv("GUNYAH_EXAMPLES_DIR") ?: "../../examples";
@@ -948,6 +971,7 @@ int main(void) {
                 cmocka_unit_test(test_spec_to_json_refuses_invalid_enum),
                 cmocka_unit_test(test_vm_name_is_valid),
                 cmocka_unit_test(test_enum_string_tables),
+                cmocka_unit_test(test_spec_absolute_paths_flag),
                 cmocka_unit_test_setup_teardown(test_spec_file_checks, tmpdir_setup, tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(test_spec_refuses_unreadable_file, tmpdir_setup, tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(test_spec_load_file_resolves_relative_paths, tmpdir_setup, tmpdir_teardown),
