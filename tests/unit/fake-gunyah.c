@@ -193,6 +193,10 @@ const FakeGunyahCall *fake_gunyah_find_call(uint32_t request, size_t n) {
         return NULL;
 }
 
+size_t fake_gunyah_n_objects(void) {
+        return fake.n_objs;
+}
+
 int fake_gunyah_n_vms(void) {
         return fake.n_vms;
 }

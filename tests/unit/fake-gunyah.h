@@ -85,6 +85,9 @@ const FakeGunyahCall *fake_gunyah_call(size_t i);
 /* Calls with this request, in order: the n-th (0-based), NULL if fewer. */
 const FakeGunyahCall *fake_gunyah_find_call(uint32_t request, size_t n);
 
+/* Objects (device, VMs, guest memory, vCPUs) the fake holds a reference
+ * fd for; lets a test tell its own fds from leaked ones. */
+size_t fake_gunyah_n_objects(void);
 int fake_gunyah_n_vms(void);
 /* The kernel-side model of VM i (U17 rules; A14 keeps functions and state here too). */
 const GhRulesVm *fake_gunyah_vm_rules(int vm);

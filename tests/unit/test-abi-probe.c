@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <dirent.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -171,6 +172,37 @@ static void test_kernel_backend_refuses_unsupported(void **state) {
         }
 }
 
+static size_t count_open_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        size_t n = 0;
+
+        assert_non_null(d);
+        while (readdir(d))
+                n++;
+        closedir(d);
+        return n;
+}
+
+/* The probe closes its device fd, its probe VM and any fd a probe ioctl
+ * returned: the only new fds are the fake's own references. */
+static void test_probe_leaks_no_fd(void **state) {
+        static const FakeGunyahMode modes[] = { FAKE_GUNYAH_U17, FAKE_GUNYAH_A14, FAKE_GUNYAH_A15, FAKE_GUNYAH_VENDOR };
+        (void) state;
+
+        for (size_t i = 0; i < N(modes); i++) {
+                const char *path = fake_gunyah_setup(modes[i]);
+                size_t fds = count_open_fds(), objs = fake_gunyah_n_objects();
+                AbiProbe p;
+
+                assert_int_equal(abi_probe(path, &p), 0);
+                assert_true(fake_gunyah_n_objects() > objs); /* a probe VM was made */
+                if (count_open_fds() - fds != fake_gunyah_n_objects() - objs)
+                        fail_msg("mode %d: %zu new fds, %zu new fake objects", modes[i], count_open_fds() - fds,
+                                 fake_gunyah_n_objects() - objs);
+                fake_gunyah_teardown();
+        }
+}
+
 static void test_abi_kind_strings(void **state) {
         (void) state;
         for (int k = 0; k < _ABI_KIND_MAX; k++)
@@ -187,6 +219,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_probe_vendor_stops_early, teardown),
                 cmocka_unit_test_teardown(test_probe_missing_device_issues_no_ioctl, teardown),
                 cmocka_unit_test_teardown(test_kernel_backend_refuses_unsupported, teardown),
+                cmocka_unit_test_teardown(test_probe_leaks_no_fd, teardown),
                 cmocka_unit_test(test_abi_kind_strings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

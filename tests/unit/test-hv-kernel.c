@@ -284,6 +284,8 @@ static void test_u17_run_before_start_is_enodev(void **state) {
         assert_int_equal(hv_kernel_ops.vcpu_export(vm, 1, fds, &n), -ENOENT);
         assert_int_equal(hv_kernel_ops.vcpu_export(vm, 0, fds, &n), 0);
         worker_fd = dup(fds[0]);
+        assert_int_equal(hv_kernel_ops.vcpu_attach((int[]) { worker_fd, worker_fd }, 2, 0, &vcpu), -EINVAL);
+        assert_true(fd_is_open(worker_fd)); /* not taken on failure */
         assert_int_equal(hv_kernel_ops.vcpu_attach(&worker_fd, 1, 0, &vcpu), 0);
         assert_int_equal(hv_kernel_ops.vcpu_run(vcpu), -ENODEV);
         hv_kernel_ops.vcpu_detach(vcpu);
