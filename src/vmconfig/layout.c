@@ -4,9 +4,6 @@
 #include "errbuf.h"
 #include "layout.h"
 
-/* GIC INTIDs 32..1019 are SPIs: SPI n is INTID 32 + n. */
-#define SPI_MAX 987u
-
 static int layout_ram(const VmSpec *spec, VmLayout *l, char *errbuf, size_t errlen) {
         l->ram_base = spec->memory.base;
         l->ram_size = spec->memory.size;
@@ -51,9 +48,9 @@ static int layout_devices(const VmSpec *spec, VmLayout *l, char *errbuf, size_t 
                 return errbuf_set(errbuf, errlen, -EINVAL,
                                   "console.base 0x%" PRIx64 " overlaps the GIC at [0x%" PRIx64 ", 0x%" PRIx64 ")",
                                   base, l->gicr_base, l->gicd_base + l->gicd_size);
-        if (spec->console.spi > SPI_MAX)
+        if (spec->console.spi > VM_SPI_MAX)
                 return errbuf_set(errbuf, errlen, -EINVAL, "console.spi %" PRIu32 " must be at most %u",
-                                  spec->console.spi, SPI_MAX);
+                                  spec->console.spi, VM_SPI_MAX);
         l->have_pl011 = true;
         l->pl011_base = base;
         l->pl011_spi = spec->console.spi;

@@ -16,15 +16,10 @@
 #include "image.h"
 #include "vm-spec.h"
 
-/* GICv3 as the Gunyah QEMU platform and crosvm place it: the distributor at
- * 0x3FFF0000, redistributors (two 64 KiB frames per vCPU) just below it. */
-#ifndef VM_GICD_BASE
-#define VM_GICD_BASE UINT64_C(0x3FFF0000)
-#endif
-#ifndef VM_GICD_SIZE
-#define VM_GICD_SIZE UINT64_C(0x10000)
-#endif
-#define VM_GICR_STRIDE UINT64_C(0x20000)
+/* GICv3 as the Gunyah QEMU platform and crosvm place it (VM_GICD_BASE,
+ * VM_GICD_SIZE in vm-spec.h, whose parser keeps devices clear of it):
+ * redistributors, two 64 KiB frames per vCPU, just below the distributor. */
+#define VM_GICR_STRIDE VM_GICR_SIZE_PER_VCPU
 
 /* Linux: DTB at most 2 MiB, 8-byte aligned. We put it 2 MiB aligned in the
  * last 2 MiB of RAM, like crosvm, and hand the whole window to the RM. */
@@ -32,9 +27,6 @@
 #define VM_DTB_ALIGN UINT64_C(0x200000)
 #define VM_INITRD_ALIGN UINT64_C(0x200000)
 
-#ifndef VM_PL011_SIZE
-#define VM_PL011_SIZE UINT64_C(0x1000)
-#endif
 
 #define VM_LAYOUT_ERROR_MAX 256u
 
