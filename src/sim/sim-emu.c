@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One vCPU's unicorn instance: memory as the bindings say, the MMIO window
+ * as callbacks, HVC and guest exceptions, and the emulation context that
+ * lets an MMIO callback become a VCPU_RUN exit (design §3).
+ */
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+#include <sys/mman.h>
+
+#include "log.h"
+#include "macro.h"
+#include "psci.h"
+#include "sim-internal.h"
+
+#define SIM_EMU_STACK_SIZE (1024 * 1024)
+
+#define AARCH64_ERET 0xd69f03e0u
+#define AARCH64_WFI 0xd503207fu
+/* EL1h with D, A, I and F masked: the state Gunyah starts a vCPU in. */
+#define PSTATE_EL1H_DAIF 0x3c5u
+#define SCR_NS_HCE_RW 0x501u
+#define HCR_RW (UINT64_C(1) << 31)
+#define MPIDR_RES1 (UINT64_C(1) << 31)
+
+/* unicorn exception numbers (QEMU's EXCP_*), see unicorn-notes. */
+#define SIM_EXCP_HVC 11u
+
+typedef struct SimSysreg {
+        uint32_t op0, op1, crn, crm, op2;
+} SimSysreg;
+
+static const SimSysreg SCR_EL3 = { 3, 6, 1, 1, 0 };
+static const SimSysreg HCR_EL2 = { 3, 4, 1, 1, 0 };
+static const SimSysreg VMPIDR_EL2 = { 3, 4, 0, 0, 5 };
+static const SimSysreg SCTLR_EL1 = { 3, 0, 1, 0, 0 };
+static const SimSysreg ELR_EL1 = { 3, 0, 4, 0, 1 };
+static const SimSysreg SPSR_EL1 = { 3, 0, 4, 0, 0 };
+static const SimSysreg SP_EL0 = { 3, 0, 4, 1, 0 };
+
+static int sysreg_write(uc_engine *uc, SimSysreg r, uint64_t value) {
+        uc_arm64_cp_reg cp = { .crn = r.crn, .crm = r.crm, .op0 = r.op0, .op1 = r.op1, .op2 = r.op2, .val = value };
+
+        return uc_reg_write(uc, UC_ARM64_REG_CP_REG, &cp) == UC_ERR_OK ? 0 : -EIO;
+}
+
+static int sysreg_read(uc_engine *uc, SimSysreg r, uint64_t *ret) {
+        uc_arm64_cp_reg cp = { .crn = r.crn, .crm = r.crm, .op0 = r.op0, .op1 = r.op1, .op2 = r.op2 };
+
+        if (uc_reg_read(uc, UC_ARM64_REG_CP_REG, &cp) != UC_ERR_OK)
+                return -EIO;
+        *ret = cp.val;
+        return 0;
+}
+
+static uint64_t reg_read(uc_engine *uc, int reg) {
+        uint64_t v = 0;
+
+        (void) uc_reg_read(uc, reg, &v);
+        return v;
+}
+
+static void reg_write(uc_engine *uc, int reg, uint64_t v) {
+        (void) uc_reg_write(uc, reg, &v);
+}
+
+static int xreg(unsigned i) {
+        return i < 29 ? UC_ARM64_REG_X0 + (int) i : i == 29 ? UC_ARM64_REG_X29 : UC_ARM64_REG_X30;
+}
+
+/* Gives control back to vcpu_run's caller; returns when it re-enters us. */
+static void sim_emu_yield(HvVcpu *v, SimYield why) {
+        v->yield = why;
+        v->emulating = 0;
+        swapcontext(&v->emu_ctx, &v->caller_ctx);
+        v->emulating = 1;
+}
+
+void sim_emu_crash(HvVcpu *v, const char *what, uint64_t detail) {
+        uint32_t word0 = SIM_EXIT_CODE_SOFTWARE_ERROR << 16;
+        struct gunyah_vm_exit_info info;
+        uint64_t pc = reg_read(v->uc, UC_ARM64_REG_PC);
+        uint32_t insn = 0;
+
+        (void) uc_mem_read(v->uc, pc, &insn, sizeof(insn));
+        log_debug("sim: vCPU %" PRIu32 " halted in FAULT state: %s (0x%" PRIx64 ") at PC 0x%" PRIx64
+                  ", instruction 0x%08" PRIx32 "; the VM exits as HYP_ERROR",
+                  v->id, what, detail, pc, insn);
+        /* The RM reports a vCPU halted in FAULT state as a software error. */
+        sim_exit_info_from_words(&info, GUNYAH_VM_EXIT_TYPE_HYP_ERROR, &word0, 1);
+        (void) sim_shared_end_vm(v->shared, GUNYAH_VM_STATUS_EXITED, &info, v->id);
+}
+
+static void hook_intr(uc_engine *uc, uint32_t intno, void *userdata) {
+        HvVcpu *v = userdata;
+        uint64_t x[4];
+        PsciAction action;
+
+        if (intno != SIM_EXCP_HVC) {
+                /* No vector delivery yet: an exception the guest would take at
+                 * EL1 halts the vCPU, as a guest without a vector table would. */
+                sim_emu_crash(v, "unhandled exception", intno);
+                v->stop = SIM_STOP_VM_ENDED;
+                uc_emu_stop(uc);
+                return;
+        }
+        for (unsigned i = 0; i < 4; i++)
+                x[i] = reg_read(uc, xreg(i));
+        reg_write(uc, UC_ARM64_REG_X0, psci_handle(v->shared, v->id, x, &action));
+        if (action == PSCI_ACTION_CPU_OFF) {
+                v->stop = SIM_STOP_CPU_OFF;
+                uc_emu_stop(uc);
+        } else if (action == PSCI_ACTION_VM_ENDED) {
+                v->stop = SIM_STOP_VM_ENDED;
+                uc_emu_stop(uc);
+        }
+}
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+void sim_emu_request_stop(HvVcpu *v) {
+        v->stop_pending = 1;
+}
+
+/* Slice ends and kicks stop here, at a block boundary: an asynchronous
+ * uc_emu_stop (unicorn's own timeout thread) can land inside a block and
+ * resume from the block's start, executing MMIO accesses twice. */
+static void hook_block(uc_engine *uc, uint64_t address, uint32_t size, void *userdata) {
+        HvVcpu *v = userdata;
+
+        (void) address;
+        (void) size;
+        if (v->stop_pending ||
+            ((++v->blocks % SIM_SLICE_CHECK_BLOCKS) == 0 && now_ns() >= v->slice_deadline_ns)) {
+                v->stop_pending = 0;
+                uc_emu_stop(uc);
+        }
+}
+
+static bool hook_bad_access(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value, void *userdata) {
+        HvVcpu *v = userdata;
+
+        (void) uc;
+        (void) size;
+        (void) value;
+        if (addr < SIM_MMIO_WINDOW_END) {
+                /* Only an instruction fetch from the MMIO window gets here. */
+                sim_emu_crash(v, "instruction fetch from the MMIO window", addr);
+                v->stop = SIM_STOP_VM_ENDED;
+                return false;
+        }
+        v->exit_addr = addr;
+        /* No binding backs it → ENOENT; a binding forbids it → EPERM. */
+        v->fault_attempt = (type == UC_MEM_READ_UNMAPPED || type == UC_MEM_WRITE_UNMAPPED ||
+                            type == UC_MEM_FETCH_UNMAPPED) ? -ENOENT : -EPERM;
+        v->stop = SIM_STOP_PAGE_FAULT;
+        return false;
+}
+
+static uint64_t mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *userdata) {
+        SimMmioGap *gap = userdata;
+        HvVcpu *v = gap->vcpu;
+
+        (void) uc;
+        if (v->aborting) {
+                v->stop_pending = 1;
+                return 0;
+        }
+        v->exit_addr = gap->base + offset;
+        v->mmio_len = size;
+        v->mmio_is_write = false;
+        v->mmio_value = 0;
+        sim_emu_yield(v, SIM_YIELD_MMIO);
+        if (v->aborting)
+                v->stop_pending = 1;
+        return v->mmio_value;
+}
+
+static void mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *userdata) {
+        SimMmioGap *gap = userdata;
+        HvVcpu *v = gap->vcpu;
+
+        (void) uc;
+        if (v->aborting) {
+                v->stop_pending = 1;
+                return;
+        }
+        v->exit_addr = gap->base + offset;
+        v->mmio_len = size;
+        v->mmio_is_write = true;
+        v->mmio_value = size < 8 ? value & ((UINT64_C(1) << (8 * size)) - 1) : value;
+        sim_emu_yield(v, SIM_YIELD_MMIO);
+        if (v->aborting)
+                v->stop_pending = 1;
+}
+
+int sim_emu_create(HvVcpu *v) {
+        static const uint32_t trampoline[] = { AARCH64_ERET };
+        uc_hook h;
+        int r;
+
+        if (uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &v->uc) != UC_ERR_OK)
+                return -ENOMEM;
+        if (uc_ctl_set_cpu_model(v->uc, UC_CPU_ARM64_A72) != UC_ERR_OK)
+                return -EIO;
+        if (uc_hook_add(v->uc, &h, UC_HOOK_INTR, hook_intr, v, 1, 0) != UC_ERR_OK ||
+            uc_hook_add(v->uc, &h, UC_HOOK_BLOCK, hook_block, v, 1, 0) != UC_ERR_OK ||
+            uc_hook_add(v->uc, &h, UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_PROT, hook_bad_access, v, 1, 0) != UC_ERR_OK)
+                return -EIO;
+        if (uc_mem_map(v->uc, SIM_TRAMPOLINE_ADDR, SIM_TRAMPOLINE_SIZE, UC_PROT_READ | UC_PROT_EXEC) != UC_ERR_OK ||
+            uc_mem_write(v->uc, SIM_TRAMPOLINE_ADDR, trampoline, sizeof(trampoline)) != UC_ERR_OK)
+                return -EIO;
+
+        /* HVC arrives as HVC only with SCR_EL3.HCE; EL1 is AArch64 only with
+         * HCR_EL2.RW; MPIDR_EL1 reads VMPIDR_EL2 at non-secure EL1, which is
+         * how each vCPU gets its own Aff0 (= vCPU id, what CPU_ON targets). */
+        r = sysreg_write(v->uc, SCR_EL3, SCR_NS_HCE_RW);
+        if (r >= 0)
+                r = sysreg_write(v->uc, HCR_EL2, HCR_RW);
+        if (r >= 0)
+                r = sysreg_write(v->uc, VMPIDR_EL2, MPIDR_RES1 | v->id);
+        if (r >= 0)
+                r = sysreg_read(v->uc, SCTLR_EL1, &v->reset_sctlr);
+        if (r < 0)
+                return r;
+
+        v->stack_size = SIM_EMU_STACK_SIZE;
+        v->stack = mmap(NULL, v->stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (v->stack == MAP_FAILED) {
+                v->stack = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static uint32_t prot_from_flags(uint32_t flags) {
+        return ((flags & GUNYAH_MEM_ALLOW_READ) ? UC_PROT_READ : 0) |
+               ((flags & GUNYAH_MEM_ALLOW_WRITE) ? UC_PROT_WRITE : 0) |
+               ((flags & GUNYAH_MEM_ALLOW_EXEC) ? UC_PROT_EXEC : 0);
+}
+
+static int sim_emu_map_gap(HvVcpu *v, unsigned *n_gaps, uint64_t start, uint64_t end) {
+        SimMmioGap *g;
+
+        if (start >= end)
+                return 0;
+        g = &v->gaps[(*n_gaps)++];
+        g->vcpu = v;
+        g->base = start;
+        if (uc_mmio_map(v->uc, start, end - start, mmio_read, g, mmio_write, g) != UC_ERR_OK)
+                return -EIO;
+        return 0;
+}
+
+/* RAM per binding, then the parts of the MMIO window no binding covers. */
+int sim_emu_map_memory(HvVcpu *v) {
+        const GhRulesVm *rules = &v->shared->rules;
+        GhRulesBinding sorted[GH_RULES_MAX_BINDINGS];
+        uint32_t n = MIN(rules->n_bindings, (uint32_t) GH_RULES_MAX_BINDINGS);
+        unsigned n_gaps = 0;
+        uint64_t cursor = 0;
+        int r;
+
+        memcpy(sorted, rules->bindings, n * sizeof(sorted[0]));
+        for (uint32_t i = 1; i < n; i++) /* few bindings: insertion sort */
+                for (uint32_t j = i; j > 0 && sorted[j - 1].guest_addr > sorted[j].guest_addr; j--) {
+                        GhRulesBinding t = sorted[j];
+                        sorted[j] = sorted[j - 1];
+                        sorted[j - 1] = t;
+                }
+
+        for (uint32_t i = 0; i < n; i++) {
+                const GhRulesBinding *b = &sorted[i];
+
+                if (b->mem_id >= v->n_mems || b->offset + b->size > v->mem_size[b->mem_id])
+                        return -EINVAL;
+                if (uc_mem_map_ptr(v->uc, b->guest_addr, b->size, prot_from_flags(b->flags),
+                                   (uint8_t *) v->mem[b->mem_id] + b->offset) != UC_ERR_OK)
+                        return -EIO;
+                if (b->guest_addr < SIM_MMIO_WINDOW_END) {
+                        r = sim_emu_map_gap(v, &n_gaps, cursor, b->guest_addr);
+                        if (r < 0)
+                                return r;
+                        cursor = MIN(b->guest_addr + b->size, SIM_MMIO_WINDOW_END);
+                }
+        }
+        r = sim_emu_map_gap(v, &n_gaps, cursor, SIM_MMIO_WINDOW_END);
+        if (r < 0)
+                return r;
+        v->memory_mapped = true;
+        return 0;
+}
+
+/* The entry state of a powered-on vCPU: registers from the boot context (the
+ * boot vCPU) or from CPU_ON (X0 = context id), the rest zero. */
+int sim_emu_power_on(HvVcpu *v) {
+        SimVcpuShared *vs = &v->shared->vcpus[v->id];
+        const GhRulesVm *rules = &v->shared->rules;
+        uint64_t regs[GH_RULES_BOOT_REGS] = {};
+        uint64_t entry;
+        int r;
+
+        if (vs->boot) {
+                const GhRulesBinding *dtb = gh_rules_find_binding(rules, rules->dtb_guest_addr);
+
+                /* Without a boot context the RM starts at the base of the DTB's
+                 * parcel with X0 = the DTB address. */
+                regs[GH_RULES_BOOT_REG_PC] = dtb ? dtb->guest_addr : 0;
+                regs[GH_RULES_BOOT_REG_X0] = rules->dtb_guest_addr;
+                for (unsigned i = 0; i < GH_RULES_BOOT_REGS; i++)
+                        if (rules->boot_regs_set & (UINT64_C(1) << i))
+                                regs[i] = rules->boot_regs[i];
+        } else {
+                regs[GH_RULES_BOOT_REG_PC] = vs->entry;
+                regs[GH_RULES_BOOT_REG_X0] = vs->context_id;
+        }
+        entry = regs[GH_RULES_BOOT_REG_PC];
+
+        for (unsigned i = 0; i < 31; i++)
+                reg_write(v->uc, xreg(i), regs[GH_RULES_BOOT_REG_X0 + i]);
+        r = sysreg_write(v->uc, SP_EL0, regs[GH_RULES_BOOT_REG_SP0]);
+        if (r >= 0)
+                r = sysreg_write(v->uc, SCTLR_EL1, v->reset_sctlr);
+        if (r >= 0)
+                r = sysreg_write(v->uc, ELR_EL1, entry);
+        if (r >= 0)
+                r = sysreg_write(v->uc, SPSR_EL1, PSTATE_EL1H_DAIF);
+        if (r < 0)
+                return r;
+        /* The trampoline runs at EL1h, so SP is SP_EL1 there and after ERET. */
+        reg_write(v->uc, UC_ARM64_REG_SP, regs[GH_RULES_BOOT_REG_SP0 + 1]);
+        v->enter_trampoline = true;
+        return 0;
+}
+
+static void sim_emu_main(unsigned lo, unsigned hi) {
+        HvVcpu *v = (HvVcpu *) (((uintptr_t) hi << 32) | (uintptr_t) lo);
+
+        for (;;) {
+                uint64_t begin = v->enter_trampoline ? SIM_TRAMPOLINE_ADDR : reg_read(v->uc, UC_ARM64_REG_PC);
+
+                v->enter_trampoline = false;
+                v->in_emu_start = true;
+                v->emulating = 1;
+                /* until = 0: nothing executes at 0, which is MMIO (never executable). */
+                v->slice_deadline_ns = now_ns() + SIM_SLICE_NSEC;
+                v->emu_err = uc_emu_start(v->uc, begin, 0, 0, 0);
+                v->emulating = 0;
+                v->in_emu_start = false;
+                sim_emu_yield(v, SIM_YIELD_SLICE);
+        }
+}
+
+void sim_emu_enter(HvVcpu *v) {
+        if (!v->emu_started) {
+                uintptr_t p = (uintptr_t) v;
+
+                getcontext(&v->emu_ctx);
+                v->emu_ctx.uc_stack.ss_sp = v->stack;
+                v->emu_ctx.uc_stack.ss_size = v->stack_size;
+                v->emu_ctx.uc_link = NULL;
+                makecontext(&v->emu_ctx, (void (*)(void)) sim_emu_main, 2,
+                            (unsigned) (p & 0xffffffffu), (unsigned) ((uint64_t) p >> 32));
+                v->emu_started = true;
+        }
+        swapcontext(&v->caller_ctx, &v->emu_ctx);
+}
+
+bool sim_emu_stopped_on_wfi(HvVcpu *v) {
+        uint64_t pc = reg_read(v->uc, UC_ARM64_REG_PC);
+        uint32_t insn = 0;
+
+        return pc >= 4 && uc_mem_read(v->uc, pc - 4, &insn, sizeof(insn)) == UC_ERR_OK && insn == AARCH64_WFI;
+}
+
+void sim_emu_destroy(HvVcpu *v) {
+        /* A context suspended inside uc_emu_start must finish it first: its
+         * timeout thread still refers to the engine. */
+        if (v->in_emu_start) {
+                v->aborting = true;
+                while (v->in_emu_start)
+                        sim_emu_enter(v);
+        }
+        if (v->uc)
+                uc_close(v->uc);
+        v->uc = NULL;
+        if (v->stack)
+                munmap(v->stack, v->stack_size);
+        v->stack = NULL;
+}

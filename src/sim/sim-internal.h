@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Types shared by the simulator's files; nothing outside src/sim sees them. */
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <ucontext.h>
+#include <unicorn/unicorn.h>
+
+#include "hv.h"
+#include "sim-shared.h"
+
+/* The VMMIO window every unauthenticated Gunyah VM has (vmm-on-gunyah §1.5):
+ * accesses there that hit no memory become MMIO exits. */
+#define SIM_MMIO_WINDOW_END (UINT64_C(1) << 30)
+
+/* An ERET placed where the guest cannot see it (above the 36-bit IPA space
+ * Gunyah gives a VM, below the model's 40-bit PA range) takes a vCPU from
+ * the emulator's reset state to the guest's entry state natively, which
+ * rebuilds QEMU's cached EL/security/MMU flags (unicorn-notes). */
+#define SIM_TRAMPOLINE_ADDR UINT64_C(0x8000000000)
+#define SIM_TRAMPOLINE_SIZE UINT64_C(0x1000)
+
+/* Guest code runs in slices of about this long before the vCPU gives the
+ * execution lock to the next one; the clock is read every
+ * SIM_SLICE_CHECK_BLOCKS translation blocks. */
+#define SIM_SLICE_NSEC 4000000
+#define SIM_SLICE_CHECK_BLOCKS 1024u
+
+struct HvBackend {
+        unsigned n_vms;
+};
+
+struct HvVm {
+        int shared_fd;
+        SimShared *shared;
+        size_t shared_size;
+        int mem_fds[SIM_GUEST_MEMS_MAX];
+};
+
+/* Why the emulation context handed control back to vcpu_run. */
+typedef enum SimYield {
+        SIM_YIELD_SLICE, /* uc_emu_start returned: slice end, stop request, WFI or error */
+        SIM_YIELD_MMIO,  /* an MMIO callback is suspended waiting for the answer */
+} SimYield;
+
+/* Requests the hooks make of the run loop when they stop the emulator. */
+typedef enum SimStop {
+        SIM_STOP_NONE,
+        SIM_STOP_CPU_OFF,
+        SIM_STOP_VM_ENDED,
+        SIM_STOP_PAGE_FAULT,
+} SimStop;
+
+typedef struct SimMmioGap {
+        struct HvVcpu *vcpu;
+        uint64_t base;
+} SimMmioGap;
+
+struct HvVcpu {
+        uint32_t id;
+        int shared_fd;
+        SimShared *shared;
+        size_t shared_size;
+        int mem_fds[SIM_GUEST_MEMS_MAX];
+        void *mem[SIM_GUEST_MEMS_MAX];
+        size_t mem_size[SIM_GUEST_MEMS_MAX];
+        unsigned n_mems;
+
+        struct gunyah_vcpu_run *run;
+
+        uc_engine *uc;
+        bool memory_mapped;
+        uint64_t reset_sctlr;
+        SimMmioGap gaps[GH_RULES_MAX_BINDINGS + 1];
+
+        /* The emulation context (design §3): unicorn runs on its own stack so
+         * an MMIO callback can return to vcpu_run's caller and be resumed. */
+        ucontext_t caller_ctx, emu_ctx;
+        void *stack;
+        size_t stack_size;
+        bool emu_started;     /* emu_ctx has been made */
+        bool in_emu_start;    /* emu_ctx is inside uc_emu_start */
+        bool aborting;        /* detaching: finish uc_emu_start without exits */
+        volatile sig_atomic_t emulating;
+        /* Set asynchronously (kick, VM end, from a signal handler); the block
+         * hook turns it into uc_emu_stop at the next translation block, the
+         * only point where unicorn 2.0.1 stops with a correct PC. */
+        volatile sig_atomic_t stop_pending;
+        uint64_t slice_deadline_ns;
+        uint32_t blocks;
+        SimYield yield;
+        SimStop stop;
+        uc_err emu_err;
+        bool enter_trampoline;
+
+        /* The exit being reported (the kernel keeps its own copy too). */
+        bool mmio_pending;
+        bool page_fault_pending;
+        uint64_t exit_addr;
+        uint32_t mmio_len;
+        bool mmio_is_write;
+        uint64_t mmio_value;
+        int32_t fault_attempt;
+};
+
+/* sim-emu.c: the unicorn instance of one vCPU. */
+int sim_emu_create(HvVcpu *v);
+void sim_emu_destroy(HvVcpu *v);
+int sim_emu_map_memory(HvVcpu *v);
+/* Loads the registers of a power-on (boot context or CPU_ON) and points the
+ * next slice at the ERET trampoline. */
+int sim_emu_power_on(HvVcpu *v);
+/* Runs the emulation context until it yields; v->yield says why. */
+void sim_emu_enter(HvVcpu *v);
+/* Whether the instruction before PC is a WFI (uc_emu_start returned on it). */
+bool sim_emu_stopped_on_wfi(HvVcpu *v);
+/* Async-signal-safe: makes the running slice end at the next block. */
+void sim_emu_request_stop(HvVcpu *v);
+/* Ends the VM as the RM does for a vCPU halted in FAULT state. */
+void sim_emu_crash(HvVcpu *v, const char *what, uint64_t detail);
+
+/* sim-vm.c / sim-vcpu.c: the two halves of hv_sim_ops. */
+int sim_open(const char *path, HvBackend **ret);
+void sim_close(HvBackend *b);
+HvAbi sim_abi(HvBackend *b);
+int sim_vm_create(HvBackend *b, HvVm **ret);
+void sim_vm_destroy(HvVm *vm);
+int sim_guest_mem_create(HvVm *vm, uint64_t size, int *ret_fd);
+int sim_map_mem(HvVm *vm, const HvMemBinding *binding);
+int sim_unmap_mem(HvVm *vm, const HvMemBinding *binding);
+int sim_set_dtb_config(HvVm *vm, uint64_t guest_addr, uint64_t size);
+int sim_set_boot_context(HvVm *vm, uint32_t reg, uint64_t value);
+int sim_add_vcpu(HvVm *vm, uint32_t id);
+int sim_add_irqfd(HvVm *vm, int eventfd, uint32_t label, uint32_t flags);
+int sim_start(HvVm *vm);
+int sim_vcpu_export(HvVm *vm, uint32_t id, int *fds, size_t *n_fds);
+
+int sim_vcpu_attach(const int *fds, size_t n_fds, uint32_t id, HvVcpu **ret);
+void sim_vcpu_detach(HvVcpu *vcpu);
+struct gunyah_vcpu_run *sim_vcpu_run_block(HvVcpu *vcpu);
+int sim_vcpu_run(HvVcpu *vcpu);
+void sim_vcpu_kick(HvVcpu *vcpu);

@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The worker half of the simulator: VCPU_RUN as the U17 kernel implements
+ * it (gunyah-abi §5), for one vCPU attached from the fds vcpu_export gave.
+ *
+ * A powered-off vCPU blocks in run on its futex until CPU_ON or the end of
+ * the VM. A running vCPU takes the VM's execution lock, runs one slice of
+ * guest code, and gives the lock up at every exit, on WFI and at the end of
+ * the slice.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "psci.h"
+#include "sim-exec-lock.h"
+#include "sim-internal.h"
+
+/* The vCPUs attached in this process, for the kick signal's handler. */
+static HvVcpu *volatile attached[SIM_VCPUS_MAX];
+
+static void sim_kick_handler(int sig) {
+        (void) sig;
+        /* A spurious stop only ends the current slice early. */
+        for (unsigned i = 0; i < SIM_VCPUS_MAX; i++) {
+                HvVcpu *v = attached[i];
+
+                if (v)
+                        sim_emu_request_stop(v);
+        }
+}
+
+static int sim_install_kick_handler(void) {
+        struct sigaction sa = { .sa_handler = sim_kick_handler }, old;
+
+        /* No SA_RESTART: a futex wait must return to look at the VM state. */
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIM_KICK_SIGNAL, NULL, &old) < 0)
+                return -errno;
+        if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN && old.sa_handler != sim_kick_handler)
+                return -EBUSY; /* the program uses SIGURG itself */
+        return sigaction(SIM_KICK_SIGNAL, &sa, NULL) < 0 ? -errno : 0;
+}
+
+static int sim_vcpu_map_fds(HvVcpu *v, const int *fds, size_t n_fds) {
+        struct stat st;
+        SimShared *s;
+
+        if (fstat(fds[0], &st) < 0)
+                return -errno;
+        if ((size_t) st.st_size < sizeof(SimShared))
+                return -EINVAL;
+        s = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+        if (s == MAP_FAILED)
+                return -errno;
+        v->shared = s;
+        v->shared_size = (size_t) st.st_size;
+        if (s->magic != SIM_SHARED_MAGIC || n_fds != 1 + (size_t) s->n_guest_mems)
+                return -EINVAL;
+        if (v->id >= SIM_VCPUS_MAX || !s->vcpus[v->id].present)
+                return -ENOENT;
+
+        for (size_t i = 1; i < n_fds; i++) {
+                const SimGuestMemShared *m = &s->guest_mems[i - 1];
+
+                if (fstat(fds[i], &st) < 0)
+                        return -errno;
+                if (st.st_dev != m->dev || st.st_ino != m->ino)
+                        return -EINVAL;
+                v->mem[i - 1] = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i], 0);
+                if (v->mem[i - 1] == MAP_FAILED) {
+                        v->mem[i - 1] = NULL;
+                        return -errno;
+                }
+                v->mem_size[i - 1] = m->size;
+                v->n_mems = (unsigned) i;
+        }
+        return 0;
+}
+
+int sim_vcpu_attach(const int *fds, size_t n_fds, uint32_t id, HvVcpu **ret) {
+        HvVcpu *v;
+        int r;
+
+        if (!fds || n_fds < 1 || n_fds > 1 + SIM_GUEST_MEMS_MAX || !ret)
+                return -EINVAL;
+        v = calloc(1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        v->id = id;
+        v->shared_fd = -EBADF;
+        for (unsigned i = 0; i < SIM_GUEST_MEMS_MAX; i++)
+                v->mem_fds[i] = -EBADF;
+
+        r = sim_vcpu_map_fds(v, fds, n_fds);
+        if (r >= 0 && attached[id])
+                r = -EBUSY; /* one attachment per vCPU and process */
+        if (r >= 0) {
+                v->run = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (v->run == MAP_FAILED) {
+                        v->run = NULL;
+                        r = -ENOMEM;
+                }
+        }
+        if (r >= 0)
+                r = sim_emu_create(v);
+        if (r >= 0)
+                r = sim_install_kick_handler();
+        if (r < 0) {
+                sim_vcpu_detach(v);
+                return r;
+        }
+
+        /* Ownership of the fds moves to us only on success. */
+        v->shared_fd = fds[0];
+        for (size_t i = 1; i < n_fds; i++)
+                v->mem_fds[i - 1] = fds[i];
+        attached[id] = v;
+        __atomic_store_n(&v->shared->vcpus[id].pid, getpid(), __ATOMIC_RELEASE);
+        __atomic_store_n(&v->shared->vcpus[id].tid, (int32_t) syscall(SYS_gettid), __ATOMIC_RELEASE);
+        *ret = v;
+        return 0;
+}
+
+void sim_vcpu_detach(HvVcpu *v) {
+        if (!v)
+                return;
+        if (v->id < SIM_VCPUS_MAX && attached[v->id] == v) {
+                attached[v->id] = NULL;
+                __atomic_store_n(&v->shared->vcpus[v->id].tid, 0, __ATOMIC_RELEASE);
+                __atomic_store_n(&v->shared->vcpus[v->id].pid, 0, __ATOMIC_RELEASE);
+        }
+        sim_emu_destroy(v);
+        for (unsigned i = 0; i < v->n_mems; i++)
+                if (v->mem[i])
+                        munmap(v->mem[i], v->mem_size[i]);
+        if (v->shared)
+                munmap(v->shared, v->shared_size);
+        if (v->run)
+                munmap(v->run, 4096);
+        safe_close(v->shared_fd);
+        for (unsigned i = 0; i < SIM_GUEST_MEMS_MAX; i++)
+                safe_close(v->mem_fds[i]);
+        free(v);
+}
+
+struct gunyah_vcpu_run *sim_vcpu_run_block(HvVcpu *v) {
+        return v->run;
+}
+
+void sim_vcpu_kick(HvVcpu *v) {
+        __atomic_store_n(&v->shared->vcpus[v->id].kick, 1, __ATOMIC_RELEASE);
+        sim_vcpu_shared_wake(v->shared, v->id);
+        sim_emu_request_stop(v);
+}
+
+static bool sim_vcpu_take_kick(HvVcpu *v) {
+        return __atomic_exchange_n(&v->shared->vcpus[v->id].kick, 0, __ATOMIC_ACQ_REL) != 0;
+}
+
+static int sim_vcpu_report_status(HvVcpu *v) {
+        struct gunyah_vcpu_run *run = v->run;
+
+        run->exit_reason = GUNYAH_VCPU_EXIT_STATUS;
+        memset(&run->status, 0, sizeof(run->status));
+        run->status.status = v->shared->status;
+        run->status.exit_info = v->shared->exit_info;
+        return 0;
+}
+
+static int sim_vcpu_report_mmio(HvVcpu *v) {
+        struct gunyah_vcpu_run *run = v->run;
+
+        run->exit_reason = GUNYAH_VCPU_EXIT_MMIO;
+        memset(&run->mmio, 0, sizeof(run->mmio));
+        run->mmio.phys_addr = v->exit_addr;
+        run->mmio.len = v->mmio_len;
+        run->mmio.is_write = v->mmio_is_write;
+        run->mmio.resume_action = GUNYAH_VCPU_RESUME_HANDLED;
+        if (v->mmio_is_write)
+                for (unsigned i = 0; i < v->mmio_len && i < 8; i++)
+                        run->mmio.data[i] = (uint8_t) (v->mmio_value >> (8 * i));
+        v->mmio_pending = true;
+        return 0;
+}
+
+static int sim_vcpu_report_page_fault(HvVcpu *v) {
+        struct gunyah_vcpu_run *run = v->run;
+
+        run->exit_reason = GUNYAH_VCPU_EXIT_PAGE_FAULT;
+        memset(&run->page_fault, 0, sizeof(run->page_fault));
+        run->page_fault.phys_addr = v->exit_addr;
+        run->page_fault.attempt = v->fault_attempt;
+        run->page_fault.resume_action = GUNYAH_VCPU_RESUME_FAULT;
+        v->page_fault_pending = true;
+        return 0;
+}
+
+/* Takes the answer to the MMIO exit. Returns 1 to resume the access, 0
+ * when the VM ended instead, -EINVAL for an invalid resume_action. */
+static int sim_vcpu_complete_mmio(HvVcpu *v) {
+        struct gunyah_vcpu_run *run = v->run;
+        uint8_t action = run->mmio.resume_action;
+
+        if (action > GUNYAH_VCPU_RESUME_RETRY)
+                return -EINVAL;
+        v->mmio_pending = false;
+        if (action != GUNYAH_VCPU_RESUME_HANDLED) {
+                /* FAULT injects an abort the guest cannot take (no vector
+                 * delivery yet); RETRY would re-execute the access, which the
+                 * sim cannot do mid-instruction. Both halt the vCPU. */
+                sim_emu_crash(v, action == GUNYAH_VCPU_RESUME_FAULT ? "MMIO access faulted by the VMM"
+                                                                    : "MMIO access retried by the VMM",
+                              v->exit_addr);
+                return 0;
+        }
+        if (!v->mmio_is_write) {
+                v->mmio_value = 0;
+                for (unsigned i = 0; i < v->mmio_len && i < 8; i++)
+                        v->mmio_value |= (uint64_t) run->mmio.data[i] << (8 * i);
+        }
+        return 1;
+}
+
+/* Blocks until this vCPU is powered on. 0: on; -EINTR: kicked; 1: the VM
+ * ended or went away. */
+static int sim_vcpu_wait_power(HvVcpu *v) {
+        SimShared *s = v->shared;
+        SimVcpuShared *vs = &s->vcpus[v->id];
+
+        for (;;) {
+                uint32_t seq = sim_load(&vs->wake);
+                uint32_t power = sim_load(&vs->power);
+
+                if (sim_load(&s->vm_state) != SIM_VM_RUNNING)
+                        return 1;
+                if (sim_vcpu_take_kick(v))
+                        return -EINTR;
+                if (power == SIM_POWER_ON)
+                        return 0;
+                if (power == SIM_POWER_ON_PENDING) {
+                        int r = sim_emu_power_on(v);
+
+                        if (r < 0)
+                                return r;
+                        sim_store(&vs->power, SIM_POWER_ON);
+                        return 0;
+                }
+                (void) sim_futex_wait(&vs->wake, seq, NULL);
+        }
+}
+
+/* WFI: nothing raises interrupts yet, so sleep until an event for this vCPU
+ * or a tick (a stand-in for the timer interrupt that would wake it). */
+static void sim_vcpu_wfi(HvVcpu *v) {
+        SimVcpuShared *vs = &v->shared->vcpus[v->id];
+        struct timespec tick = { .tv_nsec = 1000000 };
+
+        (void) sim_futex_wait(&vs->wake, sim_load(&vs->wake), &tick);
+}
+
+/* One slice (or the rest of a suspended MMIO access) under the lock.
+ * Returns 0 with an exit in the run block, 1 to go round again, -errno. */
+static int sim_vcpu_slice(HvVcpu *v) {
+        SimShared *s = v->shared;
+
+        sim_exec_lock(s);
+        if (sim_load(&s->vm_state) != SIM_VM_RUNNING) {
+                sim_exec_unlock(s);
+                return 1;
+        }
+        v->stop = SIM_STOP_NONE;
+        sim_emu_enter(v);
+        sim_exec_unlock(s);
+
+        if (v->yield == SIM_YIELD_MMIO)
+                return sim_vcpu_report_mmio(v);
+        switch (v->stop) {
+        case SIM_STOP_PAGE_FAULT:
+                return sim_vcpu_report_page_fault(v);
+        case SIM_STOP_CPU_OFF:
+        case SIM_STOP_VM_ENDED:
+                return 1;
+        case SIM_STOP_NONE:
+                break;
+        }
+        if (v->emu_err != UC_ERR_OK) {
+                sim_emu_crash(v, uc_strerror(v->emu_err), v->emu_err);
+                return 1;
+        }
+        if (sim_emu_stopped_on_wfi(v))
+                sim_vcpu_wfi(v);
+        return 1;
+}
+
+int sim_vcpu_run(HvVcpu *v) {
+        SimShared *s = v->shared;
+        int r;
+
+        if (v->run->immediate_exit || sim_vcpu_take_kick(v))
+                return -EINTR;
+
+        for (;;) {
+                uint32_t state = sim_load(&s->vm_state);
+
+                if (state == SIM_VM_ENDED)
+                        return sim_vcpu_report_status(v);
+                if (state != SIM_VM_RUNNING)
+                        return -ENODEV;
+                r = gh_rules_vcpu_run(&s->rules, v->id);
+                if (r < 0)
+                        return r;
+                if (v->page_fault_pending) /* re-running re-faults: nothing changed */
+                        return sim_vcpu_report_page_fault(v);
+                if (!v->memory_mapped) {
+                        r = sim_emu_map_memory(v);
+                        if (r < 0)
+                                return log_debug_errno(r, "sim: vCPU %" PRIu32 ": cannot map guest memory: %m", v->id);
+                }
+
+                if (v->mmio_pending) {
+                        r = sim_vcpu_complete_mmio(v);
+                        if (r <= 0) {
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                } else {
+                        r = sim_vcpu_wait_power(v);
+                        if (r < 0)
+                                return r;
+                        if (r > 0)
+                                continue;
+                }
+
+                r = sim_vcpu_slice(v);
+                if (r <= 0)
+                        return r;
+                if (sim_vcpu_take_kick(v))
+                        return -EINTR;
+        }
+}

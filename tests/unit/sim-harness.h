@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Boots a test guest (tests/guests) on the simulator the way gunyahd will:
+ * VM through hv_sim_ops, guest memory loaded by the vmconfig loader (ELF +
+ * DTB), lent, unmapped from the host, started, then one forked worker
+ * process per vCPU attaching and looping on vcpu_run, answering MMIO with a
+ * minimal PL011 and sending console bytes to the parent through a pipe.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv.h"
+
+#define SIM_HARNESS_VCPUS_MAX 8
+#define SIM_HARNESS_CONSOLE_MAX (256 * 1024)
+#define SIM_HARNESS_RAM_SIZE (64 * 1024 * 1024)
+#define SIM_HARNESS_RAM_BASE UINT64_C(0x80000000)
+
+typedef struct SimHarnessOptions {
+        const char *guest;     /* name: $GUNYAH_TEST_GUEST_DIR/<guest>.elf */
+        unsigned vcpus;
+        const char *cmdline;   /* bootargs, may be NULL */
+        const char *input;     /* bytes the PL011 receives, may be NULL */
+        /* When the console has printed this, kick vCPU 0's worker (signal
+         * → vcpu_kick), and once it left run with -EINTR destroy the VM. */
+        const char *kick_after;
+} SimHarnessOptions;
+
+typedef struct SimHarnessVcpu {
+        int rc;                        /* what ended the worker's loop: 0 STATUS, else -errno */
+        struct gunyah_vcpu_run last;   /* the run block at that point */
+        uint64_t mmio_exits;
+        int exit_code;                 /* worker process exit status */
+} SimHarnessVcpu;
+
+typedef struct SimHarnessResult {
+        char console[SIM_HARNESS_CONSOLE_MAX + 1];
+        size_t console_len;
+        SimHarnessVcpu vcpu[SIM_HARNESS_VCPUS_MAX];
+        uint64_t entry, dtb_addr, dtb_window, dtb_size;
+} SimHarnessResult;
+
+/* Path of a guest ELF or expected file; NULL when the guests are not built. */
+char *sim_harness_guest_path(const char *guest);
+char *sim_harness_expected(const char *guest);
+
+/* Creates, loads and starts a VM (without forking workers). */
+int sim_harness_create_vm(const SimHarnessOptions *o, HvBackend **ret_b, HvVm **ret_vm, SimHarnessResult *res);
+
+/* Whole run; res is caller memory (large). */
+int sim_harness_run(const SimHarnessOptions *o, SimHarnessResult *res);
+
+/* The worker loop for one vCPU attached in this process (exported so that
+ * single-process tests and the benchmark reuse it). console_fd gets every
+ * transmitted byte. Returns like SimHarnessVcpu.rc. */
+int sim_harness_vcpu_loop(HvVcpu *vcpu, int console_fd, const char *input, uint64_t *ret_mmio_exits);
