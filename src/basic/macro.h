@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <string.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -69,6 +72,11 @@ static inline void closep(int *fd) {
 }
 #define _cleanup_close_ _cleanup_(closep)
 
+static inline void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
+}
+
 /* Returns -errno of the last failed libc call, never 0. */
 static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
@@ -81,6 +89,19 @@ static inline const char *strna(const char *s) {
 static inline const char *yes_no(int b) {
         return b ? "yes" : "no";
 }
+
+/* IN_SET(x, a, b, ...): x equals one of the listed values. */
+#define IN_SET(x, first, ...)                                           \
+        ({                                                              \
+                const __typeof__(first) _in_set_list_[] = { first, __VA_ARGS__ }; \
+                bool _in_set_found_ = false;                            \
+                for (size_t _i_ = 0; _i_ < ELEMENTSOF(_in_set_list_); _i_++) \
+                        if ((x) == _in_set_list_[_i_]) {                \
+                                _in_set_found_ = true;                  \
+                                break;                                  \
+                        }                                               \
+                _in_set_found_;                                         \
+        })
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)

@@ -1,7 +1,164 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <systemd/sd-daemon.h>
 
-int main(void) {
-        fprintf(stderr, "gunyahd: daemon arrives with the lifecycle work (issue 4)\n");
+#include "config.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+static void help(void) {
+        printf("gunyahd [OPTIONS...]\n\n"
+               "The Gunyah hypervisor VM manager daemon.\n\n"
+               "  -h --help                 Show this help\n"
+               "     --version              Show the version\n"
+               "     --backend=BACKEND      auto (default), kernel or sim\n"
+               "     --device=PATH          Gunyah device node (default /dev/gunyah)\n"
+               "     --system               Connect to the system bus (default)\n"
+               "     --user                 Connect to the user's session bus\n"
+               "     --bus-address=ADDRESS  Connect to the bus at ADDRESS\n"
+               "     --state-dir=DIR        Persisted VM definitions (default $STATE_DIRECTORY or /var/lib/gunyahd)\n"
+               "     --log-dir=DIR          Console logs (default $LOGS_DIRECTORY or /var/log/gunyahd)\n"
+               "     --runtime-dir=DIR      Sockets (default $RUNTIME_DIRECTORY or /run/gunyahd)\n"
+               "     --config-dir=DIR       Admin VM definitions (default " GUNYAH_SYSCONFDIR "/gunyah/vms)\n"
+               "     --worker-binary=PATH   gunyah-vcpu (default " GUNYAH_LIBEXECDIR "/gunyah/gunyah-vcpu)\n"
+               "     --no-sandbox           DEBUG ONLY: run vCPU workers without their sandbox\n"
+               "     --log-level=LEVEL      err, warning, notice, info (default), debug\n");
+}
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_BACKEND,
+        ARG_DEVICE,
+        ARG_SYSTEM,
+        ARG_USER,
+        ARG_BUS_ADDRESS,
+        ARG_STATE_DIR,
+        ARG_LOG_DIR,
+        ARG_RUNTIME_DIR,
+        ARG_CONFIG_DIR,
+        ARG_WORKER_BINARY,
+        ARG_NO_SANDBOX,
+        ARG_LOG_LEVEL,
+};
+
+static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "backend", required_argument, NULL, ARG_BACKEND },
+                { "device", required_argument, NULL, ARG_DEVICE },
+                { "system", no_argument, NULL, ARG_SYSTEM },
+                { "user", no_argument, NULL, ARG_USER },
+                { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "log-dir", required_argument, NULL, ARG_LOG_DIR },
+                { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
+                { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
+                { "worker-binary", required_argument, NULL, ARG_WORKER_BINARY },
+                { "no-sandbox", no_argument, NULL, ARG_NO_SANDBOX },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                {}
+        };
+        int o, level;
+
+        while ((o = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (o) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("gunyahd %s\n", PACKAGE_VERSION);
+                        return 0;
+                case ARG_BACKEND:
+                        if (!streq(optarg, "auto") && !streq(optarg, "kernel") && !streq(optarg, "sim"))
+                                return log_error_errno(-EINVAL, "--backend=%s: must be auto, kernel or sim.", optarg);
+                        c->backend = optarg;
+                        break;
+                case ARG_DEVICE:
+                        c->device_path = optarg;
+                        break;
+                case ARG_SYSTEM:
+                        c->bus_kind = BUS_SYSTEM;
+                        break;
+                case ARG_USER:
+                        c->bus_kind = BUS_USER;
+                        break;
+                case ARG_BUS_ADDRESS:
+                        c->bus_kind = BUS_ADDRESS;
+                        c->bus_address = optarg;
+                        break;
+                case ARG_STATE_DIR:
+                        c->state_dir = optarg;
+                        break;
+                case ARG_LOG_DIR:
+                        c->log_dir = optarg;
+                        break;
+                case ARG_RUNTIME_DIR:
+                        c->runtime_dir = optarg;
+                        break;
+                case ARG_CONFIG_DIR:
+                        c->config_dir = optarg;
+                        break;
+                case ARG_WORKER_BINARY:
+                        c->worker_binary = optarg;
+                        break;
+                case ARG_NO_SANDBOX:
+                        c->no_sandbox = true;
+                        break;
+                case ARG_LOG_LEVEL:
+                        level = log_level_from_string(optarg);
+                        if (level < 0)
+                                return log_error_errno(level, "--log-level=%s: unknown level.", optarg);
+                        log_set_max_level(level);
+                        break;
+                case '?':
+                        return -EINVAL;
+                default:
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc)
+                return log_error_errno(-EINVAL, "Unexpected argument '%s'; gunyahd takes only options.", argv[optind]);
         return 1;
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        ManagerConfig config = { .backend = "auto", .bus_kind = BUS_SYSTEM };
+        sigset_t mask;
+        int r;
+
+        log_set_prefix("gunyahd");
+        if (getenv("JOURNAL_STREAM") || getenv("INVOCATION_ID"))
+                log_set_use_kmsg_prefix(true);
+
+        r = parse_argv(argc, argv, &config);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        if (config.no_sandbox)
+                log_warning("--no-sandbox: vCPU workers run unconfined. For debugging only.");
+
+        /* sd-event takes signals and child exits through signalfd/pidfd. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        /* A console reader going away must not kill the daemon. */
+        signal(SIGPIPE, SIG_IGN);
+
+        r = manager_new(&config, &m);
+        if (r < 0) {
+                (void) sd_notifyf(false, "STATUS=Failed to start: %s\nERRNO=%d", strerror(-r), -r);
+                return EXIT_FAILURE;
+        }
+
+        r = manager_run(m);
+        (void) sd_notify(false, "STATUS=Exiting.");
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

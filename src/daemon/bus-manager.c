@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus-errors.h"
+#include "bus-manager.h"
+#include "bus-polkit.h"
+#include "bus-vm.h"
+#include "config.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "vm.h"
+
+static int lookup_vm(Manager *m, const char *name, Vm **ret, sd_bus_error *error) {
+        Vm *vm;
+
+        if (!vm_name_is_valid(name))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Invalid VM name '%s': must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}.",
+                                         name);
+        vm = manager_get_vm(m, name);
+        if (!vm)
+                return sd_bus_error_setf(error, GUNYAH_ERROR_NO_SUCH_VM, "No VM named '%s'.", name);
+        *ret = vm;
+        return 0;
+}
+
+static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *spec;
+        uint64_t flags;
+        Vm *vm;
+        int r;
+
+        r = sd_bus_message_read(msg, "st", &spec, &flags);
+        if (r < 0)
+                return r;
+        r = bus_verify_manage(m, msg, NULL, "create", error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        r = manager_create_vm(m, spec, flags, &vm, error);
+        if (r < 0)
+                return r;
+
+        if (flags & GUNYAH_CREATE_START) {
+                /* The VM exists either way; a failed start shows in its state. */
+                _cleanup_(sd_bus_error_free) sd_bus_error start_error = SD_BUS_ERROR_NULL;
+                r = vm_start(vm, VM_REASON_START, &start_error);
+                if (r < 0)
+                        log_debug("VM %s created, start failed: %s", vm->name, start_error.message);
+        }
+        return sd_bus_reply_method_return(msg, "o", vm->object_path);
+}
+
+static int method_get_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *name;
+        Vm *vm;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+        r = lookup_vm(m, name, &vm, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "o", vm->object_path);
+}
+
+static int method_list_vms(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        int r;
+
+        (void) error;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(ssso)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_vms; i++) {
+                Vm *vm = m->vms[i];
+                _cleanup_free_ char *reason = vm_state_reason_string(vm);
+                if (!reason)
+                        return -ENOMEM;
+                r = sd_bus_message_append(reply, "(ssso)", vm->name, vm_state_to_string(vm->state), reason,
+                                          vm->object_path);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* StartVM, StopVM, KillVM, DestroyVM: the VM1 methods by name. */
+typedef enum ByNameVerb { VERB_START, VERB_STOP, VERB_KILL, VERB_DESTROY } ByNameVerb;
+
+static int by_name(sd_bus_message *msg, Manager *m, ByNameVerb verb, sd_bus_error *error) {
+        static const char *const names[] = { "start", "stop", "kill", "destroy" };
+        const char *name;
+        uint64_t timeout = 0;
+        Vm *vm;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r >= 0 && verb == VERB_STOP)
+                r = sd_bus_message_read(msg, "t", &timeout);
+        if (r < 0)
+                return r;
+        r = lookup_vm(m, name, &vm, error);
+        if (r < 0)
+                return r;
+        r = bus_verify_manage(m, msg, vm->name, names[verb], error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        switch (verb) {
+        case VERB_START:
+                r = vm_start(vm, VM_REASON_START, error);
+                break;
+        case VERB_STOP:
+                r = vm_stop(vm, timeout, error);
+                break;
+        case VERB_KILL:
+                r = vm_kill(vm, VM_REASON_KILLED, error);
+                break;
+        case VERB_DESTROY:
+                r = vm_destroy(vm, error);
+                break;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_start_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return by_name(msg, userdata, VERB_START, error);
+}
+static int method_stop_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return by_name(msg, userdata, VERB_STOP, error);
+}
+static int method_kill_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return by_name(msg, userdata, VERB_KILL, error);
+}
+static int method_destroy_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return by_name(msg, userdata, VERB_DESTROY, error);
+}
+
+static int property_get_backend(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        (void) bus, (void) path, (void) interface, (void) property, (void) error;
+        return sd_bus_message_append(reply, "s", m->ops->name);
+}
+
+static int property_get_abi(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        (void) bus, (void) path, (void) interface, (void) property, (void) error;
+        return sd_bus_message_append(reply, "s", manager_abi_string(userdata));
+}
+
+static int property_get_features(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        (void) bus, (void) path, (void) interface, (void) property, (void) error;
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "ss", "console", "persistence");
+        if (r >= 0 && m->ops->abi(m->backend) == HV_ABI_U17)
+                r = sd_bus_message_append(reply, "s", "boot-context");
+        if (r >= 0 && m->no_sandbox)
+                r = sd_bus_message_append(reply, "s", "no-sandbox");
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        (void) bus, (void) path, (void) interface, (void) property, (void) error, (void) userdata;
+        return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Backend", "s", property_get_backend, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ABI", "s", property_get_abi, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Features", "as", property_get_features, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("CreateVM", SD_BUS_ARGS("s", spec, "t", flags), SD_BUS_RESULT("o", vm),
+                                method_create_vm, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetVM", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", vm), method_get_vm,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListVMs", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssso)", vms), method_list_vms,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StartVM", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_start_vm,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StopVM", SD_BUS_ARGS("s", name, "t", timeout_usec), SD_BUS_NO_RESULT,
+                                method_stop_vm, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("KillVM", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_kill_vm,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DestroyVM", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_destroy_vm,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+int bus_manager_register(Manager *m) {
+        int r;
+
+        r = sd_bus_add_object_vtable(m->bus, NULL, GUNYAH_MANAGER_PATH, GUNYAH_MANAGER_INTERFACE, manager_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register %s: %m", GUNYAH_MANAGER_INTERFACE);
+        r = sd_bus_add_object_manager(m->bus, NULL, GUNYAH_MANAGER_PATH);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the object manager: %m");
+        return bus_vm_register(m);
+}

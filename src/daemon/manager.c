@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "bus-errors.h"
+#include "bus-manager.h"
+#include "bus-vm.h"
+#include "config.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "vm-spec.h"
+#include "vm.h"
+
+static int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return negative_errno();
+        return 0;
+}
+
+/* $STATE_DIRECTORY etc. may list several paths separated by ':'; we use the first. */
+static int pick_dir(const char *option, const char *env, const char *fallback, char **ret) {
+        const char *v = option;
+        char *s;
+
+        if (!v) {
+                v = getenv(env);
+                if (v && *v) {
+                        s = strndup(v, strcspn(v, ":"));
+                        if (!s)
+                                return -ENOMEM;
+                        *ret = s;
+                        return 0;
+                }
+                v = fallback;
+        }
+        s = strdup(v);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static int manager_pick_backend(Manager *m, const ManagerConfig *c) {
+        const char *want = c->backend ?: "auto";
+        const HvBackendOps *kernel = hv_backend_lookup("kernel"), *sim = hv_backend_lookup("sim");
+        int r;
+
+        if (!streq(want, "auto") && !streq(want, "kernel") && !streq(want, "sim"))
+                return log_error_errno(-EINVAL, "Unknown backend '%s': use auto, kernel or sim.", want);
+
+        if (!streq(want, "sim")) {
+                r = kernel ? kernel->open(c->device_path, &m->backend) : -EOPNOTSUPP;
+                if (r >= 0) {
+                        m->ops = kernel;
+                        if (asprintf(&m->backend_reason, "%s opened, ABI %s", c->device_path ?: "/dev/gunyah",
+                                     hv_abi_to_string(kernel->abi(m->backend))) < 0)
+                                m->backend_reason = NULL;
+                        log_info("Using the kernel backend: %s.", strna(m->backend_reason));
+                        return 0;
+                }
+                if (streq(want, "kernel"))
+                        return log_error_errno(r, "Kernel backend unavailable (%s): %m",
+                                               c->device_path ?: "/dev/gunyah");
+                if (asprintf(&m->backend_reason, "%s unusable (%s)", c->device_path ?: "/dev/gunyah",
+                             strerror(-r)) < 0)
+                        m->backend_reason = NULL;
+        }
+
+        if (!sim)
+                return log_error_errno(-EOPNOTSUPP, "The simulator backend is not built into this gunyahd.");
+        r = sim->open(NULL, &m->backend);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the simulator backend: %m");
+        m->ops = sim;
+        if (streq(want, "auto"))
+                log_notice("Using the simulator backend: %s; guests run in software emulation.",
+                           strna(m->backend_reason));
+        else
+                log_info("Using the simulator backend (requested).");
+        if (!m->backend_reason)
+                m->backend_reason = strdup("requested");
+        return 0;
+}
+
+static int manager_connect_bus(Manager *m, const ManagerConfig *c) {
+        int r;
+
+        switch (c->bus_kind) {
+        case BUS_USER:
+                r = sd_bus_open_user(&m->bus);
+                break;
+        case BUS_ADDRESS:
+                r = sd_bus_new(&m->bus);
+                if (r < 0)
+                        break;
+                r = sd_bus_set_address(m->bus, c->bus_address);
+                if (r >= 0)
+                        r = sd_bus_set_bus_client(m->bus, true);
+                if (r >= 0)
+                        r = sd_bus_start(m->bus);
+                break;
+        default:
+                r = sd_bus_open_system(&m->bus);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the bus: %m");
+
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        return 0;
+}
+
+int manager_new(const ManagerConfig *c, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return log_oom();
+        m->no_sandbox = c->no_sandbox;
+
+        r = pick_dir(c->state_dir, "STATE_DIRECTORY", "/var/lib/gunyahd", &m->state_dir);
+        if (r >= 0)
+                r = pick_dir(c->log_dir, "LOGS_DIRECTORY", "/var/log/gunyahd", &m->log_dir);
+        if (r >= 0)
+                r = pick_dir(c->runtime_dir, "RUNTIME_DIRECTORY", "/run/gunyahd", &m->runtime_dir);
+        if (r >= 0)
+                r = pick_dir(c->config_dir, "GUNYAH_CONFIG_DIRECTORY", GUNYAH_SYSCONFDIR "/gunyah/vms",
+                             &m->config_dir);
+        if (r >= 0)
+                r = pick_dir(c->worker_binary, "GUNYAH_VCPU_BINARY", GUNYAH_LIBEXECDIR "/gunyah/gunyah-vcpu",
+                             &m->worker_binary);
+        if (r < 0)
+                return log_oom();
+        if (asprintf(&m->vm_state_dir, "%s/vms", m->state_dir) < 0)
+                return log_oom();
+
+        const char *dirs[] = { m->vm_state_dir, m->log_dir, m->runtime_dir };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                r = mkdir_p(dirs[i], 0750);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create directory %s: %m", dirs[i]);
+        }
+
+        if (access(m->worker_binary, X_OK) < 0)
+                return log_error_errno(errno, "Worker binary %s is not executable: %m (use --worker-binary=)",
+                                       m->worker_binary);
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the event loop: %m");
+
+        r = manager_pick_backend(m, c);
+        if (r < 0)
+                return r;
+
+        r = manager_connect_bus(m, c);
+        if (r < 0)
+                return r;
+
+        r = bus_manager_register(m);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < m->n_vms; i++)
+                vm_free(m->vms[i]);
+        free(m->vms);
+        free(m->subscribers);
+        if (m->backend && m->ops)
+                m->ops->close(m->backend);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        free(m->backend_reason);
+        free(m->state_dir);
+        free(m->vm_state_dir);
+        free(m->log_dir);
+        free(m->runtime_dir);
+        free(m->config_dir);
+        free(m->worker_binary);
+        free(m);
+        return NULL;
+}
+
+static int vm_compare(const void *a, const void *b) {
+        return strcmp((*(Vm *const *) a)->name, (*(Vm *const *) b)->name);
+}
+
+Vm *manager_get_vm(Manager *m, const char *name) {
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (streq(m->vms[i]->name, name))
+                        return m->vms[i];
+        return NULL;
+}
+
+int manager_add_vm(Manager *m, Vm *vm) {
+        Vm **a;
+
+        if (manager_get_vm(m, vm->name))
+                return -EEXIST;
+        a = reallocarray(m->vms, m->n_vms + 1, sizeof(Vm *));
+        if (!a)
+                return -ENOMEM;
+        m->vms = a;
+        m->vms[m->n_vms++] = vm;
+        qsort(m->vms, m->n_vms, sizeof(Vm *), vm_compare);
+
+        (void) sd_bus_emit_object_added(m->bus, vm->object_path);
+        manager_notify_vm_event(m, vm, "added");
+        return 0;
+}
+
+void manager_remove_vm(Manager *m, Vm *vm) {
+        for (size_t i = 0; i < m->n_vms; i++) {
+                if (m->vms[i] != vm)
+                        continue;
+                memmove(m->vms + i, m->vms + i + 1, (m->n_vms - i - 1) * sizeof(Vm *));
+                m->n_vms--;
+                break;
+        }
+        (void) sd_bus_emit_object_removed(m->bus, vm->object_path);
+        manager_notify_vm_event(m, vm, "removed");
+}
+
+int manager_create_vm(Manager *m, const char *json, uint64_t flags, Vm **ret, sd_bus_error *error) {
+        _cleanup_(vm_spec_freep) VmSpec *spec = NULL;
+        VmSpecError e = {};
+        char buf[600];
+        Vm *vm;
+        int r;
+
+        if (flags & ~GUNYAH_CREATE_FLAGS_ALL)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Unknown CreateVM flags 0x%" PRIx64 " (known: persist=0x1, start=0x2, transient=0x4).",
+                                         flags & ~GUNYAH_CREATE_FLAGS_ALL);
+        if ((flags & GUNYAH_CREATE_PERSIST) && (flags & GUNYAH_CREATE_TRANSIENT))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "CreateVM flags persist and transient exclude each other.");
+        if (strlen(json) > VM_SPEC_SIZE_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Spec is %zu bytes, larger than the limit of %d bytes.", strlen(json),
+                                         VM_SPEC_SIZE_MAX);
+
+        r = vm_spec_parse(json, strlen(json), VM_SPEC_ABSOLUTE_PATHS, &spec, &e);
+        if (r < 0)
+                return sd_bus_error_setf(error, GUNYAH_ERROR_INVALID_SPEC, "%s",
+                                         vm_spec_error_to_string(&e, buf, sizeof(buf)));
+
+        if (manager_get_vm(m, spec->name))
+                return sd_bus_error_setf(error, GUNYAH_ERROR_VM_EXISTS, "A VM named '%s' already exists.",
+                                         spec->name);
+
+        r = vm_new(m, spec, &vm);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to create VM '%s': %m", spec->name);
+        TAKE_PTR(spec);
+        vm->transient = flags & GUNYAH_CREATE_TRANSIENT;
+
+        if (flags & GUNYAH_CREATE_PERSIST) {
+                r = vm_save_definition(vm);
+                if (r < 0) {
+                        vm_free(vm);
+                        return sd_bus_error_set_errnof(error, r, "Failed to persist VM: %m");
+                }
+        }
+
+        r = manager_add_vm(m, vm);
+        if (r < 0) {
+                if (vm->definition_path)
+                        (void) unlink(vm->definition_path);
+                vm_free(vm);
+                return sd_bus_error_set_errnof(error, r, "Failed to add VM: %m");
+        }
+
+        *ret = vm;
+        return 0;
+}
+
+/* Loads every *.json of dir; a bad file is reported and skipped, never touched. */
+static void manager_load_dir(Manager *m, const char *dir, bool read_only) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+
+        d = opendir(dir);
+        if (!d) {
+                if (errno != ENOENT)
+                        log_warning_errno(errno, "Cannot read definitions from %s: %m", dir);
+                return;
+        }
+
+        while ((de = readdir(d))) {
+                _cleanup_(vm_spec_freep) VmSpec *spec = NULL;
+                _cleanup_free_ char *path = NULL;
+                VmSpecError e = {};
+                char buf[600];
+                size_t len = strlen(de->d_name);
+                Vm *vm;
+                int r;
+
+                if (de->d_name[0] == '.' || len < 6 || !streq(de->d_name + len - 5, ".json"))
+                        continue;
+                if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
+                        log_oom();
+                        return;
+                }
+
+                r = vm_spec_load_file(path, 0, &spec, &e);
+                if (r < 0) {
+                        log_error("Skipping %s: %s", path, vm_spec_error_to_string(&e, buf, sizeof(buf)));
+                        continue;
+                }
+                if (strlen(spec->name) != len - 5 || strncmp(spec->name, de->d_name, len - 5) != 0)
+                        log_notice("%s defines VM '%s' (the file name and the VM name differ)", path, spec->name);
+                if (manager_get_vm(m, spec->name)) {
+                        log_error("Skipping %s: a VM named '%s' is already defined", path, spec->name);
+                        continue;
+                }
+
+                r = vm_new(m, spec, &vm);
+                if (r < 0) {
+                        log_error_errno(r, "Skipping %s: %m", path);
+                        continue;
+                }
+                TAKE_PTR(spec);
+                vm->read_only = read_only;
+                vm->persistent = !read_only;
+                vm->definition_path = TAKE_PTR(path);
+                r = manager_add_vm(m, vm);
+                if (r < 0) {
+                        log_error_errno(r, "Skipping %s: %m", vm->definition_path);
+                        vm_free(vm);
+                }
+        }
+}
+
+int manager_startup(Manager *m) {
+        manager_load_dir(m, m->config_dir, true);
+        manager_load_dir(m, m->vm_state_dir, false);
+
+        for (size_t i = 0; i < m->n_vms; i++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                Vm *vm = m->vms[i];
+
+                if (!vm->spec->autostart)
+                        continue;
+                if (vm_start(vm, VM_REASON_AUTOSTART, &error) < 0)
+                        log_error("Autostart of VM %s failed: %s", vm->name, error.message);
+        }
+        return 0;
+}
+
+void manager_notify_vm_event(Manager *m, Vm *vm, const char *event) {
+        for (size_t i = 0; i < m->n_subscribers; i++)
+                m->subscribers[i].cb(m, vm, event, m->subscribers[i].userdata);
+}
+
+int manager_subscribe(Manager *m, VmEventCallback cb, void *userdata) {
+        void *a = reallocarray(m->subscribers, m->n_subscribers + 1, sizeof(m->subscribers[0]));
+
+        if (!a)
+                return -ENOMEM;
+        m->subscribers = a;
+        m->subscribers[m->n_subscribers].cb = cb;
+        m->subscribers[m->n_subscribers].userdata = userdata;
+        m->n_subscribers++;
+        return 0;
+}
+
+void manager_unsubscribe(Manager *m, VmEventCallback cb, void *userdata) {
+        for (size_t i = 0; i < m->n_subscribers; i++)
+                if (m->subscribers[i].cb == cb && m->subscribers[i].userdata == userdata) {
+                        m->subscribers[i] = m->subscribers[--m->n_subscribers];
+                        return;
+                }
+}
+
+void manager_check_exit(Manager *m) {
+        if (!m->exiting)
+                return;
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (vm_is_active(m->vms[i]))
+                        return;
+        (void) sd_event_exit(m->event, 0);
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        size_t n_active = 0;
+
+        (void) s;
+        log_info("Received %s, stopping running VMs.", strsignal((int) si->ssi_signo));
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping running VMs...");
+        m->exiting = true;
+
+        /* Definitions stay; running VMs are stopped with the reason recorded. */
+        for (size_t i = 0; i < m->n_vms; i++) {
+                Vm *vm = m->vms[i];
+                if (!vm_is_active(vm))
+                        continue;
+                n_active++;
+                if (vm->state == VM_STATE_STARTING)
+                        continue;
+                vm_set_reason_detail(vm, "gunyahd is stopping");
+                (void) vm_kill(vm, VM_REASON_DAEMON_EXIT, NULL);
+        }
+        manager_check_exit(m);
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch termination signals: %m");
+
+        r = sd_bus_request_name(m->bus, GUNYAH_BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to acquire bus name %s: %m", GUNYAH_BUS_NAME);
+
+        (void) manager_startup(m);
+
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Managing %zu VM(s) on the %s backend.", m->n_vms, m->ops->name);
+        log_info("gunyahd %s ready on the %s backend (ABI %s), %zu VM(s) defined.", PACKAGE_VERSION, m->ops->name,
+                 manager_abi_string(m), m->n_vms);
+
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        return 0;
+}
+
+const char *manager_abi_string(Manager *m) {
+        return hv_abi_to_string(m->ops->abi(m->backend)) ?: "unknown";
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "hv.h"
+#include "vm.h"
+
+typedef enum BusKind {
+        BUS_SYSTEM,
+        BUS_USER,
+        BUS_ADDRESS,
+} BusKind;
+
+typedef struct ManagerConfig {
+        const char *backend;       /* "auto", "kernel", "sim" */
+        const char *device_path;   /* /dev/gunyah */
+        BusKind bus_kind;
+        const char *bus_address;
+        const char *state_dir;
+        const char *log_dir;
+        const char *runtime_dir;
+        const char *config_dir;    /* admin definitions, /etc/gunyah/vms */
+        const char *worker_binary;
+        bool no_sandbox;
+        bool no_autostart;
+} ManagerConfig;
+
+typedef void (*VmEventCallback)(Manager *m, Vm *vm, const char *event, void *userdata);
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+
+        const HvBackendOps *ops;
+        HvBackend *backend;
+        char *backend_reason; /* why this backend was picked */
+
+        char *state_dir;
+        char *vm_state_dir; /* state_dir/vms: persisted definitions */
+        char *log_dir;
+        char *runtime_dir;
+        char *config_dir;
+        char *worker_binary;
+        bool no_sandbox;
+
+        Vm **vms; /* sorted by name */
+        size_t n_vms;
+
+        /* State-change subscribers (varlink SubscribeEvents). */
+        struct {
+                VmEventCallback cb;
+                void *userdata;
+        } *subscribers;
+        size_t n_subscribers;
+
+        bool exiting;
+};
+
+int manager_new(const ManagerConfig *config, Manager **ret);
+Manager *manager_free(Manager *m);
+static inline void manager_freep(Manager **m) {
+        if (*m)
+                manager_free(*m);
+}
+
+int manager_startup(Manager *m); /* load definitions, autostart */
+int manager_run(Manager *m);     /* until SIGTERM/SIGINT; stops VMs on the way out */
+
+Vm *manager_get_vm(Manager *m, const char *name);
+int manager_add_vm(Manager *m, Vm *vm);
+void manager_remove_vm(Manager *m, Vm *vm);
+
+/* Creates a VM from a JSON spec document (CreateVM). */
+int manager_create_vm(Manager *m, const char *json, uint64_t flags, Vm **ret, sd_bus_error *error);
+
+void manager_notify_vm_event(Manager *m, Vm *vm, const char *event);
+int manager_subscribe(Manager *m, VmEventCallback cb, void *userdata);
+void manager_unsubscribe(Manager *m, VmEventCallback cb, void *userdata);
+
+/* Called when a VM reached stopped/failed, to finish a daemon shutdown. */
+void manager_check_exit(Manager *m);
+
+const char *manager_abi_string(Manager *m);

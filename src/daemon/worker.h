@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* gunyah-vcpu worker processes: one per vCPU, fork+exec'd with an explicit
+ * fd set (src/basic/worker-protocol.h), watched through a pidfd. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+typedef struct Vm Vm;
+
+typedef struct Worker {
+        Vm *vm;
+        uint32_t vcpu;
+        pid_t pid;
+        int pidfd;
+        int control_fd;
+        sd_event_source *pid_source;
+        sd_event_source *control_source;
+        bool ready;
+        bool exited;
+        int exit_code;   /* CLD_EXITED / CLD_KILLED / CLD_DUMPED */
+        int exit_status; /* exit code or signal */
+        uint64_t unhandled_mmio;
+} Worker;
+
+typedef struct WorkerSpawnArgs {
+        const char *binary;
+        const char *backend;
+        const char *vm_name;
+        uint32_t vcpu;
+        int console_fd;
+        int devices_fd;
+        const int *backend_fds;
+        size_t n_backend_fds;
+        bool no_sandbox;
+        uint64_t pl011_base; /* UINT64_MAX: none */
+        uint64_t pl061_base; /* UINT64_MAX: none */
+} WorkerSpawnArgs;
+
+int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *args, Worker **ret);
+/* Asks the worker to leave (STOP message + kick signal). */
+int worker_request_stop(Worker *w);
+/* Sends one control message and kicks the worker so that it reads it. */
+int worker_send(Worker *w, const void *msg);
+/* SIGKILL; the exit is still reported through the pidfd. */
+void worker_kill(Worker *w);
+Worker *worker_free(Worker *w);

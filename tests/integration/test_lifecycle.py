@@ -1,0 +1,216 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""VM lifecycle on gunyahd with the simulator, over D-Bus (issue 4)."""
+import json
+import os
+import signal
+import socket
+import time
+
+import dbus
+import pytest
+
+from gunyah_harness import env_path, spec, spec_json
+
+START = 2
+PERSIST = 1
+
+
+def expected(guest):
+    with open(os.path.join(env_path("GUNYAH_GUEST_EXPECTED_DIR"), guest + ".txt"), "rb") as f:
+        return f.read()
+
+
+def read_console(gd, name, until, timeout=10):
+    fd = gd.vm(name).OpenConsole()
+    s = socket.socket(fileno=fd.take())
+    s.settimeout(timeout)
+    data = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while until not in data and time.monotonic() < deadline:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    return data
+
+
+def test_hello_powers_off_with_exit_info(gd):
+    gd.manager().CreateVM(spec_json("hello"), dbus.UInt64(START))
+    state, reason = gd.wait_state("hello", "stopped")
+    assert reason == "poweroff"
+    info = gd.vm_props("hello")["ExitInfo"]
+    assert int(info["status"]) == 2, info
+    assert int(info["exit_type"]) == 1, info
+    assert str(info["exit_type_name"]) == "PSCI_POWER_OFF"
+    assert int(info["vcpu"]) == 0
+    # the console ring buffer replays what the guest printed
+    assert read_console(gd, "hello", expected("hello")) == expected("hello")
+    # and the log file has it too
+    with open(os.path.join(gd.dirs["log"], "hello.log"), "rb") as f:
+        assert f.read() == expected("hello")
+
+
+def test_crash_ends_crashed(gd):
+    gd.manager().CreateVM(spec_json("crash", "crash"), dbus.UInt64(START))
+    state, reason = gd.wait_state("crash", "stopped")
+    assert reason == "crashed", reason
+
+
+def test_reset_restarts_per_on_reboot(gd):
+    gd.manager().CreateVM(spec_json("rb", "reset", on_reboot="restart"), dbus.UInt64(START))
+    # the guest resets forever; wait for two boots in the console log
+    log = os.path.join(gd.dirs["log"], "rb.log")
+    banner = expected("reset").splitlines()[0]
+    deadline = time.monotonic() + 20
+    data = b""
+    while time.monotonic() < deadline:
+        if os.path.exists(log):
+            data = open(log, "rb").read()
+            if data.count(banner) >= 2:
+                break
+        time.sleep(0.05)
+    assert data.count(banner) >= 2, data
+    gd.vm("rb").Kill()
+    gd.wait_state("rb", "stopped")
+
+
+def test_reset_stays_stopped_with_on_reboot_stop(gd):
+    gd.manager().CreateVM(spec_json("rs", "reset", on_reboot="stop"), dbus.UInt64(START))
+    state, reason = gd.wait_state("rs", "stopped")
+    assert reason == "reboot"
+    assert int(gd.vm_props("rs")["ExitInfo"]["exit_type"]) == 2
+
+
+def test_spin_stop_timeout_ends_killed(gd):
+    gd.manager().CreateVM(spec_json("spin", "spin"), dbus.UInt64(START))
+    gd.wait_state("spin", "running")
+    read_console(gd, "spin", b"spinning")
+    t0 = time.monotonic()
+    gd.vm("spin").Stop(dbus.UInt64(1_000_000))
+    state, reason = gd.wait_state("spin", "stopped", timeout=10)
+    assert reason.startswith("killed"), reason
+    assert time.monotonic() - t0 >= 0.9
+
+
+def test_kill9_of_a_worker_ends_worker_failed(gd):
+    gd.manager().CreateVM(spec_json("victim", "spin"), dbus.UInt64(START))
+    gd.wait_state("victim", "running")
+    pids = [int(p) for p in gd.vm_props("victim")["WorkerPIDs"]]
+    assert len(pids) == 1
+    os.kill(pids[0], signal.SIGKILL)
+    state, reason = gd.wait_state("victim", "stopped")
+    assert reason == "worker-failed"
+    info = gd.vm_props("victim")["ExitInfo"]
+    assert int(info["signal"]) == signal.SIGKILL
+
+
+def test_kill_and_invalid_transitions(gd):
+    gd.manager().CreateVM(spec_json("k", "spin"), dbus.UInt64(0))
+    with pytest.raises(dbus.DBusException) as e:
+        gd.vm("k").Kill()
+    assert e.value.get_dbus_name() == "org.gunyah.Manager1.Error.InvalidState"
+    assert "defined" in e.value.get_dbus_message()
+    gd.vm("k").Start()
+    gd.wait_state("k", "running")
+    with pytest.raises(dbus.DBusException) as e:
+        gd.vm("k").Start()
+    assert e.value.get_dbus_name() == "org.gunyah.Manager1.Error.InvalidState"
+    gd.vm("k").Kill()
+    assert gd.wait_state("k", "stopped")[1] == "killed"
+    gd.vm("k").Destroy()
+    with pytest.raises(dbus.DBusException) as e:
+        gd.manager().GetVM("k")
+    assert e.value.get_dbus_name() == "org.gunyah.Manager1.Error.NoSuchVM"
+
+
+def test_smp_four_vcpus(gd):
+    gd.manager().CreateVM(spec_json("smp", "smp", vcpus=4), dbus.UInt64(START))
+    state, reason = gd.wait_state("smp", "stopped", timeout=30)
+    assert reason == "poweroff"
+    with open(os.path.join(gd.dirs["log"], "smp.log"), "rb") as f:
+        assert f.read() == expected("smp")
+
+
+def test_bad_input_changes_nothing(gd):
+    m = gd.manager()
+    m.CreateVM(spec_json("good"), dbus.UInt64(0))
+    before = [tuple(map(str, v)) for v in m.ListVMs()]
+
+    bad = spec("x")
+    bad["memory"] = {"size": "1000"}
+    with pytest.raises(dbus.DBusException) as e:
+        m.CreateVM(json.dumps(bad), dbus.UInt64(0))
+    assert e.value.get_dbus_name() == "org.gunyah.Manager1.Error.InvalidSpec"
+    assert "memory.size" in e.value.get_dbus_message()
+
+    with pytest.raises(dbus.DBusException) as e:
+        m.CreateVM("{not json", dbus.UInt64(0))
+    assert e.value.get_dbus_name() == "org.gunyah.Manager1.Error.InvalidSpec"
+
+    with pytest.raises(dbus.DBusException) as e:
+        m.CreateVM(spec_json("good"), dbus.UInt64(0))
+    assert e.value.get_dbus_name() == "org.gunyah.Manager1.Error.VMExists"
+
+    with pytest.raises(dbus.DBusException) as e:
+        m.StartVM("nope")
+    assert e.value.get_dbus_name() == "org.gunyah.Manager1.Error.NoSuchVM"
+
+    huge = spec("huge")
+    huge["kernel"]["cmdline"] = "x" * (1024 * 1024 + 1)
+    with pytest.raises(dbus.DBusException) as e:
+        m.CreateVM(json.dumps(huge), dbus.UInt64(0))
+    assert e.value.get_dbus_name() == "org.freedesktop.DBus.Error.InvalidArgs"
+
+    with pytest.raises(dbus.DBusException) as e:
+        m.CreateVM(spec_json("flags"), dbus.UInt64(1 << 40))
+    assert e.value.get_dbus_name() == "org.freedesktop.DBus.Error.InvalidArgs"
+
+    after = [tuple(map(str, v)) for v in m.ListVMs()]
+    assert before == after
+    assert os.listdir(os.path.join(gd.dirs["state"], "vms")) == []
+
+
+def test_persisted_vm_survives_restart_and_autostarts(env):
+    gd = env.daemon
+    gd.manager().CreateVM(spec_json("keep", "spin", autostart=True), dbus.UInt64(PERSIST))
+    gd.manager().CreateVM(spec_json("gone"), dbus.UInt64(0))
+    path = os.path.join(gd.dirs["state"], "vms", "keep.json")
+    assert json.load(open(path))["name"] == "keep"
+    assert gd.stop() == 0
+    gd.start()
+    names = [str(v[0]) for v in gd.manager().ListVMs()]
+    assert names == ["keep"]
+    assert gd.wait_state("keep", "running")[1] == "autostart"
+    gd.vm("keep").Kill()
+    gd.wait_state("keep", "stopped")
+    gd.vm("keep").Destroy()
+    assert not os.path.exists(path)
+
+
+def test_sigterm_stops_running_vms_and_keeps_definitions(env):
+    gd = env.daemon
+    gd.manager().CreateVM(spec_json("t1", "spin"), dbus.UInt64(PERSIST | START))
+    gd.wait_state("t1", "running")
+    pids = [int(p) for p in gd.vm_props("t1")["WorkerPIDs"]]
+    assert gd.stop() == 0
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert os.path.exists(os.path.join(gd.dirs["state"], "vms", "t1.json"))
+
+
+def test_twenty_vms_at_once(gd):
+    m = gd.manager()
+    for i in range(20):
+        m.CreateVM(spec_json(f"s{i:02d}", "spin"), dbus.UInt64(START))
+    for i in range(20):
+        gd.wait_state(f"s{i:02d}", "running")
+    states = {str(v[0]): str(v[1]) for v in m.ListVMs()}
+    assert len(states) == 20 and set(states.values()) == {"running"}
+    for i in range(20):
+        m.KillVM(f"s{i:02d}")
+    for i in range(20):
+        assert gd.wait_state(f"s{i:02d}", "stopped")[1] == "killed"
