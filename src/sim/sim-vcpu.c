@@ -74,13 +74,23 @@ static int sim_vcpu_map_fds(HvVcpu *v, const int *fds, size_t n_fds) {
                         return -errno;
                 if (st.st_dev != m->dev || st.st_ino != m->ino)
                         return -EINVAL;
-                v->mem[i - 1] = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i], 0);
-                if (v->mem[i - 1] == MAP_FAILED) {
-                        v->mem[i - 1] = NULL;
+        }
+        return 0;
+}
+
+/* Guest memory is mapped only once the VM runs: a worker attached before
+ * start must not hold a host view of lent memory (start would refuse it). */
+static int sim_vcpu_map_guest_mem(HvVcpu *v) {
+        const SimShared *s = v->shared;
+
+        for (unsigned i = v->n_mems; i < s->n_guest_mems; i++) {
+                v->mem[i] = mmap(NULL, s->guest_mems[i].size, PROT_READ | PROT_WRITE, MAP_SHARED, v->mem_fds[i], 0);
+                if (v->mem[i] == MAP_FAILED) {
+                        v->mem[i] = NULL;
                         return -errno;
                 }
-                v->mem_size[i - 1] = m->size;
-                v->n_mems = (unsigned) i;
+                v->mem_size[i] = s->guest_mems[i].size;
+                v->n_mems = i + 1;
         }
         return 0;
 }
@@ -320,7 +330,9 @@ int sim_vcpu_run(HvVcpu *v) {
                 if (v->page_fault_pending) /* re-running re-faults: nothing changed */
                         return sim_vcpu_report_page_fault(v);
                 if (!v->memory_mapped) {
-                        r = sim_emu_map_memory(v);
+                        r = sim_vcpu_map_guest_mem(v);
+                        if (r >= 0)
+                                r = sim_emu_map_memory(v);
                         if (r < 0)
                                 return log_debug_errno(r, "sim: vCPU %" PRIu32 ": cannot map guest memory: %m", v->id);
                 }

@@ -99,11 +99,21 @@ int sim_harness_create_vm(const SimHarnessOptions *o, HvBackend **ret_b, HvVm **
 
         r = ops->map_mem(vm, &(HvMemBinding) {
                 .guest_addr = SIM_HARNESS_RAM_BASE,
-                .size = SIM_HARNESS_RAM_SIZE,
+                .size = o->bind_size ?: SIM_HARNESS_RAM_SIZE,
                 .guest_mem_fd = mem_fd,
                 .access = HV_MEM_LEND,
-                .prot = HV_PROT_RWX,
+                .prot = o->prot ?: HV_PROT_RWX,
         });
+        if (r >= 0 && o->bind_size)
+                /* A partial binding still needs the DTB window bound (and lent). */
+                r = ops->map_mem(vm, &(HvMemBinding) {
+                        .guest_addr = layout.dtb_addr,
+                        .offset = layout.dtb_addr - SIM_HARNESS_RAM_BASE,
+                        .size = layout.dtb_window,
+                        .guest_mem_fd = mem_fd,
+                        .access = HV_MEM_LEND,
+                        .prot = HV_PROT_RWX,
+                });
         if (r >= 0)
                 r = ops->set_dtb_config(vm, layout.dtb_addr, layout.dtb_window);
         if (r >= 0)

@@ -28,6 +28,8 @@ typedef struct SimHarnessOptions {
         /* When the console has printed this, kick vCPU 0's worker (signal
          * → vcpu_kick), and once it left run with -EINTR destroy the VM. */
         const char *kick_after;
+        uint32_t prot;         /* HV_PROT_* of the RAM binding; 0: RWX */
+        uint64_t bind_size;    /* bytes of RAM bound from its base; 0: all */
 } SimHarnessOptions;
 
 typedef struct SimHarnessVcpu {
