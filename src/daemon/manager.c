@@ -414,7 +414,6 @@ void manager_check_exit(Manager *m) {
 
 static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
-        size_t n_active = 0;
 
         (void) s;
         log_info("Received %s, stopping running VMs.", strsignal((int) si->ssi_signo));
@@ -425,9 +424,6 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         for (size_t i = 0; i < m->n_vms; i++) {
                 Vm *vm = m->vms[i];
                 if (!vm_is_active(vm))
-                        continue;
-                n_active++;
-                if (vm->state == VM_STATE_STARTING)
                         continue;
                 vm_set_reason_detail(vm, "gunyahd is stopping");
                 (void) vm_kill(vm, VM_REASON_DAEMON_EXIT, NULL);

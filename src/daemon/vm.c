@@ -237,8 +237,10 @@ static void vm_arm_timer(Vm *vm, sd_event_source **slot, uint64_t usec, sd_event
 /* First step of every way out of running: remember why, ask the workers to
  * leave, and kill whatever is still there after the grace period. */
 static void vm_begin_stop(Vm *vm, VmReason final_reason, bool force) {
-        if (vm->state == VM_STATE_STOPPING && vm->pending_reason != VM_REASON_STOP && !force)
-                return; /* the first exit decides the reason */
+        /* The first exit decides the reason; a pending graceful stop or a
+         * forced stop may still be overtaken by it. */
+        if (vm->state == VM_STATE_STOPPING && vm->pending_reason != VM_REASON_SHUTDOWN && !force)
+                return;
 
         vm->pending_reason = final_reason;
         if (vm->state != VM_STATE_STOPPING)
@@ -267,6 +269,7 @@ void vm_on_worker_message(Vm *vm, Worker *w, const void *data) {
         case WORKER_MSG_READY:
                 w->ready = true;
                 log_debug("VM %s: worker of vCPU %u ready", vm->name, w->vcpu);
+                vm_check_all_ready(vm);
                 break;
 
         case WORKER_MSG_VM_EXITED:
@@ -317,7 +320,13 @@ void vm_on_worker_message(Vm *vm, Worker *w, const void *data) {
                 }
                 log_error("VM %s: worker of vCPU %u failed in %.*s: %s", vm->name, msg->vcpu,
                           (int) sizeof(msg->step), msg->step, strerror(-msg->error));
-                vm_begin_stop(vm, VM_REASON_WORKER_FAILED, false);
+                if (vm->state == VM_STATE_STARTING) {
+                        char detail[128];
+                        snprintf(detail, sizeof(detail), "%s: %s (worker of vCPU %u)", vm->exit_info.step,
+                                 errno_to_name(vm->exit_info.error), msg->vcpu);
+                        vm_fail_start(vm, detail);
+                } else
+                        vm_begin_stop(vm, VM_REASON_WORKER_FAILED, false);
                 break;
 
         default:
@@ -328,10 +337,12 @@ void vm_on_worker_message(Vm *vm, Worker *w, const void *data) {
 
 void vm_on_worker_exit(Vm *vm, Worker *w, int code, int status) {
         bool clean = code == CLD_EXITED && status == 0;
+        bool unexpected = IN_SET(vm->state, VM_STATE_STARTING, VM_STATE_RUNNING) ||
+                          (vm->state == VM_STATE_STOPPING && vm->pending_reason == VM_REASON_SHUTDOWN);
 
-        if (!clean && vm->state != VM_STATE_STOPPING) {
-                /* Died on its own while the VM ran: the VM ends worker-failed. */
-                if (!vm->exit_info.valid) {
+        if (unexpected) {
+                /* Left while the VM ran, without telling us why: worker-failed. */
+                if (!vm->exit_info.valid)
                         vm->exit_info = (VmExitInfo) {
                                 .valid = true,
                                 .vcpu = (int32_t) w->vcpu,
@@ -339,23 +350,41 @@ void vm_on_worker_exit(Vm *vm, Worker *w, int code, int status) {
                                 .exit_code = code == CLD_EXITED ? status : 0,
                                 .timestamp = now_realtime_usec(),
                         };
-                }
-                log_error("VM %s: worker of vCPU %u (pid %d) %s %d", vm->name, w->vcpu, (int) w->pid,
-                          code == CLD_EXITED ? "exited with status" : "was killed by signal", status);
-                vm_begin_stop(vm, VM_REASON_WORKER_FAILED, false);
-        } else if (!clean && vm->state == VM_STATE_STOPPING && vm->pending_reason == VM_REASON_STOP) {
-                /* should not happen: stop requests are answered by exiting 0 */
-                vm_begin_stop(vm, VM_REASON_WORKER_FAILED, false);
-        } else if (clean && vm->state == VM_STATE_RUNNING) {
-                /* A worker that leaves cleanly without an exit message is a bug in it. */
-                log_error("VM %s: worker of vCPU %u exited without reporting why", vm->name, w->vcpu);
-                if (!vm->exit_info.valid)
-                        vm->exit_info = (VmExitInfo) { .valid = true, .vcpu = (int32_t) w->vcpu,
-                                                       .timestamp = now_realtime_usec() };
-                vm_begin_stop(vm, VM_REASON_WORKER_FAILED, false);
+                if (clean)
+                        log_error("VM %s: worker of vCPU %u exited without reporting why", vm->name, w->vcpu);
+                else
+                        log_error("VM %s: worker of vCPU %u (pid %d) %s %d", vm->name, w->vcpu, (int) w->pid,
+                                  code == CLD_EXITED ? "exited with status" : "was killed by signal", status);
+
+                if (vm->state == VM_STATE_STARTING) {
+                        char detail[128];
+                        if (code == CLD_EXITED)
+                                snprintf(detail, sizeof(detail), "spawn-workers: worker of vCPU %u exited with status %d",
+                                         w->vcpu, status);
+                        else
+                                snprintf(detail, sizeof(detail), "spawn-workers: worker of vCPU %u killed by SIG%s",
+                                         w->vcpu, sigabbrev_np(status) ?: "?");
+                        vm_fail_start(vm, detail);
+                } else
+                        vm_begin_stop(vm, VM_REASON_WORKER_FAILED, false);
         }
 
         vm_check_workers_gone(vm);
+}
+
+void vm_check_all_ready(Vm *vm) {
+        if (vm->state != VM_STATE_STARTING || vm->n_workers != vm->spec->vcpus)
+                return;
+        for (size_t i = 0; i < vm->n_workers; i++)
+                if (!vm->workers[i]->ready)
+                        return;
+        vm_set_state(vm, VM_STATE_RUNNING, vm->reason);
+}
+
+/* A worker could not get going: the start failed, the VM ends failed. */
+void vm_fail_start(Vm *vm, const char *detail) {
+        vm_set_reason_detail(vm, detail);
+        vm_begin_stop(vm, VM_REASON_LOAD_FAILED, true);
 }
 
 static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -453,7 +482,9 @@ static int on_workers_gone(sd_event_source *s, void *userdata) {
         if (!vm->exit_info.timestamp)
                 vm->exit_info.timestamp = now_realtime_usec();
         vm->exit_info.valid = true;
-        vm_set_state(vm, VM_STATE_STOPPED, vm->pending_reason);
+        /* A start that failed in a worker ends failed, everything else stopped. */
+        vm_set_state(vm, vm->pending_reason == VM_REASON_LOAD_FAILED ? VM_STATE_FAILED : VM_STATE_STOPPED,
+                     vm->pending_reason);
         vm_apply_lifecycle(vm); /* may free vm */
         manager_check_exit(m);
         return 0;
@@ -520,7 +551,7 @@ int vm_start(Vm *vm, VmReason reason, sd_bus_error *error) {
                                          vm->name, strna(step), errbuf, errbuf[0] ? ": " : "", strerror(-r));
         }
 
-        vm_set_state(vm, VM_STATE_RUNNING, reason);
+        /* running once every worker has reported ready (vm_check_all_ready) */
         return 0;
 }
 
@@ -557,7 +588,7 @@ int vm_stop(Vm *vm, uint64_t timeout_usec, sd_bus_error *error) {
 }
 
 int vm_kill(Vm *vm, VmReason reason, sd_bus_error *error) {
-        if (!IN_SET(vm->state, VM_STATE_RUNNING, VM_STATE_STOPPING))
+        if (!IN_SET(vm->state, VM_STATE_STARTING, VM_STATE_RUNNING, VM_STATE_STOPPING))
                 return invalid_state(vm, error, "kill");
 
         vm_begin_stop(vm, reason, true);

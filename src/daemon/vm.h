@@ -148,5 +148,10 @@ void vm_set_reason_detail(Vm *vm, const char *detail);
 
 int vm_save_definition(Vm *vm);
 
+/* starting → running once every worker is ready. */
+void vm_check_all_ready(Vm *vm);
+/* A worker failed before running: the VM ends failed with detail. */
+void vm_fail_start(Vm *vm, const char *detail);
+
 /* Finishes a stop once every worker has exited. */
 void vm_check_workers_gone(Vm *vm);

@@ -69,6 +69,7 @@ class Daemon:
         for d in self.dirs.values():
             os.makedirs(d, exist_ok=True)
         self.extra_args = list(extra_args)
+        self.worker_binary = None  # default: $GUNYAH_VCPU
         self.proc = None
         self.log_path = os.path.join(workdir, "gunyahd.log")
 
@@ -76,7 +77,8 @@ class Daemon:
         args = [env_path("GUNYAHD"), "--backend=sim", f"--bus-address={self.bus.address}",
                 f"--state-dir={self.dirs['state']}", f"--log-dir={self.dirs['log']}",
                 f"--runtime-dir={self.dirs['run']}", f"--config-dir={self.dirs['etc']}",
-                f"--worker-binary={env_path('GUNYAH_VCPU')}", "--log-level=debug"] + self.extra_args
+                f"--worker-binary={self.worker_binary or env_path('GUNYAH_VCPU')}",
+                "--log-level=debug"] + self.extra_args
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      env=dict(os.environ, NOTIFY_SOCKET=""))

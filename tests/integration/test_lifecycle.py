@@ -214,3 +214,40 @@ def test_twenty_vms_at_once(gd):
         m.KillVM(f"s{i:02d}")
     for i in range(20):
         assert gd.wait_state(f"s{i:02d}", "stopped")[1] == "killed"
+
+
+def test_start_failure_in_a_step_leaves_vm_failed_with_step_and_errno(gd, tmp_path):
+    kernel = tmp_path / "vanishing.elf"
+    kernel.write_bytes(open(spec("x")["kernel"]["path"], "rb").read())
+    d = spec("vanish")
+    d["kernel"]["path"] = str(kernel)
+    gd.manager().CreateVM(json.dumps(d), dbus.UInt64(0))
+    kernel.unlink()
+    with pytest.raises(dbus.DBusException) as e:
+        gd.vm("vanish").Start()
+    assert e.value.get_dbus_name() == "org.gunyah.Manager1.Error.StartFailed"
+    assert "prepare-images" in e.value.get_dbus_message()
+    state, reason = gd.state("vanish")
+    assert state == "failed"
+    assert reason.startswith("load-failed: prepare-images: ENOENT"), reason
+    info = gd.vm_props("vanish")["ExitInfo"]
+    assert str(info["step"]) == "prepare-images"
+    assert str(info["errno_name"]) == "ENOENT"
+    # nothing is left running and the VM can be started again once fixed
+    assert list(gd.vm_props("vanish")["WorkerPIDs"]) == []
+
+
+def test_worker_that_cannot_start_fails_the_vm(env):
+    gd = env.daemon
+    gd.stop()
+    # a "worker" that exits at once: the start must end failed, not running
+    fake = os.path.join(env.tmp, "false-worker")
+    with open(fake, "w") as f:
+        f.write("#!/bin/sh\nexit 3\n")
+    os.chmod(fake, 0o755)
+    gd.worker_binary = fake
+    gd.start()
+    gd.manager().CreateVM(spec_json("nw"), dbus.UInt64(START))
+    state, reason = gd.wait_state("nw", ("failed", "stopped"))
+    assert state == "failed", (state, reason)
+    assert reason.startswith("load-failed: spawn-workers: worker of vCPU 0 exited with status 3"), reason
