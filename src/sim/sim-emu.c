@@ -73,7 +73,8 @@ static int xreg(unsigned i) {
 static void sim_emu_yield(HvVcpu *v, SimYield why) {
         v->yield = why;
         v->emulating = 0;
-        swapcontext(&v->emu_ctx, &v->caller_ctx);
+        if (!_setjmp(v->emu_jb))
+                _longjmp(v->caller_jb, 1);
         v->emulating = 1;
 }
 
@@ -367,9 +368,14 @@ void sim_emu_enter(HvVcpu *v) {
                 v->emu_ctx.uc_link = NULL;
                 makecontext(&v->emu_ctx, (void (*)(void)) sim_emu_main, 2,
                             (unsigned) (p & 0xffffffffu), (unsigned) ((uint64_t) p >> 32));
-                v->emu_started = true;
         }
-        swapcontext(&v->caller_ctx, &v->emu_ctx);
+        if (_setjmp(v->caller_jb))
+                return; /* the emulation context yielded */
+        if (!v->emu_started) {
+                v->emu_started = true;
+                swapcontext(&v->caller_ctx, &v->emu_ctx); /* never returns here */
+        }
+        _longjmp(v->emu_jb, 1);
 }
 
 bool sim_emu_stopped_on_wfi(HvVcpu *v) {

@@ -18,9 +18,12 @@ void sim_exec_lock(SimShared *s) {
 }
 
 void sim_exec_unlock(SimShared *s) {
-        __atomic_add_fetch(&s->exec_serving, 1, __ATOMIC_ACQ_REL);
-        /* Every waiter re-checks its ticket; vCPU counts are small. */
-        sim_futex_wake(&s->exec_serving, INT_MAX);
+        uint32_t serving = __atomic_add_fetch(&s->exec_serving, 1, __ATOMIC_ACQ_REL);
+
+        /* Nobody queued: no wake-up syscall (the MMIO exit path's common case).
+         * Otherwise every waiter re-checks its ticket; vCPU counts are small. */
+        if (sim_load(&s->exec_next) != serving)
+                sim_futex_wake(&s->exec_serving, INT_MAX);
 }
 
 bool sim_exec_contended(SimShared *s) {

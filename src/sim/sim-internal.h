@@ -3,6 +3,7 @@
 
 /* Types shared by the simulator's files; nothing outside src/sim sees them. */
 
+#include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -79,6 +80,9 @@ struct HvVcpu {
         /* The emulation context (design §3): unicorn runs on its own stack so
          * an MMIO callback can return to vcpu_run's caller and be resumed. */
         ucontext_t caller_ctx, emu_ctx;
+        /* After the first entry the two stacks switch with _setjmp/_longjmp:
+         * swapcontext saves the signal mask with a syscall at every switch. */
+        jmp_buf caller_jb, emu_jb;
         void *stack;
         size_t stack_size;
         bool emu_started;     /* emu_ctx has been made */
