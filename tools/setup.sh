@@ -11,7 +11,7 @@ packages=(
         device-tree-compiler
         clang
         dbus dbus-daemon
-        scdoc
+        scdoc libxml2-utils systemd
         python3-dbus python3-pytest
         qemu-system-arm
         util-linux
