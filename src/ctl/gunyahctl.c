@@ -10,8 +10,14 @@
 
 /* Every verb group; the first match wins, so names must be unique. */
 static const CtlVerb *const verb_tables[] = {
+        ctl_status_verbs,
+        ctl_lifecycle_verbs,
+        ctl_console_verbs,
+        ctl_events_verbs,
         ctl_offline_verbs,
 };
+
+CtlArgs ctl_args;
 
 int ctl_usage_error(const char *verb, const char *fmt, ...) {
         va_list ap;
@@ -36,23 +42,29 @@ static void help(void) {
                "Manage Gunyah virtual machines.\n\nVerbs:\n");
         for (size_t t = 0; t < ELEMENTSOF(verb_tables); t++)
                 for (const CtlVerb *v = verb_tables[t]; v->name; v++)
-                        printf("  %-8s %-22s %s\n", v->name, v->synopsis, v->help);
+                        printf("  %-8s %-36s %s\n", v->name, v->synopsis, v->help);
         printf("\nOptions:\n"
                "  -h --help                Show this help\n"
                "     --version             Show the version\n"
+               "     --json                JSON output (list, status; events: one object a line)\n"
+               "     --user                Talk to gunyahd on the session bus\n"
+               "     --bus-address=ADDR    Talk to gunyahd on the bus at ADDR (default: system bus)\n"
                "\nExit status:\n"
                "  0  success\n"
-               "  1  failure, or invalid input (spec, kernel image)\n"
+               "  1  failure, or invalid input (spec, kernel image), or an error from gunyahd\n"
                "  2  usage error\n"
-               "  3  gunyahd unreachable\n"
-               "  4  the VM ended abnormally\n");
+               "  3  gunyahd unreachable (no bus, or nobody owns org.gunyah.Manager1)\n"
+               "  4  the VM ended abnormally (start --wait: anything but poweroff or shutdown)\n");
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100 };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_USER, ARG_BUS_ADDRESS };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "user", no_argument, NULL, ARG_USER },
+                { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
                 {}
         };
         int c;
@@ -66,10 +78,21 @@ int main(int argc, char *argv[]) {
                 case ARG_VERSION:
                         printf("gunyahctl %s\n", PACKAGE_VERSION);
                         return CTL_EXIT_SUCCESS;
+                case ARG_JSON:
+                        ctl_args.json = true;
+                        break;
+                case ARG_USER:
+                        ctl_args.user = true;
+                        break;
+                case ARG_BUS_ADDRESS:
+                        ctl_args.bus_address = optarg;
+                        break;
                 default:
                         return CTL_EXIT_USAGE; /* getopt printed why */
                 }
 
+        if (ctl_args.user && ctl_args.bus_address)
+                return ctl_usage_error(NULL, "--user and --bus-address exclude each other");
         if (optind >= argc)
                 return ctl_usage_error(NULL, "missing verb");
         const CtlVerb *v = verb_find(argv[optind]);

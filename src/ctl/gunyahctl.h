@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+
 /*
  * gunyahctl verbs. Each ctl-*.c file exports one table of verbs, terminated
  * by an entry with a NULL name, and gunyahctl.c lists the tables: adding a
@@ -26,6 +28,18 @@ typedef struct CtlVerb {
 } CtlVerb;
 
 extern const CtlVerb ctl_offline_verbs[]; /* ctl-offline.c: validate, dtb */
+extern const CtlVerb ctl_status_verbs[];  /* ctl-status.c: list, status */
+extern const CtlVerb ctl_lifecycle_verbs[]; /* ctl-lifecycle.c: create, start, stop, kill, destroy */
+extern const CtlVerb ctl_console_verbs[]; /* ctl-console.c: console */
+extern const CtlVerb ctl_events_verbs[];  /* ctl-events.c: events */
+
+/* Global options, given before the verb (--json also after it). */
+typedef struct CtlArgs {
+        bool json;               /* --json: machine-readable output */
+        bool user;               /* --user: the session bus */
+        const char *bus_address; /* --bus-address=ADDR, or NULL for the system bus */
+} CtlArgs;
+extern CtlArgs ctl_args;
 
 /* Prints "gunyahctl: <verb>: message" and returns CTL_EXIT_USAGE. */
 int ctl_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus-errors.h"
+#include "ctl-bus.h"
+#include "ctl-watch.h"
+#include "macro.h"
+#include "vm-spec.h"
+
+bool ctl_state_is_final(const char *state) {
+        return state && (streq(state, "stopped") || streq(state, "failed"));
+}
+
+static VmLifecycleAction action_for(const VmSpec *spec, const char *reason) {
+        if (streq(reason, "poweroff"))
+                return spec->on_poweroff;
+        if (streq(reason, "reboot"))
+                return spec->on_reboot;
+        if (streq(reason, "crashed") || streq(reason, "watchdog") || streq(reason, "worker-failed"))
+                return spec->on_crash;
+        return VM_ACTION_STOP; /* stopped through the API: the daemon does nothing more */
+}
+
+/* Whether the daemon, having just stopped the VM, is going to start it again.
+ * It decides in the same step that publishes "stopped", so reading the spec
+ * and the restart count now sees the decision. */
+static bool restart_pending(CtlWatch *w) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(vm_spec_freep) VmSpec *spec = NULL;
+        _cleanup_free_ char *json = NULL, *token = NULL;
+        uint32_t count = 0;
+
+        if (!streq(w->state, "stopped"))
+                return false; /* failed: a start did not complete; nothing retries it */
+        token = ctl_reason_token(w->reason);
+        if (!token || ctl_bus_get_vm_string(w->bus, w->path, "Spec", &error, &json) < 0)
+                return false; /* gone already: nothing will restart */
+        if (vm_spec_parse(json, strlen(json), VM_SPEC_SKIP_FILE_CHECKS, &spec, NULL) < 0)
+                return false;
+        if (action_for(spec, token) != VM_ACTION_RESTART)
+                return false;
+        if (streq(token, "poweroff") || streq(token, "reboot"))
+                return true; /* restarted at once, no limit */
+
+        /* Crash restarts: the daemon counts each one it schedules. */
+        if (sd_bus_get_property_trivial(w->bus, GUNYAH_BUS_NAME, w->path, GUNYAH_VM_INTERFACE, "CrashRestartCount",
+                                        &error, 'u', &count) < 0)
+                return false;
+        bool pending = count > w->restart_count;
+        w->restart_count = count;
+        return pending;
+}
+
+static void watch_update(CtlWatch *w, const char *state, const char *reason) {
+        if (w->ended)
+                return;
+        if (state) {
+                char *s = strdup(state);
+                if (s) {
+                        free(w->state);
+                        w->state = s;
+                }
+        }
+        if (reason) {
+                char *s = strdup(reason);
+                if (s) {
+                        free(w->reason);
+                        w->reason = s;
+                }
+        }
+        if (!state || !ctl_state_is_final(w->state) || restart_pending(w))
+                return;
+        w->ended = true;
+        w->handler(w, CTL_WATCH_ENDED, w->userdata);
+}
+
+static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        CtlWatch *w = userdata;
+        const char *interface, *name, *state = NULL, *reason = NULL;
+        int r;
+
+        (void) ret_error;
+        r = sd_bus_message_read(m, "s", &interface);
+        if (r < 0 || !streq(interface, GUNYAH_VM_INTERFACE))
+                return 0;
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return 0;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        return 0;
+                if (streq(name, "State"))
+                        r = sd_bus_message_read(m, "v", "s", &state);
+                else if (streq(name, "StateReason"))
+                        r = sd_bus_message_read(m, "v", "s", &reason);
+                else
+                        r = sd_bus_message_skip(m, "v");
+                if (r < 0 || sd_bus_message_exit_container(m) < 0)
+                        return 0;
+        }
+        if (state || reason)
+                watch_update(w, state, reason);
+        return 0;
+}
+
+static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        CtlWatch *w = userdata;
+        const char *path;
+
+        (void) ret_error;
+        if (sd_bus_message_read(m, "o", &path) < 0 || !streq(path, w->path) || w->ended)
+                return 0;
+        w->ended = true;
+        w->handler(w, CTL_WATCH_REMOVED, w->userdata);
+        return 0;
+}
+
+static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        CtlWatch *w = userdata;
+        const char *name, *old_owner, *new_owner;
+
+        (void) ret_error;
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, GUNYAH_BUS_NAME) || new_owner[0] ||
+            w->ended)
+                return 0;
+        w->ended = true;
+        w->handler(w, CTL_WATCH_DAEMON_GONE, w->userdata);
+        return 0;
+}
+
+int ctl_watch_new(sd_bus *bus, const char *path, CtlWatchHandler handler, void *userdata, CtlWatch **ret) {
+        _cleanup_(ctl_watch_freep) CtlWatch *w = NULL;
+        int r;
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->bus = sd_bus_ref(bus);
+        w->handler = handler;
+        w->userdata = userdata;
+        w->path = strdup(path);
+        if (!w->path)
+                return -ENOMEM;
+        /* Synchronous AddMatch: once this returns, no signal can be missed. */
+        r = sd_bus_match_signal(bus, &w->slot_props, GUNYAH_BUS_NAME, path, "org.freedesktop.DBus.Properties",
+                                "PropertiesChanged", on_properties_changed, w);
+        if (r < 0)
+                return r;
+        r = sd_bus_match_signal(bus, &w->slot_removed, GUNYAH_BUS_NAME, GUNYAH_MANAGER_PATH,
+                                "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", on_interfaces_removed, w);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_match(bus, &w->slot_owner,
+                             "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                             "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" GUNYAH_BUS_NAME "'",
+                             on_name_owner_changed, w);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(w);
+        return 0;
+}
+
+CtlWatch *ctl_watch_free(CtlWatch *w) {
+        if (!w)
+                return NULL;
+        sd_bus_slot_unref(w->slot_props);
+        sd_bus_slot_unref(w->slot_removed);
+        sd_bus_slot_unref(w->slot_owner);
+        sd_bus_unref(w->bus);
+        free(w->path);
+        free(w->state);
+        free(w->reason);
+        free(w);
+        return NULL;
+}
+
+int ctl_watch_check(CtlWatch *w, bool count_restarts) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *state = NULL, *reason = NULL;
+        uint32_t count = 0;
+        int r;
+
+        if (count_restarts) {
+                r = sd_bus_get_property_trivial(w->bus, GUNYAH_BUS_NAME, w->path, GUNYAH_VM_INTERFACE,
+                                                "CrashRestartCount", &error, 'u', &count);
+                if (r < 0)
+                        return r;
+                w->restart_count = count;
+        }
+        r = ctl_bus_get_vm_string(w->bus, w->path, "StateReason", &error, &reason);
+        if (r >= 0)
+                r = ctl_bus_get_vm_string(w->bus, w->path, "State", &error, &state);
+        if (r < 0)
+                return r;
+        watch_update(w, state, reason);
+        return 0;
+}
