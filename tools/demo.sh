@@ -1,14 +1,52 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and shows gunyahd at work on examples/hello.json.
+# Installs what is missing, builds, and shows gunyahd at work: a private
+# D-Bus, gunyahd on the simulator, examples/hello.json created and started,
+# its console output and its final state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 bash tools/build.sh build
-b=build
+b=$PWD/build
 spec=examples/hello.json
+ctl="$b/src/ctl/gunyahctl"
+export GUNYAH_IMAGE_PATH="$b/tests/guests"
 
 echo "== gunyahctl validate $spec (the normalized spec)"
-"$b/src/ctl/gunyahctl" validate "$spec"
+"$ctl" validate "$spec"
 echo
-echo "== gunyahctl dtb $spec (the devicetree the Resource Manager receives)"
-"$b/src/ctl/gunyahctl" dtb "$spec"
+echo "== gunyahctl dtb $spec (the devicetree the Resource Manager receives), first lines"
+"$ctl" dtb "$spec" | head -n 20
+echo "   ..."
+
+work=$(mktemp -d)
+cleanup() {
+        [ -n "${daemon_pid:-}" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+        [ -n "${bus_pid:-}" ] && kill "$bus_pid" 2>/dev/null
+        rm -rf "$work"
+}
+trap cleanup EXIT
+
+dbus-daemon --session --nofork --nopidfile --print-address=3 --address="unix:dir=$work" 3>"$work/address" 2>/dev/null &
+bus_pid=$!
+for _ in $(seq 100); do [ -s "$work/address" ] && break; sleep 0.05; done
+address=$(head -n 1 "$work/address")
+
+echo
+echo "== gunyahd --backend=sim on a private bus"
+"$b/src/daemon/gunyahd" --backend=sim --bus-address="$address" \
+        --state-dir="$work/state" --log-dir="$work/log" --runtime-dir="$work/run" --config-dir="$work/etc" \
+        --worker-binary="$b/src/vcpu/gunyah-vcpu" 2>"$work/gunyahd.log" &
+daemon_pid=$!
+for _ in $(seq 100); do
+        "$ctl" --bus-address="$address" list >/dev/null 2>&1 && break
+        sleep 0.05
+done
+sed 's/^/   /' "$work/gunyahd.log"
+
+echo
+echo "== gunyahctl create $spec --start, then its console"
+"$ctl" --bus-address="$address" create "$spec"
+"$ctl" --bus-address="$address" start --wait --console hello || true
+echo
+echo "== gunyahctl status hello"
+"$ctl" --bus-address="$address" status hello

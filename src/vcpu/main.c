@@ -1,7 +1,257 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * gunyah-vcpu: runs one vCPU of one VM for gunyahd (design §4).
+ *
+ * Started by the daemon only, with the fds of worker-protocol.h. It runs
+ * the VCPU_RUN loop, emulates the guest's MMIO devices (devices.c) and
+ * reports how the VM ended over the control socket.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
-int main(void) {
-        fprintf(stderr, "gunyah-vcpu: started by gunyahd only\n");
-        return 1;
+#include "devices.h"
+#include "hv.h"
+#include "log.h"
+#include "macro.h"
+#include "parse-util.h"
+#include "sandbox.h"
+#include "time-util.h"
+#include "worker-protocol.h"
+
+typedef struct WorkerArgs {
+        const char *backend;
+        const char *vm;
+        uint32_t vcpu;
+        size_t n_backend_fds;
+        bool no_sandbox;
+        DevicesConfig devices;
+} WorkerArgs;
+
+static const HvBackendOps *ops;
+static HvVcpu *vcpu;
+
+static void on_kick(int sig) {
+        (void) sig;
+        if (ops && vcpu)
+                ops->vcpu_kick(vcpu);
+}
+
+static int parse_argv(int argc, char *argv[], WorkerArgs *a) {
+        static const struct option options[] = {
+                { "backend", required_argument, NULL, 'b' },
+                { "vm", required_argument, NULL, 'm' },
+                { "vcpu", required_argument, NULL, 'c' },
+                { "backend-fds", required_argument, NULL, 'f' },
+                { "no-sandbox", no_argument, NULL, 'n' },
+                { "pl011", required_argument, NULL, 'u' },
+                { "pl061", required_argument, NULL, 'g' },
+                {}
+        };
+        uint64_t n;
+        int o, r;
+
+        while ((o = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                switch (o) {
+                case 'b':
+                        a->backend = optarg;
+                        break;
+                case 'm':
+                        a->vm = optarg;
+                        break;
+                case 'c':
+                        r = parse_u32(optarg, &a->vcpu);
+                        if (r < 0)
+                                return log_error_errno(r, "--vcpu=%s: not a vCPU index", optarg);
+                        break;
+                case 'f':
+                        r = parse_u64(optarg, &n);
+                        if (r < 0 || n == 0 || n > HV_VCPU_EXPORT_FDS_MAX)
+                                return log_error_errno(-EINVAL, "--backend-fds=%s: must be 1..%d", optarg,
+                                                       HV_VCPU_EXPORT_FDS_MAX);
+                        a->n_backend_fds = (size_t) n;
+                        break;
+                case 'n':
+                        a->no_sandbox = true;
+                        break;
+                case 'u':
+                case 'g':
+                        r = parse_u64(optarg, o == 'u' ? &a->devices.pl011_base : &a->devices.pl061_base);
+                        if (r < 0)
+                                return log_error_errno(r, "--%s=%s: not an address", o == 'u' ? "pl011" : "pl061",
+                                                       optarg);
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        }
+        if (!a->backend || !a->vm || a->n_backend_fds == 0)
+                return log_error_errno(-EINVAL, "gunyah-vcpu is started by gunyahd only "
+                                       "(missing --backend, --vm or --backend-fds)");
+        return 0;
+}
+
+static void send_message(WorkerMessage *msg, const Devices *d) {
+        msg->unhandled_mmio = devices_unhandled_count(d);
+        /* SEQPACKET keeps it one message; a gone daemon is not our problem here. */
+        (void) send(WORKER_FD_CONTROL, msg, sizeof(*msg), MSG_NOSIGNAL);
+}
+
+static void report_failure(uint32_t id, int error, const char *step, const Devices *d) {
+        WorkerMessage msg = { .type = WORKER_MSG_FAILED, .vcpu = id, .error = error };
+
+        snprintf(msg.step, sizeof(msg.step), "%s", step);
+        send_message(&msg, d);
+}
+
+/* Reads what the daemon sent; returns 1 when told to leave. */
+static int handle_control(Devices *d) {
+        WorkerMessage msg;
+
+        for (;;) {
+                ssize_t n = recv(WORKER_FD_CONTROL, &msg, sizeof(msg), MSG_DONTWAIT);
+                if (n < 0)
+                        return 0;
+                if (n == 0)
+                        return 1; /* the daemon closed our control socket */
+                if ((size_t) n != sizeof(msg))
+                        continue;
+                switch (msg.type) {
+                case WORKER_MSG_STOP:
+                        return 1;
+                case WORKER_MSG_POWER_BUTTON:
+                        devices_press_power_button(d);
+                        break;
+                default:
+                        log_warning("unknown control message %u, ignoring", msg.type);
+                }
+        }
+}
+
+static int run_loop(const WorkerArgs *a, Devices *d) {
+        struct gunyah_vcpu_run *run = ops->vcpu_run_block(vcpu);
+        WorkerMessage msg;
+        int r;
+
+        for (;;) {
+                r = ops->vcpu_run(vcpu);
+                if (r == -EINTR) {
+                        run->immediate_exit = 0;
+                        devices_flush(d);
+                        if (handle_control(d) > 0)
+                                return 0;
+                        continue;
+                }
+                if (r < 0) {
+                        report_failure(a->vcpu, r, "vcpu-run", d);
+                        return log_error_errno(r, "VCPU_RUN failed: %m");
+                }
+
+                switch (run->exit_reason) {
+                case GUNYAH_VCPU_EXIT_MMIO:
+                        devices_handle_mmio(d, run);
+                        break;
+
+                case GUNYAH_VCPU_EXIT_STATUS:
+                        devices_flush(d);
+                        msg = (WorkerMessage) {
+                                .type = WORKER_MSG_VM_EXITED,
+                                .vcpu = a->vcpu,
+                                .status = run->status.status,
+                                .exit_info = run->status.exit_info,
+                        };
+                        send_message(&msg, d);
+                        return 0;
+
+                case GUNYAH_VCPU_EXIT_PAGE_FAULT:
+                        devices_flush(d);
+                        msg = (WorkerMessage) {
+                                .type = WORKER_MSG_PAGE_FAULT,
+                                .vcpu = a->vcpu,
+                                .error = run->page_fault.attempt,
+                                .addr = run->page_fault.phys_addr,
+                        };
+                        send_message(&msg, d);
+                        return 0;
+
+                default:
+                        report_failure(a->vcpu, -EPROTO, "unknown-exit", d);
+                        return log_error_errno(-EPROTO, "unknown exit reason %u", run->exit_reason);
+                }
+        }
+}
+
+int main(int argc, char *argv[]) {
+        WorkerArgs a = { .devices = { .pl011_base = UINT64_MAX, .pl061_base = UINT64_MAX } };
+        Devices *d = NULL;
+        int fds[HV_VCPU_EXPORT_FDS_MAX];
+        struct sigaction sa = { .sa_handler = on_kick };
+        char prefix[128];
+        int r;
+
+        log_set_prefix("gunyah-vcpu");
+        r = parse_argv(argc, argv, &a);
+        if (r < 0)
+                return EXIT_FAILURE;
+        snprintf(prefix, sizeof(prefix), "gunyah-vcpu[%s/%" PRIu32 "]", a.vm, a.vcpu);
+        log_set_prefix(prefix);
+
+        ops = hv_backend_lookup(a.backend);
+        if (!ops) {
+                log_error("unknown backend '%s'", a.backend);
+                report_failure(a.vcpu, -EINVAL, "backend", NULL);
+                return EXIT_FAILURE;
+        }
+
+        r = devices_open(WORKER_FD_DEVICES, WORKER_FD_CONSOLE, a.vcpu, &a.devices, &d);
+        if (r < 0) {
+                report_failure(a.vcpu, r, "devices", NULL);
+                return log_error_errno(r, "cannot map the device page: %m"), EXIT_FAILURE;
+        }
+
+        for (size_t i = 0; i < a.n_backend_fds; i++)
+                fds[i] = WORKER_FD_BACKEND + (int) i;
+        r = ops->vcpu_attach(fds, a.n_backend_fds, a.vcpu, &vcpu);
+        if (r < 0) {
+                report_failure(a.vcpu, r, "vcpu-attach", d);
+                return log_error_errno(r, "cannot attach to vCPU %" PRIu32 ": %m", a.vcpu), EXIT_FAILURE;
+        }
+
+        /* No SA_RESTART: a kick must interrupt a blocking run. */
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(WORKER_KICK_SIGNAL, &sa, NULL) < 0) {
+                r = negative_errno();
+                report_failure(a.vcpu, r, "signals", d);
+                return EXIT_FAILURE;
+        }
+
+        if (!a.no_sandbox) {
+                r = sandbox_enter(ops->name, a.n_backend_fds);
+                if (r < 0) {
+                        report_failure(a.vcpu, r, "sandbox", d);
+                        return log_error_errno(r, "cannot enter the sandbox: %m"), EXIT_FAILURE;
+                }
+        }
+
+        WorkerMessage ready = { .type = WORKER_MSG_READY, .vcpu = a.vcpu };
+        send_message(&ready, d);
+
+        r = run_loop(&a, d);
+
+        /* A late kick must not reach a detached vCPU. */
+        sigset_t kick;
+        sigemptyset(&kick);
+        sigaddset(&kick, WORKER_KICK_SIGNAL);
+        (void) sigprocmask(SIG_BLOCK, &kick, NULL);
+        HvVcpu *v = vcpu;
+        vcpu = NULL;
+        ops->vcpu_detach(v);
+        devices_close(d);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
