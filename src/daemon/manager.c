@@ -12,13 +12,16 @@
 
 #include "bus-errors.h"
 #include "bus-manager.h"
+#include "bus-polkit.h"
 #include "bus-vm.h"
 #include "config.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "varlink.h"
 #include "vm-spec.h"
+#include "worker.h"
 #include "vm.h"
 
 static int mkdir_p(const char *path, mode_t mode) {
@@ -182,6 +185,10 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
                 return r;
 
         r = bus_manager_register(m);
+        if (r >= 0)
+                r = bus_polkit_setup(m);
+        if (r >= 0)
+                r = varlink_start(m);
         if (r < 0)
                 return r;
 
@@ -192,6 +199,8 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        varlink_stop(m);
+        bus_polkit_done(m);
         for (size_t i = 0; i < m->n_vms; i++)
                 vm_free(m->vms[i]);
         free(m->vms);

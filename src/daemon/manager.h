@@ -28,6 +28,9 @@ typedef struct ManagerConfig {
         bool no_autostart;
 } ManagerConfig;
 
+typedef struct VarlinkServer VarlinkServer;
+typedef struct PolkitRegistry PolkitRegistry;
+
 typedef void (*VmEventCallback)(Manager *m, Vm *vm, const char *event, void *userdata);
 
 struct Manager {
@@ -55,6 +58,9 @@ struct Manager {
                 void *userdata;
         } *subscribers;
         size_t n_subscribers;
+
+        VarlinkServer *varlink;  /* varlink.c */
+        PolkitRegistry *polkit;  /* bus-polkit.c: pending authorizations */
 
         bool exiting;
 };

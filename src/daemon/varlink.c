@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus-errors.h"
+#include "config.h"
+#include "id-util.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "varlink-server.h"
+#include "varlink.h"
+#include "vm-spec.h"
+#include "vm.h"
+#include "worker.h"
+
+#define IFACE "io.gunyah.Manager"
+#define SERVICE "org.varlink.service"
+#define STOP_TIMEOUT_DEFAULT_USEC (30 * UINT64_C(1000000))
+
+static inline void json_object_putp(json_object **o) {
+        if (*o)
+                json_object_put(*o);
+}
+
+/* The errors vm_* and manager_* name (D-Bus) and what varlink clients see,
+ * in one table; anything else becomes Failed. */
+static const struct {
+        const char *bus;
+        const char *varlink;
+} error_map[] = {
+        { GUNYAH_ERROR_NO_SUCH_VM, IFACE ".NoSuchVM" },
+        { GUNYAH_ERROR_VM_EXISTS, IFACE ".VMExists" },
+        { GUNYAH_ERROR_INVALID_SPEC, IFACE ".InvalidSpec" },
+        { GUNYAH_ERROR_INVALID_STATE, IFACE ".InvalidState" },
+        { GUNYAH_ERROR_START_FAILED, IFACE ".StartFailed" },
+        { GUNYAH_ERROR_READ_ONLY, IFACE ".ReadOnlyDefinition" },
+        { GUNYAH_ERROR_NOT_SUPPORTED, IFACE ".NotSupported" },
+        { SD_BUS_ERROR_ACCESS_DENIED, IFACE ".PermissionDenied" },
+        { GUNYAH_ERROR_FAILED, IFACE ".Failed" },
+};
+
+/* json-c reports allocation failures as NULL; this keeps building an object
+ * one readable line per field. */
+static int add(json_object *o, const char *key, json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int error_with_message(VarlinkConnection *c, const char *error, const char *message) {
+        json_object *p = json_object_new_object();
+
+        if (!p || add(p, "message", json_object_new_string(message ?: "")) < 0) {
+                json_object_put(p);
+                return log_oom();
+        }
+        return varlink_error(c, error, p);
+}
+
+/* Answers with the varlink form of an error the model set. InvalidArgs
+ * becomes InvalidParameter naming `parameter`, the argument it concerns. */
+static int reply_bus_error(VarlinkConnection *c, const sd_bus_error *e, int r, const char *parameter) {
+        if (!sd_bus_error_is_set(e))
+                return error_with_message(c, IFACE ".Failed", strerror(-r));
+        if (sd_bus_error_has_name(e, SD_BUS_ERROR_INVALID_ARGS))
+                return varlink_error_invalid_parameter(c, parameter);
+        for (size_t i = 0; i < ELEMENTSOF(error_map); i++)
+                if (sd_bus_error_has_name(e, error_map[i].bus))
+                        return error_with_message(c, error_map[i].varlink, e->message);
+        return error_with_message(c, IFACE ".Failed", e->message);
+}
+
+static const char *exit_type_name(uint16_t type) {
+        static const char *const names[] = {
+                "VM_EXIT",  "PSCI_POWER_OFF", "PSCI_SYSTEM_RESET", "PSCI_SYSTEM_RESET2",
+                "WDT_BITE", "HYP_ERROR",      "ASYNC_EXT_ABORT",   "VM_FORCE_STOPPED",
+        };
+        return type < ELEMENTSOF(names) ? names[type] : "UNKNOWN";
+}
+
+static json_object *exit_info_to_json(const VmExitInfo *e) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *reason = json_object_new_array();
+        int r = 0;
+
+        if (!o || !reason)
+                return NULL;
+        for (uint32_t i = 0; i < MIN(e->reason_size, (uint32_t) sizeof(e->reason)); i++)
+                if (json_object_array_add(reason, json_object_new_int(e->reason[i])) < 0)
+                        return NULL;
+        r |= add(o, "status", json_object_new_int64(e->status));
+        r |= add(o, "exitType", json_object_new_int(e->exit_type));
+        r |= add(o, "exitTypeName", json_object_new_string(e->status == 2 ? exit_type_name(e->exit_type) : ""));
+        r |= add(o, "reasonSize", json_object_new_int64(e->reason_size));
+        r |= add(o, "reason", TAKE_PTR(reason));
+        r |= add(o, "vcpu", json_object_new_int(e->vcpu));
+        r |= add(o, "timestamp", json_object_new_uint64(e->timestamp));
+        if (e->signal || e->exit_code) {
+                r |= add(o, "signal", json_object_new_int(e->signal));
+                r |= add(o, "exitCode", json_object_new_int(e->exit_code));
+        }
+        if (e->error) {
+                r |= add(o, "errno", json_object_new_int(e->error));
+                r |= add(o, "errnoName", json_object_new_string(errno_to_name(e->error)));
+        }
+        if (e->step[0])
+                r |= add(o, "step", json_object_new_string(e->step));
+        if (e->fault_addr)
+                r |= add(o, "faultAddress", json_object_new_uint64(e->fault_addr));
+        return r < 0 ? NULL : TAKE_PTR(o);
+}
+
+/* Every org.gunyah.VM1 property, under its varlink (camelCase) name. */
+static json_object *vm_to_json(const Vm *vm) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *pids = json_object_new_array();
+        _cleanup_free_ char *reason = vm_state_reason_string(vm);
+        int r = 0;
+
+        if (!o || !pids || !reason)
+                return NULL;
+        for (size_t i = 0; i < vm->n_workers; i++)
+                if (!vm->workers[i]->exited && json_object_array_add(pids, json_object_new_int(vm->workers[i]->pid)) < 0)
+                        return NULL;
+        r |= add(o, "name", json_object_new_string(vm->name));
+        r |= add(o, "uuid", json_object_new_string(vm->uuid));
+        r |= add(o, "state", json_object_new_string(vm_state_to_string(vm->state)));
+        r |= add(o, "stateReason", json_object_new_string(reason));
+        if (vm->exit_info.valid)
+                r |= add(o, "exitInfo", exit_info_to_json(&vm->exit_info));
+        r |= add(o, "vcpus", json_object_new_int64(vm->spec->vcpus));
+        r |= add(o, "memorySize", json_object_new_uint64(vm->spec->memory.size));
+        r |= add(o, "autostart", json_object_new_boolean(vm->spec->autostart));
+        r |= add(o, "persistent", json_object_new_boolean(vm->persistent));
+        r |= add(o, "spec", json_object_new_string(vm->spec_json ?: ""));
+        r |= add(o, "workerPIDs", TAKE_PTR(pids));
+        r |= add(o, "crashRestartCount", json_object_new_int64(vm->crash_restart_count));
+        r |= add(o, "crashRestartLimit", json_object_new_int64(vm->spec->crash_restart_limit));
+        r |= add(o, "crashRestartBackoffUSec",
+                 json_object_new_uint64((uint64_t) vm->spec->crash_restart_backoff_msec * 1000));
+        r |= add(o, "createdTimestamp", json_object_new_uint64(vm->created_usec));
+        r |= add(o, "startedTimestamp", json_object_new_uint64(vm->started_usec));
+        r |= add(o, "stoppedTimestamp", json_object_new_uint64(vm->stopped_usec));
+        return r < 0 ? NULL : TAKE_PTR(o);
+}
+
+static json_object *vm_list_to_json(Manager *m) {
+        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
+
+        if (!a)
+                return NULL;
+        for (size_t i = 0; i < m->n_vms; i++) {
+                json_object *v = vm_to_json(m->vms[i]);
+                if (!v || json_object_array_add(a, v) < 0) {
+                        json_object_put(v);
+                        return NULL;
+                }
+        }
+        return TAKE_PTR(a);
+}
+
+/* ---- parameters ---- */
+
+/* Refuses parameters the method does not know, naming the first one. */
+static int check_known(VarlinkConnection *c, json_object *params, const char *const *known) {
+        if (!params)
+                return 0;
+        json_object_object_foreach(params, key, value) {
+                bool ok = false;
+                (void) value;
+                for (const char *const *k = known; *k; k++)
+                        ok = ok || streq(*k, key);
+                if (!ok) {
+                        (void) varlink_error_invalid_parameter(c, key);
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+/* Returns 1 and the value when present with the right type, 0 when absent
+ * (or null) and optional; otherwise answers InvalidParameter, returns -EINVAL. */
+static int get_param(VarlinkConnection *c, json_object *params, const char *key, json_type type, bool required,
+                     json_object **ret) {
+        json_object *v = NULL;
+
+        if (!params || !json_object_object_get_ex(params, key, &v) || json_object_is_type(v, json_type_null)) {
+                if (!required)
+                        return 0;
+                (void) varlink_error_invalid_parameter(c, key);
+                return -EINVAL;
+        }
+        if (!json_object_is_type(v, type)) {
+                (void) varlink_error_invalid_parameter(c, key);
+                return -EINVAL;
+        }
+        *ret = v;
+        return 1;
+}
+
+static int get_bool(VarlinkConnection *c, json_object *params, const char *key, bool *ret) {
+        json_object *v;
+        int r = get_param(c, params, key, json_type_boolean, false, &v);
+
+        if (r < 0)
+                return r;
+        *ret = r > 0 && json_object_get_boolean(v);
+        return 0;
+}
+
+/* Looks up the VM the "name" parameter names, answering the error itself. */
+static int get_vm(VarlinkConnection *c, Manager *m, json_object *params, Vm **ret) {
+        json_object *v, *p;
+        const char *name;
+        Vm *vm;
+        int r;
+
+        r = get_param(c, params, "name", json_type_string, true, &v);
+        if (r < 0)
+                return r;
+        name = json_object_get_string(v);
+        if (!vm_name_is_valid(name)) {
+                (void) varlink_error_invalid_parameter(c, "name");
+                return -EINVAL;
+        }
+        vm = manager_get_vm(m, name);
+        if (!vm) {
+                _cleanup_free_ char *msg = NULL;
+                p = json_object_new_object();
+                if (asprintf(&msg, "No VM named '%s'.", name) < 0)
+                        msg = NULL;
+                if (!p || add(p, "name", json_object_new_string(name)) < 0 ||
+                    add(p, "message", json_object_new_string(msg ?: "")) < 0) {
+                        json_object_put(p);
+                        return log_oom();
+                }
+                (void) varlink_error(c, IFACE ".NoSuchVM", p);
+                return -ESRCH;
+        }
+        *ret = vm;
+        return 0;
+}
+
+/* ---- io.gunyah.Manager ---- */
+
+static int method_create_vm(VarlinkConnection *c, Manager *m, json_object *params) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        static const char *const known[] = { "spec", "persist", "start", "transient", NULL };
+        bool persist, start, transient;
+        json_object *spec, *reply;
+        Vm *vm;
+        int r;
+
+        if (check_known(c, params, known) < 0 || get_param(c, params, "spec", json_type_string, true, &spec) < 0 ||
+            get_bool(c, params, "persist", &persist) < 0 || get_bool(c, params, "start", &start) < 0 ||
+            get_bool(c, params, "transient", &transient) < 0)
+                return 0;
+        if (persist && transient)
+                return varlink_error_invalid_parameter(c, "transient");
+
+        r = manager_create_vm(m, json_object_get_string(spec),
+                              (persist ? GUNYAH_CREATE_PERSIST : 0) | (transient ? GUNYAH_CREATE_TRANSIENT : 0), &vm,
+                              &error);
+        if (r < 0)
+                return reply_bus_error(c, &error, r, "spec");
+        if (start) {
+                /* As on D-Bus: the VM exists either way; a failed start shows in its state. */
+                _cleanup_(sd_bus_error_free) sd_bus_error start_error = SD_BUS_ERROR_NULL;
+                if (vm_start(vm, VM_REASON_START, &start_error) < 0)
+                        log_debug("VM %s created over varlink, start failed: %s", vm->name, start_error.message);
+        }
+
+        reply = json_object_new_object();
+        if (!reply || add(reply, "name", json_object_new_string(vm->name)) < 0 ||
+            add(reply, "path", json_object_new_string(vm->object_path)) < 0) {
+                json_object_put(reply);
+                return log_oom();
+        }
+        return varlink_reply(c, reply);
+}
+
+static int method_get_vm(VarlinkConnection *c, Manager *m, json_object *params) {
+        static const char *const known[] = { "name", NULL };
+        json_object *reply;
+        Vm *vm;
+
+        if (check_known(c, params, known) < 0 || get_vm(c, m, params, &vm) < 0)
+                return 0;
+        reply = json_object_new_object();
+        if (!reply || add(reply, "vm", vm_to_json(vm)) < 0) {
+                json_object_put(reply);
+                return log_oom();
+        }
+        return varlink_reply(c, reply);
+}
+
+static int method_list_vms(VarlinkConnection *c, Manager *m, json_object *params) {
+        static const char *const known[] = { NULL };
+        json_object *reply;
+
+        if (check_known(c, params, known) < 0)
+                return 0;
+        reply = json_object_new_object();
+        if (!reply || add(reply, "vms", vm_list_to_json(m)) < 0) {
+                json_object_put(reply);
+                return log_oom();
+        }
+        return varlink_reply(c, reply);
+}
+
+typedef enum Verb { VERB_START, VERB_STOP, VERB_KILL, VERB_DESTROY } Verb;
+
+static int by_name(VarlinkConnection *c, Manager *m, json_object *params, Verb verb) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        static const char *const known[] = { "name", NULL };
+        static const char *const known_stop[] = { "name", "timeoutUSec", NULL };
+        uint64_t timeout = STOP_TIMEOUT_DEFAULT_USEC;
+        json_object *t;
+        Vm *vm;
+        int r;
+
+        if (check_known(c, params, verb == VERB_STOP ? known_stop : known) < 0 || get_vm(c, m, params, &vm) < 0)
+                return 0;
+        if (verb == VERB_STOP) {
+                r = get_param(c, params, "timeoutUSec", json_type_int, false, &t);
+                if (r < 0)
+                        return 0;
+                if (r > 0) {
+                        if (json_object_get_int64(t) < 0)
+                                return varlink_error_invalid_parameter(c, "timeoutUSec");
+                        timeout = json_object_get_uint64(t);
+                }
+        }
+
+        switch (verb) {
+        case VERB_START:
+                r = vm_start(vm, VM_REASON_START, &error);
+                break;
+        case VERB_STOP:
+                r = vm_stop(vm, timeout, &error);
+                break;
+        case VERB_KILL:
+                r = vm_kill(vm, VM_REASON_KILLED, &error);
+                break;
+        case VERB_DESTROY:
+                r = vm_destroy(vm, &error);
+                break;
+        default:
+                r = -EINVAL;
+        }
+        if (r < 0)
+                return reply_bus_error(c, &error, r, verb == VERB_STOP ? "timeoutUSec" : "name");
+        return varlink_reply(c, NULL);
+}
+
+static int method_start_vm(VarlinkConnection *c, Manager *m, json_object *params) {
+        return by_name(c, m, params, VERB_START);
+}
+static int method_stop_vm(VarlinkConnection *c, Manager *m, json_object *params) {
+        return by_name(c, m, params, VERB_STOP);
+}
+static int method_kill_vm(VarlinkConnection *c, Manager *m, json_object *params) {
+        return by_name(c, m, params, VERB_KILL);
+}
+static int method_destroy_vm(VarlinkConnection *c, Manager *m, json_object *params) {
+        return by_name(c, m, params, VERB_DESTROY);
+}
+
+/* ---- SubscribeEvents ---- */
+
+static void on_vm_event(Manager *m, Vm *vm, const char *event, void *userdata) {
+        VarlinkConnection *c = userdata;
+        _cleanup_free_ char *reason = NULL;
+        json_object *p;
+
+        (void) m;
+        if (varlink_connection_is_closed(c))
+                return; /* unsubscribed once the event loop frees it */
+        reason = vm_state_reason_string(vm);
+        p = json_object_new_object();
+        if (!p || !reason || add(p, "event", json_object_new_string(event)) < 0 ||
+            add(p, "vm", json_object_new_string(vm->name)) < 0 ||
+            add(p, "state", json_object_new_string(vm_state_to_string(vm->state))) < 0 ||
+            add(p, "stateReason", json_object_new_string(reason)) < 0) {
+                json_object_put(p);
+                log_oom();
+                return;
+        }
+        (void) varlink_notify(c, p);
+}
+
+static void on_subscriber_close(VarlinkConnection *c, void *userdata) {
+        manager_unsubscribe(userdata, on_vm_event, c);
+}
+
+static int method_subscribe_events(VarlinkConnection *c, Manager *m, json_object *params) {
+        static const char *const known[] = { NULL };
+        json_object *p;
+        int r;
+
+        if (check_known(c, params, known) < 0)
+                return 0;
+        if (!varlink_connection_more(c))
+                return varlink_error(c, SERVICE ".ExpectedMore", NULL);
+
+        p = json_object_new_object();
+        if (!p || add(p, "event", json_object_new_string("subscribed")) < 0 ||
+            add(p, "vms", vm_list_to_json(m)) < 0) {
+                json_object_put(p);
+                return log_oom();
+        }
+        r = manager_subscribe(m, on_vm_event, c);
+        if (r < 0) {
+                json_object_put(p);
+                return error_with_message(c, IFACE ".Failed", "Cannot subscribe: out of memory.");
+        }
+        varlink_connection_stream(c, on_subscriber_close, m);
+        return varlink_notify(c, p);
+}
+
+/* ---- org.varlink.service ---- */
+
+static int method_get_info(VarlinkConnection *c, Manager *m, json_object *params) {
+        static const char *const known[] = { NULL };
+        json_object *p, *ifaces;
+
+        (void) m;
+        if (check_known(c, params, known) < 0)
+                return 0;
+        p = json_object_new_object();
+        ifaces = json_object_new_array();
+        if (!p || !ifaces || json_object_array_add(ifaces, json_object_new_string(SERVICE)) < 0 ||
+            json_object_array_add(ifaces, json_object_new_string(IFACE)) < 0 || add(p, "interfaces", ifaces) < 0) {
+                json_object_put(ifaces);
+                json_object_put(p);
+                return log_oom();
+        }
+        if (add(p, "vendor", json_object_new_string("The gunyahd authors")) < 0 ||
+            add(p, "product", json_object_new_string("gunyahd")) < 0 ||
+            add(p, "version", json_object_new_string(PACKAGE_VERSION)) < 0 ||
+            add(p, "url", json_object_new_string("https://github.com/quic/gunyah-hypervisor")) < 0) {
+                json_object_put(p);
+                return log_oom();
+        }
+        return varlink_reply(c, p);
+}
+
+static int method_get_interface_description(VarlinkConnection *c, Manager *m, json_object *params) {
+        static const char *const known[] = { "interface", NULL };
+        const char *iface, *text;
+        json_object *v, *p;
+
+        (void) m;
+        if (check_known(c, params, known) < 0 || get_param(c, params, "interface", json_type_string, true, &v) < 0)
+                return 0;
+        iface = json_object_get_string(v);
+        if (streq(iface, IFACE))
+                text = varlink_idl_manager;
+        else if (streq(iface, SERVICE))
+                text = varlink_idl_service;
+        else {
+                p = json_object_new_object();
+                if (p)
+                        (void) add(p, "interface", json_object_new_string(iface));
+                return varlink_error(c, SERVICE ".InterfaceNotFound", p);
+        }
+        p = json_object_new_object();
+        if (!p || add(p, "description", json_object_new_string(text)) < 0) {
+                json_object_put(p);
+                return log_oom();
+        }
+        return varlink_reply(c, p);
+}
+
+/* ---- dispatch ---- */
+
+static const struct {
+        const char *method;
+        int (*handler)(VarlinkConnection *c, Manager *m, json_object *params);
+        bool changes; /* needs root or the daemon's user */
+} methods[] = {
+        { SERVICE ".GetInfo", method_get_info, false },
+        { SERVICE ".GetInterfaceDescription", method_get_interface_description, false },
+        { IFACE ".CreateVM", method_create_vm, true },
+        { IFACE ".GetVM", method_get_vm, false },
+        { IFACE ".ListVMs", method_list_vms, false },
+        { IFACE ".StartVM", method_start_vm, true },
+        { IFACE ".StopVM", method_stop_vm, true },
+        { IFACE ".KillVM", method_kill_vm, true },
+        { IFACE ".DestroyVM", method_destroy_vm, true },
+        { IFACE ".SubscribeEvents", method_subscribe_events, false },
+};
+
+static int method_not_found(VarlinkConnection *c, const char *method) {
+        const char *dot = strrchr(method, '.');
+        json_object *p = json_object_new_object();
+
+        if (!p)
+                return log_oom();
+        if (dot && ((size_t) (dot - method) == strlen(IFACE) && strneq(method, IFACE, strlen(IFACE))))
+                goto method;
+        if (dot && ((size_t) (dot - method) == strlen(SERVICE) && strneq(method, SERVICE, strlen(SERVICE))))
+                goto method;
+        if (add(p, "interface", json_object_new_string_len(method, dot ? (int) (dot - method) : (int) strlen(method))) < 0)
+                return log_oom();
+        return varlink_error(c, SERVICE ".InterfaceNotFound", p);
+method:
+        if (add(p, "method", json_object_new_string(method)) < 0)
+                return log_oom();
+        return varlink_error(c, SERVICE ".MethodNotFound", p);
+}
+
+static int on_method(VarlinkConnection *c, const char *method, json_object *params, void *userdata) {
+        const struct ucred *peer = varlink_connection_peer(c);
+        Manager *m = userdata;
+
+        for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
+                if (!streq(methods[i].method, method))
+                        continue;
+                /* polkit is a D-Bus service; here the socket credentials decide. */
+                if (methods[i].changes && peer->uid != 0 && peer->uid != geteuid()) {
+                        log_debug("varlink: %s by uid %u refused: read-only caller.", method, peer->uid);
+                        return error_with_message(c, IFACE ".PermissionDenied",
+                                                  "Only root may change VMs over varlink; use D-Bus (polkit) "
+                                                  "or ask an administrator.");
+                }
+                log_debug("varlink: %s from pid %d uid %u.", method, peer->pid, peer->uid);
+                return methods[i].handler(c, m, params);
+        }
+        return method_not_found(c, method);
+}
+
+int varlink_start(Manager *m) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (asprintf(&path, "%s/" VARLINK_SOCKET_NAME, m->runtime_dir) < 0)
+                return log_oom();
+        /* 0666: the reading methods are for every local user; on_method guards the rest. */
+        r = varlink_server_new(m->event, path, 0666, on_method, m, &m->varlink);
+        if (r < 0)
+                return log_error_errno(r, "Failed to serve varlink on %s: %m", path);
+        log_debug("varlink: listening on %s.", path);
+        return 0;
+}
+
+void varlink_stop(Manager *m) {
+        m->varlink = varlink_server_free(m->varlink);
+}
