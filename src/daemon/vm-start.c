@@ -104,7 +104,7 @@ static int spawn_workers(Vm *vm, const VmLayout *layout, int console_worker_fd) 
                         .n_backend_fds = n_fds,
                         .no_sandbox = m->no_sandbox,
                         .pl011_base = layout->have_pl011 ? layout->pl011_base : UINT64_MAX,
-                        .pl061_base = UINT64_MAX,
+                        .pl061_base = layout->pl061_base,
                 };
                 r = worker_spawn(vm, m->event, &args, &vm->workers[i]);
                 if (r < 0)

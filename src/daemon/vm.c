@@ -239,9 +239,10 @@ static void vm_arm_timer(Vm *vm, sd_event_source **slot, uint64_t usec, sd_event
 static void vm_begin_stop(Vm *vm, VmReason final_reason, bool force) {
         /* The first exit decides the reason; a pending graceful stop or a
          * forced stop may still be overtaken by it. */
-        if (vm->state == VM_STATE_STOPPING && vm->pending_reason != VM_REASON_SHUTDOWN && !force)
+        if (vm->stop_decided && !force)
                 return;
 
+        vm->stop_decided = true;
         vm->pending_reason = final_reason;
         if (vm->state != VM_STATE_STOPPING)
                 vm_set_state(vm, VM_STATE_STOPPING, final_reason == VM_REASON_SHUTDOWN ? VM_REASON_STOP : final_reason);
@@ -286,8 +287,8 @@ void vm_on_worker_message(Vm *vm, Worker *w, const void *data) {
                 }
                 /* A graceful stop that the guest honoured is a shutdown. */
                 VmReason r = reason_from_exit(msg->status, msg->exit_info.type);
-                if (vm->state == VM_STATE_STOPPING && vm->pending_reason == VM_REASON_SHUTDOWN &&
-                    r == VM_REASON_POWEROFF)
+                if (vm->state == VM_STATE_STOPPING && !vm->stop_decided &&
+                    vm->pending_reason == VM_REASON_SHUTDOWN && r == VM_REASON_POWEROFF)
                         r = VM_REASON_SHUTDOWN;
                 vm_begin_stop(vm, r, false);
                 break;
@@ -337,8 +338,8 @@ void vm_on_worker_message(Vm *vm, Worker *w, const void *data) {
 
 void vm_on_worker_exit(Vm *vm, Worker *w, int code, int status) {
         bool clean = code == CLD_EXITED && status == 0;
-        bool unexpected = IN_SET(vm->state, VM_STATE_STARTING, VM_STATE_RUNNING) ||
-                          (vm->state == VM_STATE_STOPPING && vm->pending_reason == VM_REASON_SHUTDOWN);
+        /* Expected once a way out is decided; a graceful request alone is not one. */
+        bool unexpected = !vm->stop_decided && vm_is_active(vm);
 
         if (unexpected) {
                 /* Left while the VM ran, without telling us why: worker-failed. */
@@ -525,6 +526,7 @@ int vm_start(Vm *vm, VmReason reason, sd_bus_error *error) {
                 vm->crash_restart_count = 0;
         vm->exit_info = (VmExitInfo) { .vcpu = -1 };
         vm->pending_reason = VM_REASON_NONE;
+        vm->stop_decided = false;
         vm_set_reason_detail(vm, NULL);
         vm_set_state(vm, VM_STATE_STARTING, reason);
 
@@ -561,7 +563,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) s;
         (void) usec;
         vm->stop_timer = sd_event_source_disable_unref(vm->stop_timer);
-        if (vm->state != VM_STATE_STOPPING || vm->pending_reason != VM_REASON_SHUTDOWN)
+        if (vm->state != VM_STATE_STOPPING || vm->stop_decided)
                 return 0;
         log_notice("VM %s: guest did not stop within its timeout, forcing it off", vm->name);
         vm_set_reason_detail(vm, "stop timeout expired");
@@ -570,7 +572,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 int vm_stop(Vm *vm, uint64_t timeout_usec, sd_bus_error *error) {
-        if (vm->state == VM_STATE_STOPPING && vm->pending_reason == VM_REASON_SHUTDOWN)
+        if (vm->state == VM_STATE_STOPPING && !vm->stop_decided)
                 return 0; /* already asked */
         if (vm->state != VM_STATE_RUNNING)
                 return invalid_state(vm, error, "stop");
@@ -606,7 +608,7 @@ int vm_destroy(Vm *vm, sd_bus_error *error) {
         if (vm_is_active(vm)) {
                 /* Destroy of a running VM: kill it, forget it once gone. */
                 vm->destroy_when_stopped = true;
-                if (vm->state != VM_STATE_STOPPING || vm->pending_reason == VM_REASON_SHUTDOWN)
+                if (!vm->stop_decided)
                         return vm_kill(vm, VM_REASON_KILLED, error);
                 return 0;
         }

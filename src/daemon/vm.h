@@ -106,6 +106,7 @@ struct Vm {
         sd_event_source *finish_stop_event;
         bool destroy_when_stopped;
         VmReason pending_reason; /* reason to record once the workers are gone */
+        bool stop_decided;       /* an exit or a forced stop has fixed pending_reason */
 
         /* running instance */
         HvVm *hv;

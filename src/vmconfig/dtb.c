@@ -127,7 +127,7 @@ static int build_gic(void *fdt, const VmLayout *l) {
         return fdt_end_node(fdt);
 }
 
-static int build_pl011(void *fdt, const VmLayout *l) {
+static int build_clock(void *fdt) {
         /* Linux's amba bus will not probe a PrimeCell without its clocks. */
         FDT_TRY(fdt_begin_node(fdt, "apb-pclk"));
         FDT_TRY(fdt_property_string(fdt, "compatible", "fixed-clock"));
@@ -135,8 +135,10 @@ static int build_pl011(void *fdt, const VmLayout *l) {
         FDT_TRY(fdt_property_u32(fdt, "clock-frequency", VM_DTB_PL011_CLOCK_HZ));
         FDT_TRY(fdt_property_string(fdt, "clock-output-names", "clk24mhz"));
         FDT_TRY(fdt_property_u32(fdt, "phandle", VM_DTB_CLOCK_PHANDLE));
-        FDT_TRY(fdt_end_node(fdt));
+        return fdt_end_node(fdt);
+}
 
+static int build_pl011(void *fdt, const VmLayout *l) {
         char name[32];
         pl011_node_name(l, name, sizeof(name));
         uint32_t irq[] = { GIC_SPI, l->pl011_spi, IRQ_TYPE_LEVEL_HIGH };
@@ -148,6 +150,36 @@ static int build_pl011(void *fdt, const VmLayout *l) {
         FDT_TRY(fdt_property_strings(fdt, "clock-names", "uartclk\0apb_pclk"));
         FDT_TRY(prop_cells(fdt, "clocks", clocks, ELEMENTSOF(clocks)));
         FDT_TRY(fdt_property_u32(fdt, "arm,primecell-periphid", PL011_PERIPHID));
+        return fdt_end_node(fdt);
+}
+
+/* The power button: a PL061 whose line 3 is KEY_POWER for gpio-keys, as on
+ * QEMU's virt machine, so Linux (systemd-logind) and our test guests can
+ * honour a graceful stop request. */
+static int build_power_button(void *fdt, const VmLayout *l) {
+        char name[32];
+        uint32_t irq[] = { GIC_SPI, l->pl061_spi, IRQ_TYPE_LEVEL_HIGH };
+        uint32_t gpios[] = { VM_DTB_GPIO_PHANDLE, 3, 0 };
+
+        snprintf(name, sizeof(name), "pl061@%" PRIx64, l->pl061_base);
+        FDT_TRY(fdt_begin_node(fdt, name));
+        FDT_TRY(fdt_property_strings(fdt, "compatible", "arm,pl061\0arm,primecell"));
+        FDT_TRY(prop_reg(fdt, l->pl061_base, VM_PL061_SIZE));
+        FDT_TRY(prop_cells(fdt, "interrupts", irq, ELEMENTSOF(irq)));
+        FDT_TRY(fdt_property(fdt, "gpio-controller", NULL, 0));
+        FDT_TRY(fdt_property_u32(fdt, "#gpio-cells", 2));
+        FDT_TRY(fdt_property_string(fdt, "clock-names", "apb_pclk"));
+        FDT_TRY(fdt_property_u32(fdt, "clocks", VM_DTB_CLOCK_PHANDLE));
+        FDT_TRY(fdt_property_u32(fdt, "phandle", VM_DTB_GPIO_PHANDLE));
+        FDT_TRY(fdt_end_node(fdt));
+
+        FDT_TRY(fdt_begin_node(fdt, "gpio-keys"));
+        FDT_TRY(fdt_property_string(fdt, "compatible", "gpio-keys"));
+        FDT_TRY(fdt_begin_node(fdt, "poweroff"));
+        FDT_TRY(fdt_property_string(fdt, "label", "GPIO Key Poweroff"));
+        FDT_TRY(fdt_property_u32(fdt, "linux,code", VM_DTB_KEY_POWER));
+        FDT_TRY(prop_cells(fdt, "gpios", gpios, ELEMENTSOF(gpios)));
+        FDT_TRY(fdt_end_node(fdt));
         return fdt_end_node(fdt);
 }
 
@@ -194,6 +226,7 @@ static int build_vm_config(void *fdt, const VmSpec *spec, const VmLayout *l) {
         FDT_TRY(fdt_property_string(fdt, "generate", "/hypervisor"));
         if (l->have_pl011)
                 FDT_TRY(build_doorbell(fdt, l->pl011_spi));
+        FDT_TRY(build_doorbell(fdt, l->pl061_spi));
         FDT_TRY(fdt_end_node(fdt));
 
         return fdt_end_node(fdt);
@@ -216,8 +249,10 @@ static int build_tree(void *fdt, const VmSpec *spec, const VmLayout *l) {
         FDT_TRY(build_cpus(fdt, l));
         FDT_TRY(build_psci_timer(fdt));
         FDT_TRY(build_gic(fdt, l));
+        FDT_TRY(build_clock(fdt));
         if (l->have_pl011)
                 FDT_TRY(build_pl011(fdt, l));
+        FDT_TRY(build_power_button(fdt, l));
         FDT_TRY(build_vm_config(fdt, spec, l));
 
         FDT_TRY(fdt_end_node(fdt));

@@ -21,6 +21,8 @@
  * interrupts/config point to it. */
 #define VM_DTB_GIC_PHANDLE 1u
 #define VM_DTB_CLOCK_PHANDLE 2u
+#define VM_DTB_GPIO_PHANDLE 3u
+#define VM_DTB_KEY_POWER 116u /* linux,code of KEY_POWER */
 #define VM_DTB_PL011_CLOCK_HZ 24000000u
 
 #define VM_BOOT_ERROR_MAX 512u

@@ -32,6 +32,9 @@ static int layout_devices(const VmSpec *spec, VmLayout *l, char *errbuf, size_t 
         l->gicr_size = (uint64_t) spec->vcpus * VM_GICR_STRIDE;
         l->gicr_base = VM_GICD_BASE - l->gicr_size;
 
+        l->pl061_base = VM_PL061_BASE;
+        l->pl061_spi = VM_PL061_SPI;
+
         if (spec->console.type != VM_CONSOLE_PL011)
                 return 0;
 
@@ -48,6 +51,13 @@ static int layout_devices(const VmSpec *spec, VmLayout *l, char *errbuf, size_t 
                 return errbuf_set(errbuf, errlen, -EINVAL,
                                   "console.base 0x%" PRIx64 " overlaps the GIC at [0x%" PRIx64 ", 0x%" PRIx64 ")",
                                   base, l->gicr_base, l->gicd_base + l->gicd_size);
+        if (base + VM_PL011_SIZE > VM_PL061_BASE && base < VM_PL061_BASE + VM_PL061_SIZE)
+                return errbuf_set(errbuf, errlen, -EINVAL,
+                                  "console.base 0x%" PRIx64 " overlaps the power button at [0x%" PRIx64 ", 0x%" PRIx64 ")",
+                                  base, VM_PL061_BASE, VM_PL061_BASE + VM_PL061_SIZE);
+        if (spec->console.spi == VM_PL061_SPI)
+                return errbuf_set(errbuf, errlen, -EINVAL, "console.spi %u is the power button's interrupt",
+                                  VM_PL061_SPI);
         if (spec->console.spi > VM_SPI_MAX)
                 return errbuf_set(errbuf, errlen, -EINVAL, "console.spi %" PRIu32 " must be at most %u",
                                   spec->console.spi, VM_SPI_MAX);

@@ -53,6 +53,10 @@ typedef struct VmLayout {
         uint64_t pl011_base;
         uint32_t pl011_spi;
 
+        /* the power button (VM_PL061_*), always there */
+        uint64_t pl061_base;
+        uint32_t pl061_spi;
+
         uint32_t vcpus;
 } VmLayout;
 

@@ -611,6 +611,13 @@ static int spec_validate_console(SpecParser *p, const VmSpec *s) {
                 return spec_error(p, -EINVAL, "console.base",
                                   "the 4 KiB device at 0x%" PRIx64 " overlaps the GIC region [0x%" PRIx64 ", 0x%" PRIx64 ") reserved for %" PRIu32 " vCPUs (GICD at 0x3fff0000, 0x20000 of GICR per vCPU below it)",
                                   base, gic_start, gic_end, s->vcpus);
+        if (base < VM_PL061_BASE + VM_PL061_SIZE && base + VM_PL011_SIZE > VM_PL061_BASE)
+                return spec_error(p, -EINVAL, "console.base",
+                                  "the 4 KiB device at 0x%" PRIx64 " overlaps the power button (PL061) at 0x%" PRIx64,
+                                  base, VM_PL061_BASE);
+        if (s->console.spi == VM_PL061_SPI)
+                return spec_error(p, -EINVAL, "console.spi", "SPI %u is the power button's interrupt; pick another",
+                                  VM_PL061_SPI);
         return 0;
 }
 

@@ -45,6 +45,12 @@
 #define VM_DEFAULT_MEMORY_BASE UINT64_C(0x80000000)
 #define VM_DEFAULT_PL011_BASE UINT64_C(0x09000000)
 #define VM_DEFAULT_PL011_SPI 1u
+
+/* The power button: a PL061 GPIO with KEY_POWER on line 3 (as on QEMU's
+ * virt machine), always present; the daemon's graceful Stop() presses it. */
+#define VM_PL061_BASE UINT64_C(0x09030000)
+#define VM_PL061_SIZE UINT64_C(0x1000)
+#define VM_PL061_SPI 7u
 #define VM_DEFAULT_CRASH_RESTART_LIMIT 3u
 #define VM_DEFAULT_CRASH_RESTART_BACKOFF_MSEC 1000u
 

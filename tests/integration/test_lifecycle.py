@@ -251,3 +251,15 @@ def test_worker_that_cannot_start_fails_the_vm(env):
     state, reason = gd.wait_state("nw", ("failed", "stopped"))
     assert state == "failed", (state, reason)
     assert reason.startswith("load-failed: spawn-workers: worker of vCPU 0 exited with status 3"), reason
+
+
+def test_stop_presses_the_power_button_and_ends_shutdown(gd):
+    gd.manager().CreateVM(spec_json("idle", "idle"), dbus.UInt64(START))
+    gd.wait_state("idle", "running")
+    read_console(gd, "idle", b"waiting")
+    gd.vm("idle").Stop(dbus.UInt64(10_000_000))
+    state, reason = gd.wait_state("idle", "stopped", timeout=10)
+    assert reason == "shutdown", reason
+    log = open(os.path.join(gd.dirs["log"], "idle.log"), "rb").read()
+    assert b"idle: power button\nidle: powering off\n" in log, log
+    assert int(gd.vm_props("idle")["ExitInfo"]["exit_type"]) == 1

@@ -275,6 +275,37 @@ static void test_dtb_pl011_and_doorbell(void **state) {
         free(fdt);
 }
 
+static void test_dtb_power_button(void **state) {
+        (void) state;
+        VmSpec s = make_spec(1, NULL);
+        VmLayout l;
+        void *fdt = build(&s, 0, &l);
+        const char *gpio = "/pl061@9030000", *key = "/gpio-keys/poweroff", *bell = "/gunyah-vm-config/vdevices/bell-7";
+        uint32_t cells[8];
+
+        assert_int_equal(l.pl061_base, VM_PL061_BASE);
+        assert_int_equal(fdt_node_check_compatible(fdt, node(fdt, gpio), "arm,pl061"), 0);
+        assert_true(has_prop(fdt, gpio, "gpio-controller"));
+        assert_int_equal(prop_u32(fdt, gpio, "#gpio-cells"), 2);
+        assert_int_equal(prop_cells(fdt, gpio, "reg", cells, 8), 4);
+        assert_true((((uint64_t) cells[0] << 32) | cells[1]) + (((uint64_t) cells[2] << 32) | cells[3]) <=
+                    VM_MMIO_WINDOW_BASE + VM_MMIO_WINDOW_SIZE);
+        assert_int_equal(prop_cells(fdt, gpio, "interrupts", cells, 8), 3);
+        assert_int_equal(cells[1], VM_PL061_SPI);
+
+        /* gpio-keys: KEY_POWER on line 3 of that controller, as Linux expects. */
+        assert_int_equal(fdt_node_check_compatible(fdt, node(fdt, "/gpio-keys"), "gpio-keys"), 0);
+        assert_int_equal(prop_u32(fdt, key, "linux,code"), 116);
+        assert_int_equal(prop_cells(fdt, key, "gpios", cells, 8), 3);
+        assert_int_equal(fdt_node_offset_by_phandle(fdt, cells[0]), node(fdt, gpio));
+        assert_int_equal(cells[1], 3);
+
+        /* and a doorbell for its interrupt */
+        assert_int_equal(prop_u32(fdt, bell, "label"), VM_PL061_SPI);
+        assert_string_equal(prop_str(fdt, bell, "vdevice-type"), "doorbell");
+        free(fdt);
+}
+
 static void test_dtb_vm_config(void **state) {
         (void) state;
         VmSpec s = make_spec(2, NULL);
@@ -403,6 +434,7 @@ int main(void) {
                 cmocka_unit_test(test_dtb_cpus_psci_timer),
                 cmocka_unit_test(test_dtb_gic),
                 cmocka_unit_test(test_dtb_pl011_and_doorbell),
+                cmocka_unit_test(test_dtb_power_button),
                 cmocka_unit_test(test_dtb_vm_config),
                 cmocka_unit_test(test_dtb_64_vcpus_long_cmdline),
                 cmocka_unit_test(test_boot_images_load_into_ram),

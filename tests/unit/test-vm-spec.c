@@ -203,6 +203,8 @@ static const InvalidCase invalid_cases[] = {
         { SPEC("\"console\": {\"base\": \"0x3FFD0000\"}"), "console.base", "overlaps the GIC region" },
         { SPEC("\"vcpus\": 2, \"console\": {\"base\": \"0x3FFCF000\"}"), "console.base", "[0x3ffb0000, 0x40000000) reserved for 2 vCPUs" },
         { SPEC("\"vcpus\": 64, \"console\": {\"base\": \"0x3F7F0000\"}"), "console.base", "overlaps the GIC region [0x3f7f0000, 0x40000000)" },
+        { SPEC("\"console\": {\"base\": \"0x09030000\"}"), "console.base", "overlaps the power button (PL061) at 0x9030000" },
+        { SPEC("\"console\": {\"spi\": 7}"), "console.spi", "SPI 7 is the power button's interrupt" },
         { SPEC("\"console\": {\"spi\": 988}"), "console.spi", "must be between 0 and 987, got 988" },
         { SPEC("\"console\": {\"spi\": -1}"), "console.spi", "must not be negative" },
         { SPEC("\"console\": {\"spi\": \"1\"}"), "console.spi", "must be an integer, got string" },

@@ -270,6 +270,15 @@ int fdt_uart(const void *fdt, uint64_t *ret_base) {
         return 0;
 }
 
+int fdt_compatible_reg(const void *fdt, const char *compatible, uint64_t *ret_base) {
+        struct reg_query q = { .compatible = compatible };
+
+        if (find_reg(fdt, &q) < 0)
+                return -1;
+        *ret_base = q.base;
+        return 0;
+}
+
 static bool parse_uint(const char *s, uint64_t *ret) {
         unsigned base = 10;
         uint64_t v = 0;

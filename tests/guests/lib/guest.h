@@ -71,6 +71,8 @@ uint32_t fdt_cells(const void *fdt, const char *path, const char *name, uint32_t
 unsigned fdt_cpus(const void *fdt, uint64_t *mpidrs, unsigned max);
 int fdt_memory(const void *fdt, uint64_t *ret_base, uint64_t *ret_size);
 int fdt_uart(const void *fdt, uint64_t *ret_base);
+/* reg base of the first node with this compatible; -1 if none */
+int fdt_compatible_reg(const void *fdt, const char *compatible, uint64_t *ret_base);
 /* Value of "key=N" (decimal or 0x hex) in /chosen/bootargs, else dflt. */
 uint64_t fdt_bootarg(const void *fdt, const char *key, uint64_t dflt);
 
