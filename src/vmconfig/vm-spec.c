@@ -633,8 +633,9 @@ static char *path_concat(const char *dir, const char *file) {
 }
 
 /* Looks for a relative image path in GUNYAH_IMAGE_PATH (colon-separated
- * directories; relative ones are taken from the current directory). Meant
- * for tests and demos whose images are built elsewhere than the spec lives. */
+ * directories; relative ones are taken from the current directory), as
+ * given and then by its file name. Meant for tests and demos whose images
+ * are built elsewhere than the spec lives. */
 static int image_path_search(const char *file, char **ret) {
         const char *env = secure_getenv("GUNYAH_IMAGE_PATH");
         _cleanup_free_ char *cwd = NULL, *copy = NULL;
@@ -655,6 +656,18 @@ static int image_path_search(const char *file, char **ret) {
                 if (!dir)
                         return -ENOMEM;
                 candidate = path_concat(dir, file);
+                if (!candidate)
+                        return -ENOMEM;
+                if (access(candidate, F_OK) == 0) {
+                        *ret = TAKE_PTR(candidate);
+                        return 1;
+                }
+                /* "../build/guests/hello.elf" is also found as "hello.elf" there. */
+                const char *base = strrchr(file, '/');
+                if (!base)
+                        continue;
+                free(candidate);
+                candidate = path_concat(dir, base + 1);
                 if (!candidate)
                         return -ENOMEM;
                 if (access(candidate, F_OK) == 0) {
