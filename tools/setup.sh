@@ -11,6 +11,7 @@ packages=(
         device-tree-compiler
         clang
         dbus dbus-daemon
+        polkitd
         scdoc libxml2-utils systemd
         python3-dbus python3-pytest
         qemu-system-arm

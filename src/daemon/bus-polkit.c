@@ -165,6 +165,7 @@ static int query_start(Manager *m, sd_bus_message *call, const char *action, con
                        const char *verb) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *req = NULL;
         const char *sender = sd_bus_message_get_sender(call);
+        bool interactive = sd_bus_message_get_allow_interactive_authorization(call) > 0;
         PolkitRegistry *reg = m->polkit;
         PolkitQuery *q;
         int r;
@@ -185,11 +186,7 @@ static int query_start(Manager *m, sd_bus_message *call, const char *action, con
         if (r >= 0)
                 r = sd_bus_message_close_container(req);
         if (r >= 0)
-                r = sd_bus_message_append(req, "us",
-                                          sd_bus_message_get_allow_interactive_authorization(call) > 0
-                                                  ? POLKIT_ALLOW_USER_INTERACTION
-                                                  : 0,
-                                          "");
+                r = sd_bus_message_append(req, "us", interactive ? POLKIT_ALLOW_USER_INTERACTION : 0, "");
         if (r < 0)
                 return r;
 
@@ -213,7 +210,8 @@ static int query_start(Manager *m, sd_bus_message *call, const char *action, con
                 query_free(q);
                 return r;
         }
-        log_debug("Asking polkit about %s for %s.", q->what, sender);
+        log_debug("Asking polkit about %s for %s%s.", q->what, sender,
+                  interactive ? ", allowing user interaction" : "");
         return 0;
 }
 
