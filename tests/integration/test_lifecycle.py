@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import time
 
 import dbus
@@ -13,6 +14,12 @@ from gunyah_harness import env_path, spec, spec_json
 
 START = 2
 PERSIST = 1
+
+
+def flood_spec(name, n):
+    d = spec(name, "mmio-flood")
+    d["kernel"]["cmdline"] = f"flood={n}"
+    return json.dumps(d)
 
 
 def expected(guest):
@@ -263,3 +270,108 @@ def test_stop_presses_the_power_button_and_ends_shutdown(gd):
     log = open(os.path.join(gd.dirs["log"], "idle.log"), "rb").read()
     assert b"idle: power button\nidle: powering off\n" in log, log
     assert int(gd.vm_props("idle")["ExitInfo"]["exit_type"]) == 1
+
+
+def test_crash_restart_backs_off_and_stops_at_the_limit(gd):
+    gd.manager().CreateVM(spec_json("cr", "crash", on_crash="restart",
+                                    crash_restart={"limit": 2, "backoff": "100ms"}), dbus.UInt64(START))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        p = gd.vm_props("cr")
+        if int(p["CrashRestartCount"]) == 2 and str(p["State"]) == "stopped":
+            break
+        time.sleep(0.05)
+    p = gd.vm_props("cr")
+    assert int(p["CrashRestartLimit"]) == 2
+    assert int(p["CrashRestartBackoffUSec"]) == 100_000
+    assert int(p["CrashRestartCount"]) == 2, dict(p)
+    # it stays stopped: three boots in the log, no fourth
+    time.sleep(0.5)
+    assert str(gd.vm_props("cr")["State"]) == "stopped"
+    assert str(gd.vm_props("cr")["StateReason"]) == "crashed"
+    log = open(os.path.join(gd.dirs["log"], "cr.log"), "rb").read()
+    assert log.count(expected("crash").splitlines()[0]) == 3, log
+
+
+def test_console_log_is_capped_and_rotated_once(gd):
+    # 1.5 MiB of output: more than the 1 MiB cap of one log file
+    gd.manager().CreateVM(flood_spec("fl", 1572864), dbus.UInt64(START))
+    gd.wait_state("fl", "stopped", timeout=60)
+    cur = os.path.join(gd.dirs["log"], "fl.log")
+    old = cur + ".1"
+    assert os.path.getsize(cur) <= 1024 * 1024
+    assert os.path.getsize(old) <= 1024 * 1024
+    total = os.path.getsize(cur) + os.path.getsize(old)
+    assert total >= 1572864, total
+    assert open(cur, "rb").read().endswith(b"flood: done 1572864\n")
+
+
+def test_several_console_readers_and_a_slow_one(gd):
+    gd.manager().CreateVM(flood_spec("multi", 600000), dbus.UInt64(0))
+    vm = gd.vm("multi")
+    readers = [socket.socket(fileno=vm.OpenConsole().take()) for _ in range(3)]
+    stalled = readers[2]  # never read: must not hold the guest or the daemon back
+    vm.Start()
+    got = [b"", b""]
+    deadline = time.monotonic() + 60
+    for r in readers[:2]:
+        r.settimeout(0.2)
+    while time.monotonic() < deadline and not all(b"flood: done 600000" in g for g in got):
+        for i, r in enumerate(readers[:2]):
+            try:
+                got[i] += r.recv(65536)
+            except socket.timeout:
+                pass
+    assert all(b"flood: done 600000" in g for g in got)
+    assert got[0] == got[1]
+    assert gd.wait_state("multi", "stopped")[1] == "poweroff"
+    # the daemon still answers while the stalled reader holds its socket
+    assert str(gd.manager().GetVM("multi")).endswith("/multi")
+    for r in readers:
+        r.close()
+
+
+def test_corrupt_definition_is_reported_and_left_alone(env):
+    gd = env.daemon
+    gd.stop()
+    bad = os.path.join(gd.dirs["state"], "vms", "broken.json")
+    os.makedirs(os.path.dirname(bad), exist_ok=True)
+    with open(bad, "w") as f:
+        f.write('{"name": "broken", "memory": {"size": "1000"}')
+    admin = os.path.join(gd.dirs["etc"], "admin.json")
+    with open(admin, "w") as f:
+        f.write(spec_json("admin", "spin"))
+    before = open(bad, "rb").read()
+    gd.start()
+    names = [str(v[0]) for v in gd.manager().ListVMs()]
+    assert names == ["admin"]
+    assert "broken.json" in gd.read_log()
+    assert open(bad, "rb").read() == before
+    # admin definitions are read-only over the API
+    with pytest.raises(dbus.DBusException) as e:
+        gd.vm("admin").Destroy()
+    assert e.value.get_dbus_name() == "org.gunyah.Manager1.Error.ReadOnlyDefinition"
+    assert os.path.exists(admin)
+
+
+def test_failed_starts_leak_nothing(env):
+    gd = env.daemon
+    gd.stop()
+    fake = os.path.join(env.tmp, "bad-worker")
+    with open(fake, "w") as f:
+        f.write("#!/bin/sh\nexit 7\n")
+    os.chmod(fake, 0o755)
+    gd.worker_binary = fake
+    gd.start()
+    pid = gd.proc.pid
+    gd.manager().CreateVM(spec_json("w0"), dbus.UInt64(START))
+    gd.wait_state("w0", "failed")
+    fds_before = len(os.listdir(f"/proc/{pid}/fd"))
+    maps_before = open(f"/proc/{pid}/maps").read().count("memfd:")
+    for i in range(10):
+        gd.vm("w0").Start()
+        gd.wait_state("w0", "failed")
+    assert len(os.listdir(f"/proc/{pid}/fd")) == fds_before
+    assert open(f"/proc/{pid}/maps").read().count("memfd:") == maps_before
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    assert children == []
