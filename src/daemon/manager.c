@@ -314,6 +314,27 @@ int manager_create_vm(Manager *m, const char *json, uint64_t flags, Vm **ret, sd
         return 0;
 }
 
+/* A definition file that is already loaded: on reload, an inactive VM takes
+ * the new contents; a running one keeps its spec until it is started again. */
+static void manager_refresh_vm(Manager *m, Vm *vm, VmSpec **spec) {
+        _cleanup_free_ char *json = NULL;
+
+        (void) m;
+        if (vm_spec_to_json(*spec, &json) < 0 || streq(json, vm->spec_json))
+                return;
+        if (vm_is_active(vm)) {
+                log_notice("VM %s: %s changed; the new spec applies once the VM is stopped and reloaded",
+                           vm->name, vm->definition_path);
+                return;
+        }
+        vm_spec_free(vm->spec);
+        vm->spec = TAKE_PTR(*spec);
+        free(vm->spec_json);
+        vm->spec_json = TAKE_PTR(json);
+        log_info("VM %s: reloaded from %s", vm->name, vm->definition_path);
+        bus_vm_emit_spec_changed(vm);
+}
+
 /* Loads every *.json of dir; a bad file is reported and skipped, never touched. */
 static void manager_load_dir(Manager *m, const char *dir, bool read_only) {
         _cleanup_(closedirp) DIR *d = NULL;
@@ -347,9 +368,14 @@ static void manager_load_dir(Manager *m, const char *dir, bool read_only) {
                         log_error("Skipping %s: %s", path, vm_spec_error_to_string(&e, buf, sizeof(buf)));
                         continue;
                 }
+                vm = manager_get_vm(m, spec->name);
+                if (vm && vm->definition_path && streq(vm->definition_path, path)) {
+                        manager_refresh_vm(m, vm, &spec);
+                        continue;
+                }
                 if (strlen(spec->name) != len - 5 || strncmp(spec->name, de->d_name, len - 5) != 0)
                         log_notice("%s defines VM '%s' (the file name and the VM name differ)", path, spec->name);
-                if (manager_get_vm(m, spec->name)) {
+                if (vm) {
                         log_error("Skipping %s: a VM named '%s' is already defined", path, spec->name);
                         continue;
                 }
@@ -369,6 +395,35 @@ static void manager_load_dir(Manager *m, const char *dir, bool read_only) {
                         vm_free(vm);
                 }
         }
+}
+
+/* SIGHUP: pick up admin definitions added, changed or removed since start. */
+static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        (void) s;
+        (void) si;
+        (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading VM definitions...");
+        manager_load_dir(m, m->config_dir, true);
+
+        /* Admin files that are gone take their (inactive) VMs with them. */
+        for (size_t i = m->n_vms; i > 0; i--) {
+                Vm *vm = m->vms[i - 1];
+                if (!vm->read_only || !vm->definition_path || access(vm->definition_path, F_OK) >= 0)
+                        continue;
+                if (vm_is_active(vm)) {
+                        log_notice("VM %s: %s was removed; the VM goes once it has stopped", vm->name,
+                                   vm->definition_path);
+                        vm->destroy_when_stopped = true;
+                        vm->read_only = false;
+                        continue;
+                }
+                log_info("VM %s: %s was removed, forgetting the VM", vm->name, vm->definition_path);
+                manager_remove_vm(m, vm);
+                vm_free(vm);
+        }
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Managing %zu VM(s) on the %s backend.", m->n_vms, m->ops->name);
+        return 0;
 }
 
 int manager_startup(Manager *m) {
@@ -447,6 +502,8 @@ int manager_run(Manager *m) {
         r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGHUP, on_reload_signal, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch termination signals: %m");
 

@@ -375,3 +375,30 @@ def test_failed_starts_leak_nothing(env):
     assert open(f"/proc/{pid}/maps").read().count("memfd:") == maps_before
     children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
     assert children == []
+
+
+def test_sighup_reloads_admin_definitions(gd):
+    etc = gd.dirs["etc"]
+    with open(os.path.join(etc, "a1.json"), "w") as f:
+        f.write(spec_json("a1", vcpus=1))
+    gd.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "a1" not in [str(v[0]) for v in gd.manager().ListVMs()] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert int(gd.vm_props("a1")["VCPUs"]) == 1
+    # changed: an inactive VM takes the new spec
+    with open(os.path.join(etc, "a1.json"), "w") as f:
+        f.write(spec_json("a1", vcpus=2))
+    gd.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while int(gd.vm_props("a1")["VCPUs"]) != 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert int(gd.vm_props("a1")["VCPUs"]) == 2
+    # removed: forgotten
+    os.unlink(os.path.join(etc, "a1.json"))
+    gd.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "a1" in [str(v[0]) for v in gd.manager().ListVMs()] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [str(v[0]) for v in gd.manager().ListVMs()] == []
+    assert gd.proc.poll() is None

@@ -23,6 +23,9 @@ for d in /usr/lib/systemd/system /lib/systemd/system; do
         fi
 done
 mkdir -p "$dest/etc"
+# Commands the units run from the base system (ExecReload=/bin/kill).
+mkdir -p "$dest/bin"
+cp /bin/kill "$dest/bin/kill"
 
 # systemd-analyze verify: exit status and any message count (parse warnings
 # do not change the exit status). man: the Documentation= pages must resolve.
