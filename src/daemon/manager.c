@@ -161,11 +161,16 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         if (asprintf(&m->vm_state_dir, "%s/vms", m->state_dir) < 0)
                 return log_oom();
 
-        const char *dirs[] = { m->vm_state_dir, m->log_dir, m->runtime_dir };
+        /* The runtime directory holds the varlink socket, which everyone may
+         * read from: it must be searchable (systemd makes it 0755 too). */
+        const struct {
+                const char *path;
+                mode_t mode;
+        } dirs[] = { { m->vm_state_dir, 0700 }, { m->log_dir, 0750 }, { m->runtime_dir, 0755 } };
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                r = mkdir_p(dirs[i], 0750);
+                r = mkdir_p(dirs[i].path, dirs[i].mode);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to create directory %s: %m", dirs[i]);
+                        return log_error_errno(r, "Failed to create directory %s: %m", dirs[i].path);
         }
 
         if (access(m->worker_binary, X_OK) < 0)
