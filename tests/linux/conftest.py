@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+import pytest
+
+import linux_guest
+from gunyah_harness import Env
+
+
+@pytest.fixture(scope="session")
+def gdir():
+    """The Linux guest set's directory, fetched on first use; the tests skip
+    only when apt cannot reach Debian's registry."""
+    try:
+        return linux_guest.guest_dir()
+    except linux_guest.Unreachable as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture
+def env():
+    e = Env()
+    e.daemon.start()
+    try:
+        yield e
+    finally:
+        e.close()
+
+
+@pytest.fixture
+def gd(env):
+    return env.daemon

@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The Linux guest set built from Debian packages (tools/fetch-linux-guest.sh)
+and examples/linux.json, without booting anything."""
+import gzip
+import json
+import os
+import struct
+import subprocess
+
+import linux_guest
+from gunyah_harness import env_path
+
+
+def test_image_is_a_raw_arm64_image(gdir):
+    with open(os.path.join(gdir, "Image"), "rb") as f:
+        head = f.read(64)
+        size = os.fstat(f.fileno()).st_size
+    assert head[:2] != b"\x1f\x8b", "Image is still gzip-compressed"
+    assert head[56:60] == b"ARM\x64", f"no arm64 Image magic at offset 56: {head[56:60]!r}"
+    text_offset, image_size, flags = struct.unpack_from("<QQQ", head, 8)
+    assert 0 < image_size and size <= image_size, (size, image_size)
+    assert flags & 0x6 != 0x6, f"Image flags 0x{flags:x}: unknown page size"
+
+
+def test_version_names_the_debian_packages(gdir):
+    with open(os.path.join(gdir, "VERSION")) as f:
+        lines = f.read().splitlines()
+    assert lines[0].startswith("linux-image-") and "-arm64-unsigned " in lines[0], lines
+    assert lines[1].startswith("busybox-static "), lines
+
+
+def cpio_members(gdir):
+    with gzip.open(os.path.join(gdir, "initrd.gz")) as f:
+        data = f.read()
+    members, off = {}, 0
+    while True:
+        assert data[off:off + 6] == b"070701", f"not a newc cpio at {off}: {data[off:off + 6]!r}"
+        fields = [int(data[off + 6 + 8 * i: off + 14 + 8 * i], 16) for i in range(13)]
+        mode, filesize, namesize = fields[1], fields[6], fields[11]
+        name_at = off + 110
+        name = data[name_at:name_at + namesize - 1].decode()
+        body_at = (name_at + namesize + 3) & ~3
+        if name == "TRAILER!!!":
+            return members
+        members[name] = (mode, data[body_at:body_at + filesize])
+        off = (body_at + filesize + 3) & ~3
+
+
+def test_initramfs_holds_init_busybox_and_the_button_modules(gdir):
+    m = cpio_members(gdir)
+    mode, init = m["init"]
+    assert mode & 0o111, f"/init is not executable: mode {mode:o}"
+    assert init.startswith(b"#!/bin/sh\n"), init[:40]
+    for word in (b"GUNYAH-LINUX-MARKER cpus=", b"/proc/cpuinfo", b"gunyah.test=", b"poweroff -f",
+                 b"reboot -f", b"/proc/sysrq-trigger", b"cttyhack sh"):
+        assert word in init, f"/init lacks {word!r}"
+    mode, busybox = m["bin/busybox"]
+    # a static aarch64 ELF (e_machine 183), no interpreter needed
+    assert busybox[:4] == b"\x7fELF" and struct.unpack_from("<H", busybox, 18)[0] == 183
+    assert b"/lib/ld-linux" not in busybox, "busybox is dynamically linked"
+    assert m["bin/sh"][0] & 0o170000 == 0o120000 and m["bin/sh"][1] == b"busybox"
+    for ko in ("lib/modules/evdev.ko", "lib/modules/gpio_keys.ko"):
+        assert m[ko][1][:4] == b"\x7fELF", ko
+
+
+def test_fetch_is_quiet_and_idempotent_when_complete(gdir):
+    before = os.stat(os.path.join(gdir, "initrd.gz")).st_mtime_ns
+    p = subprocess.run(["bash", linux_guest.fetch_script(), "--print-dir"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert p.stdout == gdir + "\n"
+    assert os.stat(os.path.join(gdir, "initrd.gz")).st_mtime_ns == before
+
+
+def ctl(*args, image_path):
+    return subprocess.run([env_path("GUNYAHCTL"), *args], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, GUNYAH_IMAGE_PATH=image_path))
+
+
+def example():
+    return os.path.join(os.environ.get("GUNYAH_EXAMPLES_DIR", os.path.join(linux_guest.SOURCE_ROOT, "examples")),
+                        "linux.json")
+
+
+def test_example_finds_the_guest_set_through_gunyah_image_path(gdir):
+    # "linux/Image" is found in the cache's parent as written, and in the cache by file name
+    for image_path in (os.path.dirname(gdir), gdir):
+        p = ctl("validate", example(), image_path=image_path)
+        assert p.returncode == 0, p.stderr
+        d = json.loads(p.stdout)
+        assert d["kernel"]["path"] == os.path.join(image_path, "linux/Image" if image_path != gdir else "Image")
+        assert os.path.samefile(d["initrd"], os.path.join(gdir, "initrd.gz")), d
+        assert (d["vcpus"], d["memory"]["size"]) == (2, "1G"), d
+        assert d["kernel"]["cmdline"].startswith("console=ttyAMA0"), d
+
+
+def test_example_devicetree_has_the_console_initrd_and_power_button(gdir):
+    p = ctl("dtb", example(), image_path=gdir)
+    assert p.returncode == 0, p.stderr
+    dts = p.stdout
+    for word in ('bootargs = "console=ttyAMA0', "linux,initrd-start", "linux,initrd-end", "stdout-path",
+                 "arm,pl011", "arm,gic-v3", "arm,armv8-timer", "arm,pl061", "gpio-keys",
+                 "linux,code = <0x74>", 'method = "hvc"', "cpu@1"):
+        assert word in dts, f"{word!r} missing from the devicetree:\n{dts}"
+    size = os.path.getsize(os.path.join(gdir, "initrd.gz"))
+    start = int(dts.split("linux,initrd-start = <")[1].split(">")[0].split()[-1], 16)
+    end = int(dts.split("linux,initrd-end = <")[1].split(">")[0].split()[-1], 16)
+    assert end - start == size, (start, end, size)
