@@ -16,6 +16,7 @@ packages=(
         python3-dbus python3-pytest
         qemu-system-arm
         util-linux
+        cpio
 )
 
 missing=()
@@ -23,14 +24,22 @@ for p in "${packages[@]}"; do
         status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
         [ "$status" = installed ] || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-if [ "$(id -u)" -ne 0 ]; then
-        sudo=sudo
-else
-        sudo=
+if [ ${#missing[@]} -gt 0 ]; then
+        if [ "$(id -u)" -ne 0 ]; then
+                sudo=sudo
+        else
+                sudo=
+        fi
+        echo "setup: installing ${missing[*]}" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        $sudo apt-get update -qq
+        $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "setup: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The Linux guest set (Debian's arm64 kernel, a busybox initramfs) in
+# ~/.cache/gunyah/linux, for tests/linux and tools/demo.sh --linux; silent
+# when present. Without a reachable registry those tests skip.
+if [ -z "${GUNYAH_SKIP_LINUX:-}" ]; then
+        bash "$(dirname "$0")/fetch-linux-guest.sh" ||
+                echo "setup: no Linux guest set (tools/fetch-linux-guest.sh failed); tests/linux will fetch or skip" >&2
+fi
