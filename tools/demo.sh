@@ -2,6 +2,8 @@
 # Installs what is missing, builds, and shows gunyahd at work: a private
 # D-Bus, gunyahd on the simulator, examples/hello.json created and started,
 # its console output and its final state.
+#   tools/demo.sh --linux   then also boots Debian's arm64 Linux (examples/linux.json,
+#                           the kernel fetched by tools/setup.sh) on the simulator
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -50,3 +52,19 @@ echo "== gunyahctl create $spec --start, then its console"
 echo
 echo "== gunyahctl status hello"
 "$ctl" --bus-address="$address" status hello
+
+[ "${1:-}" = --linux ] || exit 0
+
+# Debian's arm64 kernel and a busybox initramfs, fetched by tools/setup.sh;
+# examples/linux.json names them "linux/Image" and "linux/initrd.gz".
+linux_dir=$(bash tools/fetch-linux-guest.sh --print-dir)
+export GUNYAH_IMAGE_PATH="$GUNYAH_IMAGE_PATH:$(dirname "$linux_dir")"
+echo
+echo "== Linux: $(head -n 1 "$linux_dir/VERSION") on 2 vCPUs (examples/linux.json)"
+"$ctl" --bus-address="$address" create examples/linux.json
+echo "== gunyahctl start --wait --console linux (a software CPU: the boot takes a while)"
+t0=$(date +%s)
+timeout 1800 "$ctl" --bus-address="$address" start --wait --console linux || true
+echo
+echo "== after $(( $(date +%s) - t0 )) s: gunyahctl status linux"
+"$ctl" --bus-address="$address" status linux
