@@ -45,8 +45,18 @@ done_() {
         $print_dir && printf '%s\n' "$dir"
         exit 0
 }
-if ! $force && [ -s "$dir/Image" ] && [ -s "$dir/initrd.gz" ] &&
-   [ "$(tail -n 1 "$dir/VERSION" 2>/dev/null)" = "$recipe" ]; then
+complete() {
+        [ -s "$dir/Image" ] && [ -s "$dir/initrd.gz" ] &&
+                [ "$(tail -n 1 "$dir/VERSION" 2>/dev/null)" = "$recipe" ]
+}
+if ! $force && complete; then
+        done_
+fi
+# One builder at a time (meson runs test files in parallel); the others wait and reuse its work.
+mkdir -p "$(dirname "$dir")"
+exec 9>"$dir.lock"
+flock 9
+if ! $force && complete; then
         done_
 fi
 
