@@ -8,10 +8,12 @@ seconds or more. Timeouts (GUNYAH_LINUX_BOOT_TIMEOUT, 600 s by default) only
 bound a hang; nothing here measures time (bench/linux-boot.py does)."""
 import json
 import os
+import subprocess
 import time
 
 import pytest
 
+from gunyah_harness import env_path
 from linux_guest import BANNER, BOOT_TIMEOUT, marker, spec
 
 SMP2 = b"smp: Brought up 1 node, 2 CPUs"
@@ -49,6 +51,15 @@ def why(gd, name):
             f"--- daemon log (tail):\n{gd.read_log()[-3000:]}")
 
 
+def ended(gd, name):
+    """Stopped or failed for good: an on_reboot restart passes through
+    "stopped" for an instant, so a second look a moment later decides."""
+    if gd.state(name)[0] not in ("stopped", "failed"):
+        return False
+    time.sleep(1)
+    return gd.state(name)[0] in ("stopped", "failed")
+
+
 def wait_console(gd, name, what, count=1, timeout=BOOT_TIMEOUT):
     """Waits until the console log holds `what` `count` times; fails early, and
     clearly, when the VM ends first."""
@@ -56,11 +67,21 @@ def wait_console(gd, name, what, count=1, timeout=BOOT_TIMEOUT):
     while time.monotonic() < deadline:
         if console_log(gd, name).count(what) >= count:
             return
-        state = gd.state(name)[0]
-        if state in ("stopped", "failed") and console_log(gd, name).count(what) < count:
+        if ended(gd, name) and console_log(gd, name).count(what) < count:
             pytest.fail(f"the guest ended before printing {what!r} (x{count}):\n{why(gd, name)}")
         time.sleep(0.2)
     pytest.fail(f"no {what!r} (x{count}) on the console within {timeout:.0f}s:\n{why(gd, name)}")
+
+
+def wait_for(gd, name, what, predicate, timeout=BOOT_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if ended(gd, name):
+            pytest.fail(f"the guest ended before {what}:\n{why(gd, name)}")
+        time.sleep(0.2)
+    pytest.fail(f"no {what} within {timeout:.0f}s:\n{why(gd, name)}")
 
 
 def wait_stopped(gd, name, timeout=BOOT_TIMEOUT):
@@ -131,9 +152,22 @@ def test_panic_with_panic_0_keeps_running_until_killed(env, gd, gdir):
 def test_command_typed_into_the_console_runs_in_a_shell(env, gd, gdir):
     create(env, "linux", gdir, "--start", vcpus=2, test="shell")
     wait_console(gd, "linux", b"GUNYAH-LINUX-SHELL")
-    wait_console(gd, "linux", b"# ")
-    p = gd.ctl("console", "linux", input="echo hi-$((6*7))\nexit\n", timeout=BOOT_TIMEOUT)
-    assert "hi-42" in p.stdout, f"console output:\n{p.stdout}\n{why(gd, 'linux')}"
+    wait_for(gd, "linux", "the shell's prompt",
+             lambda: b"# " in console_log(gd, "linux").split(b"GUNYAH-LINUX-SHELL", 1)[-1])
+    console = subprocess.Popen([env_path("GUNYAHCTL"), f"--bus-address={gd.bus.address}", "console", "linux"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        console.stdin.write(b"echo hi-$((6*7))\n")
+        console.stdin.flush()
+        wait_for(gd, "hi-42 from the shell", lambda: b"hi-42\r\n" in console_log(gd, "linux"))
+        console.stdin.write(b"exit\n")
+        console.stdin.close()
+        out, err = console.communicate(timeout=BOOT_TIMEOUT)
+    finally:
+        if console.poll() is None:
+            console.kill()
+            console.wait()
+    assert b"hi-42" in out, f"console output:\n{out!r}\n{err!r}\n{why(gd, 'linux')}"
     st = wait_stopped(gd, "linux")
     assert (st["State"], st["StateReason"]) == ("stopped", "poweroff"), why(gd, "linux")
 
