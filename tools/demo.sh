@@ -58,7 +58,7 @@ echo "== gunyahctl status hello"
 # Debian's arm64 kernel and a busybox initramfs, fetched by tools/setup.sh;
 # examples/linux.json names them "linux/Image" and "linux/initrd.gz".
 linux_dir=$(bash tools/fetch-linux-guest.sh --print-dir)
-export GUNYAH_IMAGE_PATH="$GUNYAH_IMAGE_PATH:$(dirname "$linux_dir")"
+GUNYAH_IMAGE_PATH="$GUNYAH_IMAGE_PATH:$(dirname "$linux_dir")"
 echo
 echo "== Linux: $(head -n 1 "$linux_dir/VERSION") on 2 vCPUs (examples/linux.json)"
 "$ctl" --bus-address="$address" create examples/linux.json

@@ -33,7 +33,7 @@ for arg in "$@"; do
         case $arg in
         --print-dir) print_dir=true ;;
         --force) force=true ;;
-        -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "fetch-linux-guest: unknown argument '$arg' (expected --print-dir or --force)" >&2; exit 1 ;;
         esac
 done
