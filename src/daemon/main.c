@@ -3,12 +3,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "worker.h"
 
 static void help(void) {
         printf("gunyahd [OPTIONS...]\n\n"
@@ -25,7 +27,13 @@ static void help(void) {
                "     --runtime-dir=DIR      Sockets (default $RUNTIME_DIRECTORY or /run/gunyahd)\n"
                "     --config-dir=DIR       Admin VM definitions (default " GUNYAH_SYSCONFDIR "/gunyah/vms)\n"
                "     --worker-binary=PATH   gunyah-vcpu (default " GUNYAH_LIBEXECDIR "/gunyah/gunyah-vcpu)\n"
+               "     --worker-user=NAME|UID vCPU workers run as this user (default " GUNYAH_WORKER_USER_DEFAULT ")\n"
                "     --no-sandbox           DEBUG ONLY: run vCPU workers without their sandbox\n"
+#if GUNYAH_SANDBOX_TEST_HOOKS
+               "     --worker-test-hook=VM:ATTEMPT\n"
+               "                            TEST ONLY: VM's workers attempt ATTEMPT in their sandbox\n"
+#endif
+
                "     --log-level=LEVEL      err, warning, notice, info (default), debug\n");
 }
 
@@ -42,6 +50,8 @@ enum {
         ARG_CONFIG_DIR,
         ARG_WORKER_BINARY,
         ARG_NO_SANDBOX,
+        ARG_WORKER_USER,
+        ARG_WORKER_TEST_HOOK,
         ARG_LOG_LEVEL,
 };
 
@@ -60,6 +70,10 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
                 { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
                 { "worker-binary", required_argument, NULL, ARG_WORKER_BINARY },
                 { "no-sandbox", no_argument, NULL, ARG_NO_SANDBOX },
+                { "worker-user", required_argument, NULL, ARG_WORKER_USER },
+#if GUNYAH_SANDBOX_TEST_HOOKS
+                { "worker-test-hook", required_argument, NULL, ARG_WORKER_TEST_HOOK },
+#endif
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 {}
         };
@@ -109,6 +123,18 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
                 case ARG_NO_SANDBOX:
                         c->no_sandbox = true;
                         break;
+                case ARG_WORKER_USER:
+                        if (!*optarg)
+                                return log_error_errno(-EINVAL, "--worker-user= needs a user name or uid.");
+                        c->worker_user = optarg;
+                        break;
+#if GUNYAH_SANDBOX_TEST_HOOKS
+                case ARG_WORKER_TEST_HOOK:
+                        if (!strchr(optarg, ':'))
+                                return log_error_errno(-EINVAL, "--worker-test-hook=%s: expected VM:ATTEMPT.", optarg);
+                        c->worker_test_hook = optarg;
+                        break;
+#endif
                 case ARG_LOG_LEVEL:
                         level = log_level_from_string(optarg);
                         if (level < 0)
@@ -128,7 +154,7 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
 
 int main(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
-        ManagerConfig config = { .backend = "auto", .bus_kind = BUS_SYSTEM };
+        ManagerConfig config = { .backend = "auto", .bus_kind = BUS_SYSTEM, .worker_user = GUNYAH_WORKER_USER_DEFAULT };
         sigset_t mask;
         int r;
 

@@ -144,6 +144,14 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         if (!m)
                 return log_oom();
         m->no_sandbox = c->no_sandbox;
+        m->worker_user = strdup(c->worker_user ?: GUNYAH_WORKER_USER_DEFAULT);
+        if (!m->worker_user)
+                return log_oom();
+        if (c->worker_test_hook) {
+                m->worker_test_hook = strdup(c->worker_test_hook);
+                if (!m->worker_test_hook)
+                        return log_oom();
+        }
 
         r = pick_dir(c->state_dir, "STATE_DIRECTORY", "/var/lib/gunyahd", &m->state_dir);
         if (r >= 0)
@@ -221,6 +229,8 @@ Manager *manager_free(Manager *m) {
         free(m->runtime_dir);
         free(m->config_dir);
         free(m->worker_binary);
+        free(m->worker_user);
+        free(m->worker_test_hook);
         free(m);
         return NULL;
 }

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "console.h"
 #include "dtb.h"
 #include "log.h"
@@ -77,7 +78,42 @@ static int load_guest_memory(Vm *vm, const VmBootImages *boot, char *errbuf, siz
         return r;
 }
 
-static int spawn_workers(Vm *vm, const VmLayout *layout, int console_worker_fd) {
+/* Whom the sandboxed workers run as: resolved at every start, so that a
+ * user created after the daemon started works and a missing one fails the
+ * VM, not the daemon. */
+static int resolve_worker_user(Vm *vm, uid_t *ret_uid, gid_t *ret_gid, char *errbuf, size_t errlen) {
+        Manager *m = vm->manager;
+        int r;
+
+        if (m->no_sandbox) {
+                log_warning("VM %s: starting its vCPU workers WITHOUT their sandbox (--no-sandbox): "
+                            "a guest escaping the emulator or a worker bug runs as root.", vm->name);
+                *ret_uid = 0;
+                *ret_gid = 0;
+                return 0;
+        }
+        r = worker_user_resolve(m->worker_user, ret_uid, ret_gid);
+        if (r == -ESRCH)
+                snprintf(errbuf, errlen, "worker user '%s' does not exist (create the system user, "
+                         "or choose another with gunyahd --worker-user=)", m->worker_user);
+        else if (r < 0)
+                snprintf(errbuf, errlen, "cannot look up worker user '%s'", m->worker_user);
+        return r;
+}
+
+/* TEST ONLY (hook builds): "VM:ATTEMPT" applies to the workers of VM. */
+static const char *worker_test_hook_for(const Vm *vm) {
+        const char *h = vm->manager->worker_test_hook, *colon;
+
+        if (!GUNYAH_SANDBOX_TEST_HOOKS || !h)
+                return NULL;
+        colon = strchr(h, ':');
+        if (!colon || strlen(vm->name) != (size_t) (colon - h) || !strneq(h, vm->name, (size_t) (colon - h)))
+                return NULL;
+        return colon + 1;
+}
+
+static int spawn_workers(Vm *vm, const VmLayout *layout, int console_worker_fd, uid_t uid, gid_t gid) {
         Manager *m = vm->manager;
         int r;
 
@@ -103,6 +139,9 @@ static int spawn_workers(Vm *vm, const VmLayout *layout, int console_worker_fd) 
                         .backend_fds = fds,
                         .n_backend_fds = n_fds,
                         .no_sandbox = m->no_sandbox,
+                        .uid = uid,
+                        .gid = gid,
+                        .test_hook = worker_test_hook_for(vm),
                         .pl011_base = layout->have_pl011 ? layout->pl011_base : UINT64_MAX,
                         .pl061_base = layout->pl061_base,
                 };
@@ -128,11 +167,15 @@ int vm_instance_start(Vm *vm, const char **ret_step, char *errbuf, size_t errlen
         Manager *m = vm->manager;
         const HvBackendOps *ops = m->ops;
         bool have_boot_context = ops->abi(m->backend) != HV_ABI_A14;
+        uid_t worker_uid;
+        gid_t worker_gid;
         int pair[2];
         int r;
 
         if (vm->hv)
                 return -EBUSY;
+
+        STEP("worker-user", resolve_worker_user(vm, &worker_uid, &worker_gid, errbuf, errlen));
 
         STEP("prepare-images", vm_boot_images_prepare(vm->spec, have_boot_context, &boot, errbuf, errlen));
         const VmLayout *l = &boot->layout;
@@ -184,7 +227,7 @@ int vm_instance_start(Vm *vm, const char **ret_step, char *errbuf, size_t errlen
         console_attach_input(vm->console, vm->console_read_fd);
 
         STEP("start", ops->start(vm->hv));
-        STEP("spawn-workers", spawn_workers(vm, l, console_worker_fd));
+        STEP("spawn-workers", spawn_workers(vm, l, console_worker_fd, worker_uid, worker_gid));
 
         *ret_step = NULL;
         return 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "vm.h"
 #include "worker-protocol.h"
 #include "worker.h"
@@ -114,10 +116,33 @@ static _noreturn_ void worker_exec_child(const WorkerSpawnArgs *a, int control_f
         _exit(127);
 }
 
+int worker_user_resolve(const char *user, uid_t *ret_uid, gid_t *ret_gid) {
+        struct passwd *pw;
+        uint32_t uid;
+
+        errno = 0;
+        if (parse_u32(user, &uid) >= 0) {
+                if (uid == UINT32_MAX)
+                        return -EINVAL;
+                pw = getpwuid((uid_t) uid);
+                *ret_uid = (uid_t) uid;
+                *ret_gid = pw ? pw->pw_gid : (gid_t) uid;
+        } else {
+                pw = getpwnam(user);
+                if (!pw)
+                        return errno > 0 && errno != ENOENT ? -errno : -ESRCH;
+                *ret_uid = pw->pw_uid;
+                *ret_gid = pw->pw_gid;
+        }
+        /* root is passed on: the worker refuses it, at "sandbox-setgid". */
+        return 0;
+}
+
 int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, Worker **ret) {
         _cleanup_free_ Worker *w = NULL;
         _cleanup_close_ int daemon_end = -EBADF, worker_end = -EBADF;
         char arg_backend[64], arg_vcpu[32], arg_vm[96], arg_fds[32], arg_pl011[48], arg_pl061[48];
+        char arg_uid[32], arg_gid[32], arg_hook[64];
         int pair[2], r;
         pid_t pid;
 
@@ -143,7 +168,7 @@ int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, Worker **ret
         format_arg(arg_fds, sizeof(arg_fds), "--backend-fds=%zu", a->n_backend_fds);
         format_arg(arg_pl011, sizeof(arg_pl011), "--pl011=0x%" PRIx64, a->pl011_base);
         format_arg(arg_pl061, sizeof(arg_pl061), "--pl061=0x%" PRIx64, a->pl061_base);
-        char *argv[8] = { (char *) "gunyah-vcpu", arg_backend, arg_vcpu, arg_vm, arg_fds };
+        char *argv[12] = { (char *) "gunyah-vcpu", arg_backend, arg_vcpu, arg_vm, arg_fds };
         size_t n_argv = 5;
         if (a->pl011_base != UINT64_MAX)
                 argv[n_argv++] = arg_pl011;
@@ -151,6 +176,16 @@ int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, Worker **ret
                 argv[n_argv++] = arg_pl061;
         if (a->no_sandbox)
                 argv[n_argv++] = (char *) "--no-sandbox";
+        else {
+                format_arg(arg_uid, sizeof(arg_uid), "--uid=%u", (unsigned) a->uid);
+                format_arg(arg_gid, sizeof(arg_gid), "--gid=%u", (unsigned) a->gid);
+                argv[n_argv++] = arg_uid;
+                argv[n_argv++] = arg_gid;
+        }
+        if (a->test_hook) {
+                format_arg(arg_hook, sizeof(arg_hook), "--test-hook=%s", a->test_hook);
+                argv[n_argv++] = arg_hook;
+        }
         argv[n_argv] = NULL;
 
         pid = fork();

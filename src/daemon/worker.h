@@ -11,6 +11,9 @@
 
 typedef struct Vm Vm;
 
+/* The system user sandboxed workers run as unless --worker-user= says otherwise. */
+#define GUNYAH_WORKER_USER_DEFAULT "gunyah-vcpu"
+
 typedef struct Worker {
         Vm *vm;
         uint32_t vcpu;
@@ -36,9 +39,16 @@ typedef struct WorkerSpawnArgs {
         const int *backend_fds;
         size_t n_backend_fds;
         bool no_sandbox;
+        uid_t uid;             /* sandbox identity (ignored with no_sandbox) */
+        gid_t gid;
+        const char *test_hook; /* TEST ONLY, hook builds: --test-hook=ATTEMPT, or NULL */
         uint64_t pl011_base; /* UINT64_MAX: none */
         uint64_t pl061_base; /* UINT64_MAX: none */
 } WorkerSpawnArgs;
+
+/* Resolves --worker-user= (a user name or a numeric uid; a uid without a
+ * passwd entry uses the same number as gid). -ESRCH: no such user. */
+int worker_user_resolve(const char *user, uid_t *ret_uid, gid_t *ret_gid);
 
 int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *args, Worker **ret);
 /* Asks the worker to leave (STOP message + kick signal). */

@@ -22,6 +22,7 @@
 #include "macro.h"
 #include "parse-util.h"
 #include "sandbox.h"
+#include "test-hooks.h"
 #include "time-util.h"
 #include "worker-protocol.h"
 
@@ -31,7 +32,12 @@ typedef struct WorkerArgs {
         uint32_t vcpu;
         size_t n_backend_fds;
         bool no_sandbox;
+        uid_t uid; /* identity the sandbox drops to (--uid/--gid from the daemon) */
+        gid_t gid;
         DevicesConfig devices;
+#if GUNYAH_SANDBOX_TEST_HOOKS
+        TestHook test_hook;
+#endif
 } WorkerArgs;
 
 static const HvBackendOps *ops;
@@ -52,8 +58,14 @@ static int parse_argv(int argc, char *argv[], WorkerArgs *a) {
                 { "no-sandbox", no_argument, NULL, 'n' },
                 { "pl011", required_argument, NULL, 'u' },
                 { "pl061", required_argument, NULL, 'g' },
+                { "uid", required_argument, NULL, 'U' },
+                { "gid", required_argument, NULL, 'G' },
+#if GUNYAH_SANDBOX_TEST_HOOKS
+                { "test-hook", required_argument, NULL, 'T' },
+#endif
                 {}
         };
+        uint32_t id;
         uint64_t n;
         int o, r;
 
@@ -87,6 +99,24 @@ static int parse_argv(int argc, char *argv[], WorkerArgs *a) {
                                 return log_error_errno(r, "--%s=%s: not an address", o == 'u' ? "pl011" : "pl061",
                                                        optarg);
                         break;
+                case 'U':
+                case 'G':
+                        r = parse_u32(optarg, &id);
+                        if (r < 0 || id == UINT32_MAX)
+                                return log_error_errno(r < 0 ? r : -EINVAL, "--%s=%s: not a numeric id",
+                                                       o == 'U' ? "uid" : "gid", optarg);
+                        if (o == 'U')
+                                a->uid = (uid_t) id;
+                        else
+                                a->gid = (gid_t) id;
+                        break;
+#if GUNYAH_SANDBOX_TEST_HOOKS
+                case 'T':
+                        a->test_hook = test_hook_from_string(optarg);
+                        if (a->test_hook < 0)
+                                return log_error_errno(-EINVAL, "--test-hook=%s: unknown attempt", optarg);
+                        break;
+#endif
                 default:
                         return -EINVAL;
                 }
@@ -94,6 +124,9 @@ static int parse_argv(int argc, char *argv[], WorkerArgs *a) {
         if (!a->backend || !a->vm || a->n_backend_fds == 0)
                 return log_error_errno(-EINVAL, "gunyah-vcpu is started by gunyahd only "
                                        "(missing --backend, --vm or --backend-fds)");
+        /* The sandbox never guesses whom to run as (docs/sandbox.md). */
+        if (!a->no_sandbox && (a->uid == (uid_t) -1 || a->gid == (gid_t) -1))
+                return log_error_errno(-EINVAL, "--uid and --gid are required unless --no-sandbox");
         return 0;
 }
 
@@ -187,8 +220,45 @@ static int run_loop(const WorkerArgs *a, Devices *d) {
         }
 }
 
+static int enter_sandbox(const WorkerArgs *a) {
+        SandboxConfig c = {
+                .backend = ops->name,
+                .n_backend_fds = a->n_backend_fds,
+                .uid = a->uid,
+                .gid = a->gid,
+        };
+        const char *step = NULL;
+        bool seccomp_log = false;
+        int r;
+
+#if GUNYAH_SANDBOX_TEST_HOOKS
+        seccomp_log = a->test_hook == TEST_HOOK_SECCOMP_LOG;
+        if (a->test_hook == TEST_HOOK_LAYERS || seccomp_log) {
+                r = sandbox_confine(&c, &step);
+                if (r >= 0 && a->test_hook == TEST_HOOK_LAYERS)
+                        r = test_hook_check_layers(&step);
+                if (r >= 0) {
+                        step = "sandbox-seccomp";
+                        r = sandbox_seccomp_install(c.backend, seccomp_log);
+                }
+        } else
+#endif
+                r = sandbox_enter(&c, &step);
+        (void) seccomp_log;
+        if (r < 0) {
+                /* Sent before the seccomp filter, or allowed by it: send is. */
+                report_failure(a->vcpu, r, strna(step), NULL);
+                return log_error_errno(r, "cannot enter the sandbox at %s: %m", strna(step));
+        }
+        return 0;
+}
+
 int main(int argc, char *argv[]) {
-        WorkerArgs a = { .devices = { .pl011_base = UINT64_MAX, .pl061_base = UINT64_MAX } };
+        WorkerArgs a = {
+                .uid = (uid_t) -1,
+                .gid = (gid_t) -1,
+                .devices = { .pl011_base = UINT64_MAX, .pl061_base = UINT64_MAX },
+        };
         Devices *d = NULL;
         int fds[HV_VCPU_EXPORT_FDS_MAX];
         struct sigaction sa = { .sa_handler = on_kick };
@@ -232,15 +302,23 @@ int main(int argc, char *argv[]) {
         }
 
         if (!a.no_sandbox) {
-                r = sandbox_enter(ops->name, a.n_backend_fds);
-                if (r < 0) {
-                        report_failure(a.vcpu, r, "sandbox", d);
-                        return log_error_errno(r, "cannot enter the sandbox: %m"), EXIT_FAILURE;
-                }
+                r = enter_sandbox(&a);
+                if (r < 0)
+                        return EXIT_FAILURE;
         }
 
         WorkerMessage ready = { .type = WORKER_MSG_READY, .vcpu = a.vcpu };
         send_message(&ready, d);
+
+#if GUNYAH_SANDBOX_TEST_HOOKS
+        if (a.test_hook > TEST_HOOK_NONE && a.test_hook < TEST_HOOK_LAYERS) {
+                /* Running: a kill now is a worker failure, not a failed start. */
+                r = test_hook_attempt(a.test_hook);
+                report_failure(a.vcpu, r < 0 ? r : -EEXIST, "hook-survived", d);
+                return log_error_errno(r < 0 ? r : -EEXIST, "test-hook %s: survived (%d)",
+                                       test_hook_to_string(a.test_hook), r), EXIT_FAILURE;
+        }
+#endif
 
         r = run_loop(&a, d);
 

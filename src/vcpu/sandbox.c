@@ -1,6 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The vCPU worker's sandbox (design §4, docs/sandbox.md).
+ *
+ * Runs after the worker has attached to its vCPU and mapped the device page,
+ * before it runs guest code. Order matters: namespaces and pivot_root need
+ * the capabilities the worker still has as root, the capability bounding set
+ * needs CAP_SETPCAP, so they all come before the uid drop; seccomp is last,
+ * because everything before it uses syscalls the allow-list refuses.
+ */
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -8,32 +25,197 @@
 #include "sandbox.h"
 #include "worker-protocol.h"
 
+/* Caps up to this number are dropped from the bounding set; the kernel
+ * answers EINVAL past its last one, which ends the loop earlier. */
+#define SANDBOX_CAP_MAX 63
+/* Lower than every process of the control plane (nice 0). */
+#define SANDBOX_WORKER_NICE 10
+
 static int set_rlimit(int resource, rlim_t value) {
         struct rlimit rl = { .rlim_cur = value, .rlim_max = value };
 
-        if (setrlimit(resource, &rl) < 0)
-                return negative_errno();
+        return setrlimit(resource, &rl) < 0 ? negative_errno() : 0;
+}
+
+/* Only the fds of the worker protocol stay; stdin and stdout become
+ * /dev/null (opened now: after the pivot there is no /dev), stderr stays the
+ * daemon's, which is the journal. */
+static int sandbox_fds(size_t n_backend_fds) {
+        unsigned last_fd = WORKER_FD_BACKEND + (unsigned) n_backend_fds - 1;
+        _cleanup_close_ int null_fd = -EBADF;
+
+        if (close_range(last_fd + 1, ~0U, 0) < 0)
+                return log_error_errno(errno, "close_range(%u, ~0) failed: %m", last_fd + 1);
+
+        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (null_fd < 0)
+                return log_error_errno(errno, "cannot open /dev/null: %m");
+        if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0)
+                return log_error_errno(errno, "cannot point stdin/stdout at /dev/null: %m");
         return 0;
 }
 
-int sandbox_enter(const char *backend, size_t n_backend_fds) {
-        unsigned last_fd = WORKER_FD_BACKEND + (unsigned) n_backend_fds - 1;
+static int sandbox_namespaces(void) {
+        /* No PID namespace: the simulator kicks the vCPUs of other workers
+         * with tgkill() on pids they published in shared memory, which must
+         * mean the same in every worker (docs/sandbox.md). */
+        if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) < 0)
+                return log_error_errno(errno, "unshare(mount, net, ipc, uts, cgroup) failed: %m");
+        return 0;
+}
+
+/* Makes an empty read-only tmpfs the root and detaches the host's tree from
+ * this mount namespace, so that no path reaches a host file any more. */
+static int sandbox_root(void) {
+        struct statfs sfs;
+
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return log_error_errno(errno, "cannot make / private: %m");
+        /* Stacked on /: no mount point of the host's tree is needed. */
+        if (mount("gunyah-vcpu", "/", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "size=4k,nr_inodes=1,mode=0555") < 0)
+                return log_error_errno(errno, "cannot mount the root tmpfs: %m");
+        /* ".." of the process root crosses into what is mounted on it. */
+        if (chdir("/..") < 0)
+                return log_error_errno(errno, "cannot enter the root tmpfs: %m");
+        if (statfs(".", &sfs) < 0)
+                return log_error_errno(errno, "statfs(root tmpfs) failed: %m");
+        if (sfs.f_type != TMPFS_MAGIC)
+                return log_error_errno(-EXDEV, "the new root is not the tmpfs (f_type 0x%lx)",
+                                       (unsigned long) sfs.f_type);
+        /* new_root == put_old: the old root ends stacked below, then detached. */
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                return log_error_errno(errno, "pivot_root failed: %m");
+        if (umount2(".", MNT_DETACH) < 0)
+                return log_error_errno(errno, "cannot detach the old root: %m");
+        if (chdir("/") < 0)
+                return log_error_errno(errno, "chdir(/) failed: %m");
+        if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                return log_error_errno(errno, "cannot make the root read-only: %m");
+        return 0;
+}
+
+static int sandbox_drop_bounding_set(void) {
+        for (unsigned long cap = 0; cap <= SANDBOX_CAP_MAX; cap++)
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+                        if (errno == EINVAL) /* past the kernel's last capability */
+                                break;
+                        return log_error_errno(errno, "PR_CAPBSET_DROP(%lu) failed: %m", cap);
+                }
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+                return log_error_errno(errno, "PR_CAP_AMBIENT_CLEAR_ALL failed: %m");
+        return 0;
+}
+
+/* setresuid() from root already empties permitted and effective; say so
+ * explicitly, and check, rather than rely on SECBIT defaults. */
+static int sandbox_clear_caps(void) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+
+        if (syscall(SYS_capset, &h, data) < 0)
+                return log_error_errno(errno, "capset(0) failed: %m");
+        if (syscall(SYS_capget, &h, data) < 0)
+                return log_error_errno(errno, "capget failed: %m");
+        for (size_t i = 0; i < ELEMENTSOF(data); i++)
+                if (data[i].effective || data[i].permitted || data[i].inheritable)
+                        return log_error_errno(-EPERM, "capabilities left after capset(0)");
+        return 0;
+}
+
+static int sandbox_identity(const SandboxConfig *c, const char **ret_step) {
+        uid_t ruid, euid, suid;
+
+        *ret_step = "sandbox-setgroups";
+        if (setgroups(0, NULL) < 0)
+                return log_error_errno(errno, "setgroups(0) failed: %m");
+        *ret_step = "sandbox-setgid";
+        if (c->gid == 0)
+                return log_error_errno(-EPERM, "refusing to run as gid 0: the sandbox needs an unprivileged group");
+        if (setresgid(c->gid, c->gid, c->gid) < 0)
+                return log_error_errno(errno, "setresgid(%u) failed: %m", (unsigned) c->gid);
+        *ret_step = "sandbox-setuid";
+        if (c->uid == 0)
+                return log_error_errno(-EPERM, "refusing to run as uid 0: the sandbox needs an unprivileged user");
+        if (setresuid(c->uid, c->uid, c->uid) < 0)
+                return log_error_errno(errno, "setresuid(%u) failed: %m", (unsigned) c->uid);
+        if (getresuid(&ruid, &euid, &suid) < 0 || ruid != c->uid || euid != c->uid || suid != c->uid)
+                return log_error_errno(-EPERM, "uid did not change to %u", (unsigned) c->uid);
+        return 0;
+}
+
+static int sandbox_rlimits(size_t n_backend_fds) {
+        static const struct {
+                int resource;
+                const char *name;
+        } zero[] = {
+                { RLIMIT_CORE, "RLIMIT_CORE" },         /* no core of guest memory */
+                { RLIMIT_NPROC, "RLIMIT_NPROC" },       /* no fork or thread, whatever seccomp says */
+                { RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK" },
+                { RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE" },
+        };
         int r;
 
-        (void) backend;
+        for (size_t i = 0; i < ELEMENTSOF(zero); i++) {
+                r = set_rlimit(zero[i].resource, 0);
+                if (r < 0)
+                        return log_error_errno(r, "setrlimit(%s, 0) failed: %m", zero[i].name);
+        }
+        /* The handed fds only: nothing is opened after attach. */
+        r = set_rlimit(RLIMIT_NOFILE, WORKER_FD_BACKEND + n_backend_fds);
+        if (r < 0)
+                return log_error_errno(r, "setrlimit(RLIMIT_NOFILE) failed: %m");
+        return 0;
+}
 
-        /* Nothing but the fds of the worker protocol stays open. */
-        if (close_range(last_fd + 1, ~0U, 0) < 0)
-                return log_error_errno(errno, "close_range failed: %m");
+#define SANDBOX_STEP(name, expr)        \
+        do {                            \
+                *ret_step = (name);     \
+                r = (expr);             \
+                if (r < 0)              \
+                        return r;       \
+        } while (0)
 
+/* Guest code may spin on every vCPU: the daemon, the bus and its clients
+ * must still get the CPU at once, so workers yield to them. */
+static int sandbox_priority(void) {
+        if (setpriority(PRIO_PROCESS, 0, SANDBOX_WORKER_NICE) < 0)
+                return log_error_errno(errno, "setpriority(%d) failed: %m", SANDBOX_WORKER_NICE);
+        return 0;
+}
+
+int sandbox_confine(const SandboxConfig *c, const char **ret_step) {
+        int r;
+
+        SANDBOX_STEP("sandbox-fds", sandbox_fds(c->n_backend_fds));
+        SANDBOX_STEP("sandbox-namespaces", sandbox_namespaces());
+        SANDBOX_STEP("sandbox-root", sandbox_root());
+        SANDBOX_STEP("sandbox-capbset", sandbox_drop_bounding_set());
+        r = sandbox_identity(c, ret_step);
+        if (r < 0)
+                return r;
+        SANDBOX_STEP("sandbox-caps", sandbox_clear_caps());
+        /* After the uid change, which resets it: no ptrace by the other
+         * workers of the same user, no core. */
+        *ret_step = "sandbox-dumpable";
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return log_error_errno(errno, "PR_SET_DUMPABLE(0) failed: %m");
+        SANDBOX_STEP("sandbox-priority", sandbox_priority());
+        SANDBOX_STEP("sandbox-rlimits", sandbox_rlimits(c->n_backend_fds));
+        *ret_step = "sandbox-no-new-privs";
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return log_error_errno(errno, "PR_SET_NO_NEW_PRIVS failed: %m");
+        *ret_step = NULL;
+        return 0;
+}
 
-        r = set_rlimit(RLIMIT_CORE, 0);
+int sandbox_enter(const SandboxConfig *c, const char **ret_step) {
+        int r;
+
+        r = sandbox_confine(c, ret_step);
         if (r < 0)
-                return log_error_errno(r, "RLIMIT_CORE: %m");
-        r = set_rlimit(RLIMIT_NOFILE, last_fd + 9);
-        if (r < 0)
-                return log_error_errno(r, "RLIMIT_NOFILE: %m");
+                return r;
+        SANDBOX_STEP("sandbox-seccomp", sandbox_seccomp_install(c->backend, false));
+        *ret_step = NULL;
         return 0;
 }
