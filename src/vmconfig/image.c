@@ -277,7 +277,7 @@ int vm_image_load(const void *data, size_t size, const VmImageInfo *info,
 
         for (size_t i = 0; i < info->n_segments; i++) {
                 const VmImageSegment *s = &info->segments[i];
-                char what[32];
+                char what[48]; /* "ELF segment " + any size_t */
                 snprintf(what, sizeof(what), "ELF segment %zu", i);
                 r = load_chunk(ram, ram_base, ram_size, s->paddr, p + s->offset, s->filesz, s->memsz, what,
                                errbuf, errlen);

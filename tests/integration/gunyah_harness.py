@@ -78,10 +78,12 @@ class Daemon:
                 f"--state-dir={self.dirs['state']}", f"--log-dir={self.dirs['log']}",
                 f"--runtime-dir={self.dirs['run']}", f"--config-dir={self.dirs['etc']}",
                 f"--worker-binary={self.worker_binary or env_path('GUNYAH_VCPU')}",
-                "--log-level=debug", "--worker-user=65534"] + self.extra_args
+                "--log-level=debug"] + self.extra_args
         self.log = open(self.log_path, "a")
+        # its own process group: killing the group also ends workers that a
+        # killed daemon leaves behind (they outlive it by design)
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=dict(os.environ, NOTIFY_SOCKET=""))
+                                     env=dict(os.environ, NOTIFY_SOCKET=""), start_new_session=True)
         deadline = time.monotonic() + timeout
         dbus_obj = self.bus.conn.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus")
         while time.monotonic() < deadline:
@@ -102,9 +104,13 @@ class Daemon:
             self.log.close()
 
     def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
 
     def read_log(self):
         try:
