@@ -145,9 +145,11 @@ int ctl_event_new(sd_bus *bus, int exit_on_signal, sd_event **ret) {
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_attach_event(bus, e, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return r;
+        if (bus) {
+                r = sd_bus_attach_event(bus, e, SD_EVENT_PRIORITY_NORMAL);
+                if (r < 0)
+                        return r;
+        }
         *ret = TAKE_PTR(e);
         return 0;
 }

@@ -31,7 +31,7 @@ int ctl_bus_vm_path(sd_bus *bus, const char *name, sd_bus_error *error, char **r
 /* Reads a string property of a VM object. */
 int ctl_bus_get_vm_string(sd_bus *bus, const char *path, const char *property, sd_bus_error *error, char **ret);
 
-/* A new event loop with the bus attached, SIGINT and SIGTERM ending it
+/* A new event loop with the bus (if not NULL: varlink) attached, SIGINT and SIGTERM ending it
  * (exit code exit_on_signal) so cleanup handlers run. */
 int ctl_event_new(sd_bus *bus, int exit_on_signal, sd_event **ret);
 

@@ -249,6 +249,9 @@ static int verb_console(int argc, char *argv[]) {
         if (argc - optind != 1)
                 return ctl_usage_error(argv[0], "expected exactly one NAME");
         const char *name = argv[optind];
+        if (ctl_args.varlink_path)
+                return ctl_usage_error(argv[0], "the console needs D-Bus: it is a file descriptor, which varlink "
+                                       "cannot pass; drop --varlink");
         if (asprintf(&what, "console %s", name) < 0)
                 return CTL_EXIT_FAILURE;
         r = ctl_bus_connect(what, &bus);

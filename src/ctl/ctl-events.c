@@ -4,6 +4,10 @@
  * VMs appearing and going (ObjectManager InterfacesAdded/Removed) and their
  * property changes (PropertiesChanged under the VM path prefix); a change
  * that includes State is a "state" event, any other a "changed" event.
+ *
+ * Over varlink (--varlink) the events are SubscribeEvents' replies, printed
+ * as the same objects: "added", "removed" and "state" (varlink has no
+ * "changed" events, and no exit_info unless the daemon sends exitInfo).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,6 +16,7 @@
 #include "bus-errors.h"
 #include "ctl-bus.h"
 #include "ctl-json.h"
+#include "ctl-varlink.h"
 #include "gunyahctl.h"
 #include "macro.h"
 
@@ -157,6 +162,83 @@ static int events_subscribe(sd_bus *bus) {
         return r;
 }
 
+/* One SubscribeEvents reply as the event the D-Bus signals make. */
+static int event_from_varlink(json_object *p, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *ev = NULL;
+        const char *vm = ctl_json_string(p, "vm"), *event = ctl_json_string(p, "event");
+        json_object *info;
+        int r;
+
+        if (!vm || !event)
+                return 0; /* "subscribed" or not an event of a VM */
+        ev = event_new(vm, event);
+        if (!ev)
+                return -ENOMEM;
+        if (!streq(event, "removed")) {
+                const char *state = ctl_json_string(p, "state"), *reason = ctl_json_string(p, "stateReason");
+                if (state)
+                        json_object_object_add(ev, "state", json_object_new_string(state));
+                if (reason)
+                        json_object_object_add(ev, "reason", json_object_new_string(reason));
+        }
+        if (streq(event, "state") && json_object_object_get_ex(p, "exitInfo", &info) &&
+            json_object_is_type(info, json_type_object)) {
+                json_object *dbus_info;
+                r = ctl_varlink_exit_info_to_dbus(info, &dbus_info);
+                if (r < 0)
+                        return r;
+                json_object_object_add(ev, "exit_info", dbus_info);
+        }
+        *ret = TAKE_PTR(ev);
+        return 1;
+}
+
+static void on_varlink_event(CtlVarlink *v, json_object *reply, int r, void *userdata) {
+        _cleanup_(json_object_putp) json_object *ev = NULL;
+        sd_event *event = userdata;
+        json_object *p;
+
+        (void) v;
+        if (r < 0 || json_object_object_get_ex(reply, "error", NULL)) {
+                /* No bus to wait on for its return: the stream is over. */
+                if (r < 0)
+                        fprintf(stderr, "gunyahctl: events: gunyahd closed the connection\n");
+                else
+                        (void) ctl_varlink_report("events", reply, 0);
+                (void) sd_event_exit(event, CTL_EXIT_UNREACHABLE);
+                return;
+        }
+        if (!json_object_object_get_ex(reply, "parameters", &p))
+                return;
+        r = event_from_varlink(p, &ev);
+        if (r < 0 || (r > 0 && event_print(ev) < 0))
+                (void) sd_event_exit(event, CTL_EXIT_FAILURE);
+}
+
+static int events_varlink(void) {
+        _cleanup_(ctl_varlink_freep) CtlVarlink *v = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(json_object_putp) json_object *first = NULL;
+        int r;
+
+        r = ctl_varlink_connect("events", &v);
+        if (r < 0)
+                return -r;
+        r = ctl_event_new(NULL, CTL_EXIT_SUCCESS, &event);
+        if (r < 0)
+                return ctl_varlink_report("events", NULL, r);
+        /* The first reply lists the VMs as they are; the D-Bus verb prints no
+         * such snapshot either, only what changes from here on. */
+        r = ctl_varlink_call_checked(v, "events", "SubscribeEvents", NULL, true, &first);
+        if (r < 0)
+                return -r;
+        r = ctl_varlink_attach(v, event, on_varlink_event, event);
+        if (r < 0)
+                return ctl_varlink_report("events", NULL, r);
+        r = sd_event_loop(event);
+        return r < 0 ? ctl_varlink_report("events", NULL, r) : r;
+}
+
 static int verb_events(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "json", no_argument, NULL, 'j' },
@@ -174,6 +256,8 @@ static int verb_events(int argc, char *argv[]) {
         }
         if (optind != argc)
                 return ctl_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+        if (ctl_args.varlink_path)
+                return events_varlink();
         r = ctl_bus_connect("events", &bus);
         if (r < 0)
                 return -r;

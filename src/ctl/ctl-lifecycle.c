@@ -7,6 +7,8 @@
 #include "bus-errors.h"
 #include "ctl-bus.h"
 #include "ctl-console.h"
+#include "ctl-json.h"
+#include "ctl-varlink.h"
 #include "ctl-watch.h"
 #include "gunyahctl.h"
 #include "macro.h"
@@ -59,6 +61,38 @@ static int create_check_started(sd_bus *bus, const char *path, const char *name)
         return CTL_EXIT_FAILURE;
 }
 
+/* CreateVM over varlink; the same output and checks as over D-Bus. */
+static int create_varlink(const char *what, const char *json, const char *name, uint64_t flags) {
+        _cleanup_(ctl_varlink_freep) CtlVarlink *v = NULL;
+        _cleanup_(json_object_putp) json_object *reply = NULL, *params = NULL, *got = NULL;
+        json_object *p;
+        int r;
+
+        r = ctl_varlink_connect(what, &v);
+        if (r < 0)
+                return -r;
+        params = json_object_new_object();
+        if (!params || json_object_object_add(params, "spec", json_object_new_string(json)) < 0 ||
+            json_object_object_add(params, "persist", json_object_new_boolean(flags & GUNYAH_CREATE_PERSIST)) < 0 ||
+            json_object_object_add(params, "start", json_object_new_boolean(flags & GUNYAH_CREATE_START)) < 0 ||
+            json_object_object_add(params, "transient", json_object_new_boolean(flags & GUNYAH_CREATE_TRANSIENT)) < 0)
+                return CTL_EXIT_FAILURE;
+        r = ctl_varlink_call_checked(v, what, "CreateVM", TAKE_PTR(params), false, &reply);
+        if (r < 0)
+                return -r;
+        printf("%s\n", name);
+        if (!(flags & GUNYAH_CREATE_START))
+                return CTL_EXIT_SUCCESS;
+        /* The VM exists even when its start failed; say so (create_check_started). */
+        if (ctl_varlink_call(v, "GetVM", ctl_varlink_name_parameters(name), false, &got) < 0 ||
+            !json_object_object_get_ex(got, "parameters", &p) || !json_object_object_get_ex(p, "vm", &p) ||
+            !streq(ctl_json_string(p, "state") ?: "", "failed"))
+                return CTL_EXIT_SUCCESS;
+        fprintf(stderr, "gunyahctl: create %s: created, but its start failed: %s\n", name,
+                strna(ctl_json_string(p, "stateReason")));
+        return CTL_EXIT_FAILURE;
+}
+
 static int verb_create(int argc, char *argv[]) {
         enum { ARG_START = 0x100, ARG_PERSIST, ARG_TRANSIENT };
         static const struct option options[] = {
@@ -91,6 +125,8 @@ static int verb_create(int argc, char *argv[]) {
                 return CTL_EXIT_FAILURE;
         if (asprintf(&what, "create %s", name) < 0)
                 return CTL_EXIT_FAILURE;
+        if (ctl_args.varlink_path)
+                return create_varlink(what, json, name, flags);
         r = ctl_bus_connect(what, &bus);
         if (r < 0)
                 return -r;
@@ -153,6 +189,39 @@ static void start_on_console_done(CtlConsole *c, bool detached, int r, void *use
         (void) sd_event_exit(run->event, run->exit);
 }
 
+/* start over varlink: StartVM, and for --wait the same watch, fed by
+ * SubscribeEvents (subscribed before StartVM, like the D-Bus matches). */
+static int start_varlink(StartRun *run, const char *what) {
+        _cleanup_(ctl_varlink_freep) CtlVarlink *v = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(ctl_watch_freep) CtlWatch *watch = NULL;
+        _cleanup_(json_object_putp) json_object *reply = NULL;
+        int r;
+
+        if (run->wait) {
+                r = ctl_event_new(NULL, CTL_EXIT_FAILURE, &event);
+                if (r < 0)
+                        return ctl_varlink_report(what, NULL, r);
+                run->event = event;
+                r = ctl_watch_new_varlink(what, event, run->name, start_on_end, run, &watch);
+                if (r < 0)
+                        return -r;
+        }
+        r = ctl_varlink_connect(what, &v);
+        if (r >= 0)
+                r = ctl_varlink_call_checked(v, what, "StartVM", ctl_varlink_name_parameters(run->name), false,
+                                             &reply);
+        if (r < 0)
+                return -r;
+        if (!run->wait)
+                return CTL_EXIT_SUCCESS;
+        r = ctl_watch_check(watch, false);
+        if (r < 0)
+                return ctl_varlink_report(what, NULL, r);
+        r = sd_event_loop(event);
+        return r < 0 ? ctl_varlink_report(what, NULL, r) : r;
+}
+
 static int verb_start(int argc, char *argv[]) {
         enum { ARG_WAIT = 0x100, ARG_CONSOLE };
         static const struct option options[] = {
@@ -181,6 +250,12 @@ static int verb_start(int argc, char *argv[]) {
         run.name = argv[optind];
         if (asprintf(&what, "start %s", run.name) < 0)
                 return CTL_EXIT_FAILURE;
+        if (ctl_args.varlink_path) {
+                if (attach)
+                        return ctl_usage_error(argv[0], "--console needs D-Bus: the console is a file descriptor, "
+                                               "which varlink cannot pass; drop --varlink");
+                return start_varlink(&run, what);
+        }
         r = ctl_bus_connect(what, &bus);
         if (r < 0)
                 return -r;
@@ -233,6 +308,44 @@ static void stop_on_end(CtlWatch *w, CtlWatchEnd end, void *userdata) {
         (void) sd_event_exit(run->event, run->exit);
 }
 
+/* stop over varlink: KillVM or StopVM, waiting through SubscribeEvents. */
+static int stop_varlink(StopRun *run, const char *what, bool force, bool wait, uint64_t timeout_usec) {
+        _cleanup_(ctl_varlink_freep) CtlVarlink *v = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(ctl_watch_freep) CtlWatch *watch = NULL;
+        _cleanup_(json_object_putp) json_object *reply = NULL;
+        json_object *params;
+        int r;
+
+        if (wait) {
+                r = ctl_event_new(NULL, CTL_EXIT_FAILURE, &event);
+                if (r < 0)
+                        return ctl_varlink_report(what, NULL, r);
+                run->event = event;
+                r = ctl_watch_new_varlink(what, event, run->name, stop_on_end, run, &watch);
+                if (r < 0)
+                        return -r;
+        }
+        r = ctl_varlink_connect(what, &v);
+        if (r < 0)
+                return -r;
+        params = ctl_varlink_name_parameters(run->name);
+        /* timeoutUSec is a varlink int: signed 64 bits. */
+        if (!force && params &&
+            json_object_object_add(params, "timeoutUSec", json_object_new_int64(MIN(timeout_usec, (uint64_t) INT64_MAX))) < 0)
+                return CTL_EXIT_FAILURE;
+        r = ctl_varlink_call_checked(v, what, force ? "KillVM" : "StopVM", params, false, &reply);
+        if (r < 0)
+                return -r;
+        if (!wait)
+                return CTL_EXIT_SUCCESS;
+        r = ctl_watch_check(watch, false);
+        if (r < 0)
+                return ctl_varlink_report(what, NULL, r);
+        r = sd_event_loop(event);
+        return r < 0 ? ctl_varlink_report(what, NULL, r) : r;
+}
+
 static int verb_stop(int argc, char *argv[]) {
         enum { ARG_TIMEOUT = 0x100, ARG_FORCE, ARG_NO_WAIT };
         static const struct option options[] = {
@@ -266,6 +379,8 @@ static int verb_stop(int argc, char *argv[]) {
         run.name = argv[optind];
         if (asprintf(&what, "stop %s", run.name) < 0)
                 return CTL_EXIT_FAILURE;
+        if (ctl_args.varlink_path)
+                return stop_varlink(&run, what, force, wait, timeout_sec * USEC_PER_SEC);
         r = ctl_bus_connect(what, &bus);
         if (r < 0)
                 return -r;
@@ -290,6 +405,21 @@ static int verb_stop(int argc, char *argv[]) {
         return r < 0 ? ctl_bus_report(what, NULL, r) : r;
 }
 
+/* kill and destroy over varlink: KillVM, DestroyVM. */
+static int simple_varlink_call(const char *what, const char *name, const char *method) {
+        _cleanup_(ctl_varlink_freep) CtlVarlink *v = NULL;
+        _cleanup_(json_object_putp) json_object *reply = NULL;
+        _cleanup_free_ char *m = NULL;
+        int r;
+
+        if (asprintf(&m, "%sVM", method) < 0)
+                return CTL_EXIT_FAILURE;
+        r = ctl_varlink_connect(what, &v);
+        if (r >= 0)
+                r = ctl_varlink_call_checked(v, what, m, ctl_varlink_name_parameters(name), false, &reply);
+        return r < 0 ? -r : CTL_EXIT_SUCCESS;
+}
+
 /* kill and destroy: one call by name, nothing to wait for. */
 static int simple_vm_call(int argc, char *argv[], const char *method) {
         static const struct option options[] = { {} };
@@ -304,6 +434,8 @@ static int simple_vm_call(int argc, char *argv[], const char *method) {
                 return ctl_usage_error(argv[0], "expected exactly one NAME");
         if (asprintf(&what, "%s %s", argv[0], argv[optind]) < 0)
                 return CTL_EXIT_FAILURE;
+        if (ctl_args.varlink_path)
+                return simple_varlink_call(what, argv[optind], method);
         r = ctl_bus_connect(what, &bus);
         if (r < 0)
                 return -r;

@@ -9,6 +9,7 @@
 #include "bus-errors.h"
 #include "ctl-bus.h"
 #include "ctl-json.h"
+#include "ctl-varlink.h"
 #include "gunyahctl.h"
 #include "macro.h"
 #include "parse-util.h"
@@ -52,6 +53,36 @@ static int list_read(sd_bus_message *reply, json_object *arr) {
         return sd_bus_message_exit_container(reply);
 }
 
+/* ListVMs over varlink, as the entries list_read() makes of the D-Bus reply.
+ * Returns a negative exit code on failure, having said why. */
+static int list_varlink(json_object **ret) {
+        _cleanup_(ctl_varlink_freep) CtlVarlink *v = NULL;
+        _cleanup_(json_object_putp) json_object *reply = NULL, *arr = json_object_new_array();
+        json_object *vms, *entry;
+        int r;
+
+        if (!arr)
+                return -CTL_EXIT_FAILURE;
+        r = ctl_varlink_connect("list", &v);
+        if (r >= 0)
+                r = ctl_varlink_call_checked(v, "list", "ListVMs", NULL, false, &reply);
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(reply, "vms", &vms) || !json_object_is_type(vms, json_type_array))
+                return -ctl_varlink_report("list", reply, 0);
+        for (size_t i = 0; i < json_object_array_length(vms); i++) {
+                r = ctl_varlink_vm_to_list_entry(json_object_array_get_idx(vms, i), &entry);
+                if (r < 0)
+                        return -ctl_bus_report("list: bad reply", NULL, r);
+                if (json_object_array_add(arr, entry) < 0) {
+                        json_object_put(entry);
+                        return -CTL_EXIT_FAILURE;
+                }
+        }
+        *ret = TAKE_PTR(arr);
+        return 0;
+}
+
 static void list_print_table(json_object *arr) {
         size_t n = json_object_array_length(arr);
         int wname = 4, wstate = 5;
@@ -82,16 +113,22 @@ static int verb_list(int argc, char *argv[]) {
                 return CTL_EXIT_USAGE;
         if (i != argc)
                 return ctl_usage_error(argv[0], "unexpected argument '%s'", argv[i]);
-        r = ctl_bus_connect("list", &bus);
-        if (r < 0)
-                return -r;
-        r = ctl_bus_call_manager(bus, "ListVMs", &error, &reply, NULL);
-        if (r < 0)
-                return ctl_bus_report("list", &error, r);
-        arr = json_object_new_array();
-        r = arr ? list_read(reply, arr) : -ENOMEM;
-        if (r < 0)
-                return ctl_bus_report("list: bad reply", NULL, r);
+        if (ctl_args.varlink_path) {
+                r = list_varlink(&arr);
+                if (r < 0)
+                        return -r;
+        } else {
+                r = ctl_bus_connect("list", &bus);
+                if (r < 0)
+                        return -r;
+                r = ctl_bus_call_manager(bus, "ListVMs", &error, &reply, NULL);
+                if (r < 0)
+                        return ctl_bus_report("list", &error, r);
+                arr = json_object_new_array();
+                r = arr ? list_read(reply, arr) : -ENOMEM;
+                if (r < 0)
+                        return ctl_bus_report("list: bad reply", NULL, r);
+        }
         if (ctl_args.json)
                 return ctl_json_print_line(arr) < 0 ? CTL_EXIT_FAILURE : CTL_EXIT_SUCCESS;
         list_print_table(arr);
@@ -183,6 +220,26 @@ static void status_print(json_object *p) {
         print_exit_info(info);
 }
 
+/* GetVM over varlink, as the properties GetAll returns on D-Bus. Returns a
+ * negative exit code on failure, having said why. */
+static int status_varlink(const char *what, const char *name, json_object **ret) {
+        _cleanup_(ctl_varlink_freep) CtlVarlink *v = NULL;
+        _cleanup_(json_object_putp) json_object *reply = NULL;
+        json_object *vm;
+        int r;
+
+        r = ctl_varlink_connect(what, &v);
+        if (r < 0)
+                return r;
+        r = ctl_varlink_call_checked(v, what, "GetVM", ctl_varlink_name_parameters(name), false, &reply);
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(reply, "vm", &vm))
+                return -ctl_varlink_report(what, reply, 0);
+        r = ctl_varlink_vm_to_properties(vm, ret);
+        return r < 0 ? -ctl_bus_report(what, NULL, r) : 0;
+}
+
 static int verb_status(int argc, char *argv[]) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -197,18 +254,24 @@ static int verb_status(int argc, char *argv[]) {
                 return ctl_usage_error(argv[0], "expected exactly one NAME");
         if (asprintf(&what, "status %s", argv[i]) < 0)
                 return CTL_EXIT_FAILURE;
-        r = ctl_bus_connect(what, &bus);
-        if (r < 0)
-                return -r;
-        r = ctl_bus_vm_path(bus, argv[i], &error, &path);
-        if (r >= 0)
-                r = sd_bus_call_method(bus, GUNYAH_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll",
-                                       &error, &reply, "s", GUNYAH_VM_INTERFACE);
-        if (r < 0)
-                return ctl_bus_report(what, &error, r);
-        r = ctl_json_read_properties(reply, &props);
-        if (r < 0)
-                return ctl_bus_report(what, NULL, r);
+        if (ctl_args.varlink_path) {
+                r = status_varlink(what, argv[i], &props);
+                if (r < 0)
+                        return -r;
+        } else {
+                r = ctl_bus_connect(what, &bus);
+                if (r < 0)
+                        return -r;
+                r = ctl_bus_vm_path(bus, argv[i], &error, &path);
+                if (r >= 0)
+                        r = sd_bus_call_method(bus, GUNYAH_BUS_NAME, path, "org.freedesktop.DBus.Properties",
+                                               "GetAll", &error, &reply, "s", GUNYAH_VM_INTERFACE);
+                if (r < 0)
+                        return ctl_bus_report(what, &error, r);
+                r = ctl_json_read_properties(reply, &props);
+                if (r < 0)
+                        return ctl_bus_report(what, NULL, r);
+        }
         if (ctl_args.json)
                 return ctl_json_print_line(props) < 0 ? CTL_EXIT_FAILURE : CTL_EXIT_SUCCESS;
         status_print(props);

@@ -5,7 +5,9 @@
 
 #include "bus-errors.h"
 #include "ctl-bus.h"
+#include "ctl-json.h"
 #include "ctl-watch.h"
+#include "gunyahctl.h"
 #include "macro.h"
 #include "vm-spec.h"
 
@@ -23,11 +25,59 @@ static VmLifecycleAction action_for(const VmSpec *spec, const char *reason) {
         return VM_ACTION_STOP; /* stopped through the API: the daemon does nothing more */
 }
 
+/* varlink: the VM as GetVM describes it, on the watch's call connection. */
+static int watch_get_vm(CtlWatch *w, json_object **ret_reply, json_object **ret_vm) {
+        _cleanup_(json_object_putp) json_object *reply = NULL;
+        json_object *p, *vm;
+        int r;
+
+        r = ctl_varlink_call(w->calls, "GetVM", ctl_varlink_name_parameters(w->name), false, &reply);
+        if (r < 0)
+                return r;
+        if (json_object_object_get_ex(reply, "error", NULL))
+                return -ENOENT;
+        if (!json_object_object_get_ex(reply, "parameters", &p) || !json_object_object_get_ex(p, "vm", &vm))
+                return -EBADMSG;
+        *ret_vm = vm;
+        *ret_reply = TAKE_PTR(reply);
+        return 0;
+}
+
+/* What the daemon's restart decision depends on: the VM's spec and its
+ * CrashRestartCount, read over the watch's transport. */
+static int watch_read_restart_inputs(CtlWatch *w, char **ret_spec, uint32_t *ret_count) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(json_object_putp) json_object *reply = NULL;
+        _cleanup_free_ char *spec = NULL;
+        json_object *vm;
+        uint32_t count = 0;
+        int r;
+
+        if (w->bus) {
+                r = ctl_bus_get_vm_string(w->bus, w->path, "Spec", &error, &spec);
+                if (r >= 0)
+                        r = sd_bus_get_property_trivial(w->bus, GUNYAH_BUS_NAME, w->path, GUNYAH_VM_INTERFACE,
+                                                        "CrashRestartCount", &error, 'u', &count);
+                if (r < 0)
+                        return r;
+        } else {
+                r = watch_get_vm(w, &reply, &vm);
+                if (r < 0)
+                        return r;
+                spec = strdup(ctl_json_string(vm, "spec") ?: "");
+                if (!spec)
+                        return -ENOMEM;
+                count = (uint32_t) ctl_json_int(vm, "crashRestartCount", 0);
+        }
+        *ret_spec = TAKE_PTR(spec);
+        *ret_count = count;
+        return 0;
+}
+
 /* Whether the daemon, having just stopped the VM, is going to start it again.
  * It decides in the same step that publishes "stopped", so reading the spec
  * and the restart count now sees the decision. */
 static bool restart_pending(CtlWatch *w) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(vm_spec_freep) VmSpec *spec = NULL;
         _cleanup_free_ char *json = NULL, *token = NULL;
         uint32_t count = 0;
@@ -35,7 +85,7 @@ static bool restart_pending(CtlWatch *w) {
         if (!streq(w->state, "stopped"))
                 return false; /* failed: a start did not complete; nothing retries it */
         token = ctl_reason_token(w->reason);
-        if (!token || ctl_bus_get_vm_string(w->bus, w->path, "Spec", &error, &json) < 0)
+        if (!token || watch_read_restart_inputs(w, &json, &count) < 0)
                 return false; /* gone already: nothing will restart */
         if (vm_spec_parse(json, strlen(json), VM_SPEC_SKIP_FILE_CHECKS, &spec, NULL) < 0)
                 return false;
@@ -45,9 +95,6 @@ static bool restart_pending(CtlWatch *w) {
                 return true; /* restarted at once, no limit */
 
         /* Crash restarts: the daemon counts each one it schedules. */
-        if (sd_bus_get_property_trivial(w->bus, GUNYAH_BUS_NAME, w->path, GUNYAH_VM_INTERFACE, "CrashRestartCount",
-                                        &error, 'u', &count) < 0)
-                return false;
         bool pending = count > w->restart_count;
         w->restart_count = count;
         return pending;
@@ -170,11 +217,29 @@ CtlWatch *ctl_watch_free(CtlWatch *w) {
         sd_bus_slot_unref(w->slot_removed);
         sd_bus_slot_unref(w->slot_owner);
         sd_bus_unref(w->bus);
+        ctl_varlink_free(w->events);
+        ctl_varlink_free(w->calls);
         free(w->path);
+        free(w->name);
         free(w->state);
         free(w->reason);
         free(w);
         return NULL;
+}
+
+/* varlink: GetVM's state, reason and restart count. */
+static int watch_check_varlink(CtlWatch *w, bool count_restarts) {
+        _cleanup_(json_object_putp) json_object *reply = NULL;
+        json_object *vm;
+        int r;
+
+        r = watch_get_vm(w, &reply, &vm);
+        if (r < 0)
+                return r;
+        if (count_restarts)
+                w->restart_count = (uint32_t) ctl_json_int(vm, "crashRestartCount", 0);
+        watch_update(w, ctl_json_string(vm, "state"), ctl_json_string(vm, "stateReason"));
+        return 0;
 }
 
 int ctl_watch_check(CtlWatch *w, bool count_restarts) {
@@ -183,6 +248,8 @@ int ctl_watch_check(CtlWatch *w, bool count_restarts) {
         uint32_t count = 0;
         int r;
 
+        if (!w->bus)
+                return watch_check_varlink(w, count_restarts);
         if (count_restarts) {
                 r = sd_bus_get_property_trivial(w->bus, GUNYAH_BUS_NAME, w->path, GUNYAH_VM_INTERFACE,
                                                 "CrashRestartCount", &error, 'u', &count);
@@ -196,5 +263,70 @@ int ctl_watch_check(CtlWatch *w, bool count_restarts) {
         if (r < 0)
                 return r;
         watch_update(w, state, reason);
+        return 0;
+}
+
+/* ---- varlink ---- */
+
+static void watch_end(CtlWatch *w, CtlWatchEnd end) {
+        if (w->ended)
+                return;
+        w->ended = true;
+        w->handler(w, end, w->userdata);
+}
+
+/* SubscribeEvents' replies: the events of this VM drive the watch like
+ * PropertiesChanged/InterfacesRemoved do on D-Bus; a hang-up is the daemon
+ * going away. */
+static void on_varlink_event(CtlVarlink *v, json_object *reply, int r, void *userdata) {
+        CtlWatch *w = userdata;
+        json_object *p;
+        const char *event, *vm;
+
+        (void) v;
+        if (r < 0 || json_object_object_get_ex(reply, "error", NULL)) {
+                watch_end(w, CTL_WATCH_DAEMON_GONE);
+                return;
+        }
+        if (!json_object_object_get_ex(reply, "parameters", &p))
+                return;
+        event = ctl_json_string(p, "event");
+        vm = ctl_json_string(p, "vm");
+        if (!event || !vm || !streq(vm, w->name))
+                return;
+        if (streq(event, "removed"))
+                watch_end(w, CTL_WATCH_REMOVED);
+        else if (streq(event, "state"))
+                watch_update(w, ctl_json_string(p, "state"), ctl_json_string(p, "stateReason"));
+}
+
+int ctl_watch_new_varlink(const char *what, sd_event *event, const char *name, CtlWatchHandler handler,
+                          void *userdata, CtlWatch **ret) {
+        _cleanup_(ctl_watch_freep) CtlWatch *w = NULL;
+        _cleanup_(json_object_putp) json_object *first = NULL;
+        int r;
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -CTL_EXIT_FAILURE;
+        w->handler = handler;
+        w->userdata = userdata;
+        w->name = strdup(name);
+        if (!w->name)
+                return -CTL_EXIT_FAILURE;
+        r = ctl_varlink_connect(what, &w->events);
+        if (r >= 0)
+                r = ctl_varlink_connect(what, &w->calls);
+        if (r < 0)
+                return r;
+        /* The first reply ("subscribed") means the daemon has registered us:
+         * from here on no change of the VM can go unseen. */
+        r = ctl_varlink_call_checked(w->events, what, "SubscribeEvents", NULL, true, &first);
+        if (r < 0)
+                return r;
+        r = ctl_varlink_attach(w->events, event, on_varlink_event, w);
+        if (r < 0)
+                return -ctl_varlink_report(what, NULL, r);
+        *ret = TAKE_PTR(w);
         return 0;
 }

@@ -11,10 +11,17 @@
  * Create the watch (it subscribes synchronously) BEFORE the call that starts
  * or stops the VM, then call ctl_watch_check() to read the state the call
  * left: no transition can fall between the two.
+ *
+ * Two transports: D-Bus signals (ctl_watch_new), or varlink SubscribeEvents
+ * with a second connection for the reads (ctl_watch_new_varlink). The rule
+ * for "ended" is the same code for both.
  */
 
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "ctl-varlink.h"
 
 typedef enum CtlWatchEnd {
         CTL_WATCH_ENDED,       /* state and reason hold how */
@@ -26,8 +33,10 @@ typedef struct CtlWatch CtlWatch;
 typedef void (*CtlWatchHandler)(CtlWatch *w, CtlWatchEnd end, void *userdata);
 
 struct CtlWatch {
-        sd_bus *bus;
-        char *path;
+        sd_bus *bus;                  /* D-Bus, or NULL for varlink */
+        char *path;                   /* D-Bus: the VM's object path */
+        char *name;                   /* varlink: the VM's name */
+        CtlVarlink *events, *calls;   /* varlink: the subscription, and GetVM */
         char *state;           /* latest known */
         char *reason;
         unsigned restart_count; /* CrashRestartCount at the last decision */
@@ -38,6 +47,10 @@ struct CtlWatch {
 };
 
 int ctl_watch_new(sd_bus *bus, const char *path, CtlWatchHandler handler, void *userdata, CtlWatch **ret);
+/* Subscribes over varlink (--varlink), attached to event's loop. Returns a
+ * negative CTL_EXIT_* code on failure, having said why ("gunyahctl: what: ..."). */
+int ctl_watch_new_varlink(const char *what, sd_event *event, const char *name, CtlWatchHandler handler,
+                          void *userdata, CtlWatch **ret);
 CtlWatch *ctl_watch_free(CtlWatch *w);
 static inline void ctl_watch_freep(CtlWatch **w) {
         if (*w)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "ctl-varlink.h"
 #include "gunyahctl.h"
 #include "macro.h"
 
@@ -49,22 +50,25 @@ static void help(void) {
                "     --json                JSON output (list, status; events: one object a line)\n"
                "     --user                Talk to gunyahd on the session bus\n"
                "     --bus-address=ADDR    Talk to gunyahd on the bus at ADDR (default: system bus)\n"
+               "     --varlink[=PATH]      Talk to gunyahd over varlink at PATH instead of D-Bus\n"
+               "                           (default: " CTL_VARLINK_DEFAULT_PATH "; not for console)\n"
                "\nExit status:\n"
                "  0  success\n"
                "  1  failure, or invalid input (spec, kernel image), or an error from gunyahd\n"
                "  2  usage error\n"
-               "  3  gunyahd unreachable (no bus, or nobody owns org.gunyah.Manager1)\n"
+               "  3  gunyahd unreachable (no bus, nobody owns org.gunyah.Manager1, no varlink socket)\n"
                "  4  the VM ended abnormally (start --wait: anything but poweroff or shutdown)\n");
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_USER, ARG_BUS_ADDRESS };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_USER, ARG_BUS_ADDRESS, ARG_VARLINK };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "user", no_argument, NULL, ARG_USER },
                 { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
+                { "varlink", optional_argument, NULL, ARG_VARLINK },
                 {}
         };
         int c;
@@ -86,6 +90,11 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_BUS_ADDRESS:
                         ctl_args.bus_address = optarg;
+                        break;
+                case ARG_VARLINK:
+                        if (optarg && !optarg[0])
+                                return ctl_usage_error(NULL, "--varlink= needs a socket path");
+                        ctl_args.varlink_path = optarg ?: CTL_VARLINK_DEFAULT_PATH;
                         break;
                 default:
                         return CTL_EXIT_USAGE; /* getopt printed why */

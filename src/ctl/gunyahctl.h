@@ -38,6 +38,7 @@ typedef struct CtlArgs {
         bool json;               /* --json: machine-readable output */
         bool user;               /* --user: the session bus */
         const char *bus_address; /* --bus-address=ADDR, or NULL for the system bus */
+        const char *varlink_path; /* --varlink[=PATH]: the online verbs use varlink; NULL: D-Bus */
 } CtlArgs;
 extern CtlArgs ctl_args;
 

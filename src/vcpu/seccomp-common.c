@@ -12,11 +12,11 @@ static const SeccompRule rules[] = {
         SECCOMP_ALLOW(sendto, "send() of control messages (fd 3) and console output (fd 4)"),
         SECCOMP_ALLOW_IF_EQ(write, 0, 2, "log lines to stderr (fd 2, the daemon's journal stream) only"),
         SECCOMP_ALLOW(rt_sigreturn, "return from the kick signal's handler"),
-        SECCOMP_ALLOW(rt_sigprocmask, "block the kick signal before detaching"),
+        SECCOMP_ALLOW(rt_sigprocmask, "block the kick signal before detaching; the sim saves/restores the mask around guest code"),
         SECCOMP_ALLOW(restart_syscall, "resume a timed wait after SIGSTOP/SIGCONT (cgroup freezer)"),
         SECCOMP_ALLOW(sched_yield, "contended spin locks of the shared device page (devices.c, pl011.c)"),
         SECCOMP_ALLOW(clock_gettime, "clock_gettime() where the clocksource has no vDSO"),
-        SECCOMP_ALLOW(munmap, "detach: unmap the run block and the device page"),
+        SECCOMP_ALLOW(munmap, "detach: unmap the run block and the device page; unicorn and malloc release memory"),
         SECCOMP_ALLOW(close, "detach: close the fds the worker was handed"),
         SECCOMP_ALLOW(exit_group, "leave (single-threaded: exit is never needed)"),
 };

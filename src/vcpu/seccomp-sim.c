@@ -2,7 +2,8 @@
 /*
  * Allow-list of the simulator backend's worker on top of seccomp-common.c:
  * unicorn's JIT and allocations, the VM-wide execution lock and power-state
- * futexes in shared memory, and the kick of other workers' vCPUs.
+ * futexes in shared memory, and the kick of other workers' vCPUs. munmap and
+ * rt_sigprocmask, which unicorn uses too, are in the common table.
  */
 #include <linux/futex.h>
 #include <signal.h>
@@ -15,13 +16,11 @@
 static const SeccompRule rules[] = {
         /* The JIT's code buffer exists since attach: nothing new is executable. */
         SECCOMP_ALLOW_IF_MASKED_EQ(mmap, 2, PROT_EXEC, 0, "guest memory from its memfd at first run; malloc; never PROT_EXEC"),
-        SECCOMP_ALLOW(munmap, "unicorn and malloc release memory"),
         SECCOMP_ALLOW(brk, "malloc of unicorn's per-region state"),
         /* Plain WAIT/WAKE only: no PI, requeue or op-code futexes, whose
          * kernel paths have been privilege-escalation bugs before. */
         SECCOMP_ALLOW_IF_EQ(futex, 1, FUTEX_WAIT, "wait on the execution lock or the vCPU's power word (shared page)"),
         SECCOMP_ALLOW_IF_EQ(futex, 1, FUTEX_WAKE, "wake the execution lock's or another vCPU's waiters"),
-        SECCOMP_ALLOW(rt_sigprocmask, "unicorn saves and restores the signal mask around guest execution"),
         SECCOMP_ALLOW_IF_EQ(tgkill, 2, SIM_KICK_SIGNAL, "kick another worker's vCPU out of guest code, SIM_KICK_SIGNAL only"),
 };
 

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The worker's seccomp allow-lists under real kernel enforcement: each case
+ * forks a child that loads a backend's filter and makes one syscall; the
+ * parent checks it returned (allowed) or died of SIGSYS (refused). The
+ * kernel backend cannot run here without /dev/gunyah; its filter can.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gunyah-abi.h"
+#include "macro.h"
+#include "sandbox-seccomp.h"
+#include "sandbox.h"
+#include "sim-shared.h"
+
+/* The child's ids, read before its filter: getpid and gettid are not allowed. */
+static pid_t child_pid, child_tid;
+
+/* Runs attempt() in a child under backend's filter; returns the child's
+ * wait status. attempt returns the exit code the child leaves with. */
+static int run_filtered(const char *backend, int (*attempt)(void)) {
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                child_pid = getpid();
+                child_tid = (pid_t) syscall(SYS_gettid);
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                        _exit(100);
+                if (sandbox_seccomp_install(backend, false) < 0)
+                        _exit(101);
+                /* exit_group is allowed; _exit() is exit_group. */
+                _exit(attempt());
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        return status;
+}
+
+static void assert_allowed(const char *backend, int (*attempt)(void)) {
+        int status = run_filtered(backend, attempt);
+
+        if (WIFSIGNALED(status))
+                fail_msg("%s: allowed syscall killed the child with signal %d", backend, WTERMSIG(status));
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void assert_killed(const char *backend, int (*attempt)(void)) {
+        int status = run_filtered(backend, attempt);
+
+        if (WIFEXITED(status))
+                fail_msg("%s: refused syscall returned; child exited %d", backend, WEXITSTATUS(status));
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGSYS);
+}
+
+static int vcpu_run_on_bad_fd(void) {
+        /* Reaches the kernel (EBADF), so the filter let it through. */
+        return ioctl(-1, GUNYAH_VCPU_RUN) < 0 && errno == EBADF ? 0 : 1;
+}
+static int other_ioctl(void) {
+        struct termios t;
+        (void) ioctl(0, TCGETS, &t);
+        return 0;
+}
+static int open_file(void) {
+        (void) openat(AT_FDCWD, "/", O_RDONLY | O_DIRECTORY);
+        return 0;
+}
+static int write_stderr(void) {
+        return write(2, "", 0) == 0 ? 0 : 1;
+}
+static int write_stdout(void) {
+        (void) write(1, "", 0);
+        return 0;
+}
+static int mmap_rw(void) {
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p != MAP_FAILED && munmap(p, 4096) == 0 ? 0 : 1;
+}
+static int mmap_exec(void) {
+        (void) mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return 0;
+}
+static int mprotect_exec(void) {
+        static char page[4096] __attribute__((aligned(4096)));
+        (void) mprotect(page, sizeof(page), PROT_READ | PROT_EXEC);
+        return 0;
+}
+static int futex_wake(void) {
+        static uint32_t word;
+        return syscall(SYS_futex, &word, FUTEX_WAKE, 1, NULL, NULL, 0) >= 0 ? 0 : 1;
+}
+static int futex_lock_pi(void) {
+        static uint32_t word;
+        (void) syscall(SYS_futex, &word, FUTEX_LOCK_PI, 0, NULL, NULL, 0);
+        return 0;
+}
+static int kick_self(void) {
+        /* SIM_KICK_SIGNAL (SIGURG) is ignored by default: harmless to send. */
+        return syscall(SYS_tgkill, child_pid, child_tid, SIM_KICK_SIGNAL) == 0 ? 0 : 1;
+}
+static int kill_self_term(void) {
+        /* SIGSYS, not SIGTERM, must end us: tgkill is limited to the kick. */
+        (void) syscall(SYS_tgkill, child_pid, child_tid, SIGTERM);
+        return 0;
+}
+static int do_fork(void) {
+        (void) syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+        return 0;
+}
+static int do_socket(void) {
+        (void) syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+        return 0;
+}
+
+static void test_kernel_allows_vcpu_run_ioctl_only(void **state) {
+        (void) state;
+        assert_allowed("kernel", vcpu_run_on_bad_fd);
+        assert_killed("kernel", other_ioctl);
+}
+
+static void test_sim_has_no_ioctl(void **state) {
+        (void) state;
+        assert_killed("sim", vcpu_run_on_bad_fd);
+        assert_killed("sim", other_ioctl);
+}
+
+static void test_common_writes_to_stderr_only(void **state) {
+        (void) state;
+        assert_allowed("kernel", write_stderr);
+        assert_allowed("sim", write_stderr);
+        assert_killed("kernel", write_stdout);
+        assert_killed("sim", write_stdout);
+}
+
+static void test_no_backend_opens_forks_or_makes_sockets(void **state) {
+        (void) state;
+        assert_killed("kernel", open_file);
+        assert_killed("sim", open_file);
+        assert_killed("kernel", do_fork);
+        assert_killed("sim", do_fork);
+        assert_killed("kernel", do_socket);
+        assert_killed("sim", do_socket);
+}
+
+static void test_sim_maps_memory_but_never_executable(void **state) {
+        (void) state;
+        assert_allowed("sim", mmap_rw);
+        assert_killed("sim", mmap_exec);
+        assert_killed("sim", mprotect_exec);
+        assert_killed("kernel", mmap_rw);
+}
+
+static void test_sim_futex_wait_wake_only(void **state) {
+        (void) state;
+        assert_allowed("sim", futex_wake);
+        assert_killed("sim", futex_lock_pi);
+        assert_killed("kernel", futex_wake);
+}
+
+static void test_sim_tgkill_sends_the_kick_only(void **state) {
+        (void) state;
+        assert_allowed("sim", kick_self);
+        assert_killed("sim", kill_self_term);
+        assert_killed("kernel", kick_self);
+}
+
+static void test_unknown_backend_is_refused(void **state) {
+        (void) state;
+        assert_null(seccomp_table_for_backend("qemu"));
+        assert_int_equal(sandbox_seccomp_install("qemu", false), -EPROTONOSUPPORT);
+}
+
+static void test_every_rule_has_a_reason(void **state) {
+        const SeccompTable *tables[] = { &seccomp_table_common, &seccomp_table_kernel, &seccomp_table_sim };
+
+        (void) state;
+        for (size_t t = 0; t < ELEMENTSOF(tables); t++)
+                for (size_t i = 0; i < tables[t]->n_rules; i++) {
+                        const SeccompRule *r = &tables[t]->rules[i];
+                        if (!r->reason || strlen(r->reason) < 10)
+                                fail_msg("%s: %s has no reason", tables[t]->backend ?: "common", r->name);
+                }
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_kernel_allows_vcpu_run_ioctl_only),
+                cmocka_unit_test(test_sim_has_no_ioctl),
+                cmocka_unit_test(test_common_writes_to_stderr_only),
+                cmocka_unit_test(test_no_backend_opens_forks_or_makes_sockets),
+                cmocka_unit_test(test_sim_maps_memory_but_never_executable),
+                cmocka_unit_test(test_sim_futex_wait_wake_only),
+                cmocka_unit_test(test_sim_tgkill_sends_the_kick_only),
+                cmocka_unit_test(test_unknown_backend_is_refused),
+                cmocka_unit_test(test_every_rule_has_a_reason),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
