@@ -58,9 +58,11 @@ static int sandbox_fds(size_t n_backend_fds) {
 static int sandbox_namespaces(void) {
         /* No PID namespace: the simulator kicks the vCPUs of other workers
          * with tgkill() on pids they published in shared memory, which must
-         * mean the same in every worker (docs/sandbox.md). */
-        if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) < 0)
-                return log_error_errno(errno, "unshare(mount, net, ipc, uts, cgroup) failed: %m");
+         * mean the same in every worker. No cgroup namespace: it would only
+         * hide /proc/self/cgroup, and there is no /proc; gunyahd.service's
+         * RestrictNamespaces= does not allow it (docs/sandbox.md). */
+        if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+                return log_error_errno(errno, "unshare(mount, net, ipc, uts) failed: %m");
         return 0;
 }
 

@@ -14,7 +14,7 @@ typedef struct SandboxConfig {
 } SandboxConfig;
 
 /* Everything but seccomp: closes every fd not handed over, enters new mount,
- * network, IPC, UTS and cgroup namespaces, pivots into an empty read-only
+ * network, IPC and UTS namespaces, pivots into an empty read-only
  * tmpfs, drops to uid/gid without supplementary groups, empties every
  * capability set, sets no_new_privs and rlimits. On failure *ret_step names
  * the substep ("sandbox-setuid", ...) for WORKER_MSG_FAILED. */

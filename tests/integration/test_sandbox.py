@@ -18,7 +18,7 @@ START = 2
 WORKER_UID = 65534  # the harness runs workers as --worker-user=65534
 HOOKS = os.environ.get("GUNYAH_SANDBOX_TEST_HOOKS") == "1"
 HOOK_MARKER = b"GUNYAH-SANDBOX-TEST-HOOKS-ENABLED"
-NAMESPACES = ("mnt", "net", "ipc", "uts", "cgroup")
+NAMESPACES = ("mnt", "net", "ipc", "uts")
 
 needs_hooks = pytest.mark.skipif(not HOOKS, reason="needs meson -Dsandbox-test-hooks=true")
 
