@@ -242,27 +242,26 @@ static int watch_check_varlink(CtlWatch *w, bool count_restarts) {
         return 0;
 }
 
+/* One GetAll: State and StateReason must come from the same moment, or a
+ * transition between two Gets pairs the new state with the old reason. */
 int ctl_watch_check(CtlWatch *w, bool count_restarts) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *state = NULL, *reason = NULL;
-        uint32_t count = 0;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(json_object_putp) json_object *props = NULL;
         int r;
 
         if (!w->bus)
                 return watch_check_varlink(w, count_restarts);
-        if (count_restarts) {
-                r = sd_bus_get_property_trivial(w->bus, GUNYAH_BUS_NAME, w->path, GUNYAH_VM_INTERFACE,
-                                                "CrashRestartCount", &error, 'u', &count);
-                if (r < 0)
-                        return r;
-                w->restart_count = count;
-        }
-        r = ctl_bus_get_vm_string(w->bus, w->path, "StateReason", &error, &reason);
-        if (r >= 0)
-                r = ctl_bus_get_vm_string(w->bus, w->path, "State", &error, &state);
+        r = sd_bus_call_method(w->bus, GUNYAH_BUS_NAME, w->path, "org.freedesktop.DBus.Properties", "GetAll",
+                               &error, &reply, "s", GUNYAH_VM_INTERFACE);
         if (r < 0)
                 return r;
-        watch_update(w, state, reason);
+        r = ctl_json_read_properties(reply, &props);
+        if (r < 0)
+                return r;
+        if (count_restarts)
+                w->restart_count = (uint32_t) ctl_json_int(props, "CrashRestartCount", 0);
+        watch_update(w, ctl_json_string(props, "State"), ctl_json_string(props, "StateReason"));
         return 0;
 }
 

@@ -4,6 +4,7 @@ its output and its exit code, driven as a user or a unit file would."""
 import json
 import os
 import pty
+import select
 import signal
 import subprocess
 import time
@@ -287,27 +288,65 @@ def test_help_documents_verbs_and_exit_codes():
 
 # --- events ---
 
+def read_line(proc, timeout):
+    """One line of proc's stdout, or None after timeout seconds; "" at EOF.
+    Reads the fd itself (a buffered readline() would hide lines from select)."""
+    pending = getattr(proc, "pending", b"")
+    deadline = time.monotonic() + timeout
+    while b"\n" not in pending:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([proc.stdout.fileno()], [], [], left)[0]:
+            proc.pending = pending
+            return None
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            proc.pending = b""
+            return pending.decode()
+        pending += chunk
+    line, _, proc.pending = pending.partition(b"\n")
+    return line.decode() + "\n"
+
+
 def read_events(proc, until, timeout=20):
     """Reads JSON lines of events from proc until until(list) holds."""
     events = []
     deadline = time.monotonic() + timeout
     while not until(events):
         assert time.monotonic() < deadline, f"events so far: {events}"
-        line = proc.stdout.readline()
+        line = read_line(proc, max(0.0, deadline - time.monotonic()))
+        if line is None:
+            continue
         assert line, f"events ended early: {events} {proc.stderr.read()}"
         events.append(json.loads(line))
     return events
+
+
+def wait_subscribed(env, proc, timeout=20, seen=lambda line, name: json.loads(line).get("vm") == name):
+    """gunyahctl events subscribes after it starts, at a moment the test
+    cannot see: create probe VMs until one shows up in its output. Returns
+    the names of the probes created."""
+    probes = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        name = f"probe{len(probes)}"
+        create(env, name)
+        probes.append(name)
+        end = time.monotonic() + 1
+        while time.monotonic() < end:
+            line = read_line(proc, 0.2)
+            if line and seen(line, name):
+                return probes
+    raise AssertionError("gunyahctl events never reported a probe VM")
 
 
 def test_events_json_follows_a_hello_run_in_order(env, gd):
     proc = popen_ctl(gd, "events", "--json", text=True)
     try:
         # a VM that appears proves the subscription is in place
-        create(env, "probe")
-        read_events(proc, lambda ev: any(e["vm"] == "probe" and e["event"] == "added" for e in ev))
+        probe = wait_subscribed(env, proc)[-1]
         create(env, "hello", "hello", "--start")
         ev = read_events(proc, lambda ev: any(e.get("state") == "stopped" for e in ev))
-        gd.ctl("destroy", "probe")
+        gd.ctl("destroy", probe)
         ev += read_events(proc, lambda ev: any(e["event"] == "removed" for e in ev))
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
@@ -318,15 +357,16 @@ def test_events_json_follows_a_hello_run_in_order(env, gd):
     hello = [(e["event"], e.get("state"), e.get("reason")) for e in ev if e["vm"] == "hello" and "state" in e]
     assert [s for _, s, _ in hello] == ["defined", "starting", "running", "stopping", "stopped"], hello
     assert hello[0][0] == "added" and hello[-1][2] == "poweroff", hello
-    assert ev[-1] == {"vm": "probe", "event": "removed"}, ev
+    assert ev[-1] == {"vm": probe, "event": "removed"}, ev
 
 
 def test_events_text_and_sigterm(env, gd):
     proc = popen_ctl(gd, "events", text=True)
     try:
-        create(env, "probe")
-        line = proc.stdout.readline()
-        assert line == "VM probe: added defined\n", line
+        seen = []
+        probes = wait_subscribed(env, proc, seen=lambda line, name: seen.append(line) or
+                                 line.startswith(f"VM {name}:"))
+        assert seen[-1] == f"VM {probes[-1]}: added defined\n", seen
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
     finally:
