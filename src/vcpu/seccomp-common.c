@@ -17,6 +17,7 @@ static const SeccompRule rules[] = {
         SECCOMP_ALLOW(sched_yield, "contended spin locks of the shared device page (devices.c, pl011.c)"),
         SECCOMP_ALLOW(clock_gettime, "clock_gettime() where the clocksource has no vDSO"),
         SECCOMP_ALLOW(munmap, "detach: unmap the run block and the device page; unicorn and malloc release memory"),
+        SECCOMP_ALLOW(brk, "malloc/free grow or trim the heap (unicorn's per-region state, detach)"),
         SECCOMP_ALLOW(close, "detach: close the fds the worker was handed"),
         SECCOMP_ALLOW(exit_group, "leave (single-threaded: exit is never needed)"),
 };

@@ -16,7 +16,6 @@
 static const SeccompRule rules[] = {
         /* The JIT's code buffer exists since attach: nothing new is executable. */
         SECCOMP_ALLOW_IF_MASKED_EQ(mmap, 2, PROT_EXEC, 0, "guest memory from its memfd at first run; malloc; never PROT_EXEC"),
-        SECCOMP_ALLOW(brk, "malloc of unicorn's per-region state"),
         /* Plain WAIT/WAKE only: no PI, requeue or op-code futexes, whose
          * kernel paths have been privilege-escalation bugs before. */
         SECCOMP_ALLOW_IF_EQ(futex, 1, FUTEX_WAIT, "wait on the execution lock or the vCPU's power word (shared page)"),
