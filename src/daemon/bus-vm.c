@@ -101,14 +101,6 @@ static int property_get_state_reason(sd_bus *bus, const char *path, const char *
         return sd_bus_message_append(reply, "s", s);
 }
 
-static const char *exit_type_name(uint16_t type) {
-        static const char *const names[] = {
-                "VM_EXIT",        "PSCI_POWER_OFF", "PSCI_SYSTEM_RESET", "PSCI_SYSTEM_RESET2",
-                "WDT_BITE",       "HYP_ERROR",      "ASYNC_EXT_ABORT",   "VM_FORCE_STOPPED",
-        };
-        return type < ELEMENTSOF(names) ? names[type] : "UNKNOWN";
-}
-
 int bus_vm_append_exit_info(sd_bus_message *reply, const Vm *vm) {
         const VmExitInfo *e = &vm->exit_info;
         int r;
@@ -119,7 +111,7 @@ int bus_vm_append_exit_info(sd_bus_message *reply, const Vm *vm) {
         if (e->valid) {
                 r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}{sv}", "status", "u", e->status,
                                           "exit_type", "u", (uint32_t) e->exit_type, "exit_type_name", "s",
-                                          e->status == 2 ? exit_type_name(e->exit_type) : "", "reason_size",
+                                          vm_exit_info_type_name(e), "reason_size",
                                           "u", e->reason_size, "vcpu", "i", e->vcpu, "timestamp", "t",
                                           e->timestamp);
                 if (r < 0)

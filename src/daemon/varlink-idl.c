@@ -198,6 +198,8 @@ const char varlink_idl_manager[] =
         "  state: ?string,\n"
         "  # Its state reason after the event.\n"
         "  stateReason: ?string,\n"
+        "  # state events into stopped or failed: how the run ended.\n"
+        "  exitInfo: ?ExitInfo,\n"
         "  # subscribed: every VM at the time of subscribing.\n"
         "  vms: ?[]VM\n"
         ")\n"

@@ -78,14 +78,6 @@ static int reply_bus_error(VarlinkConnection *c, const sd_bus_error *e, int r, c
         return error_with_message(c, IFACE ".Failed", e->message);
 }
 
-static const char *exit_type_name(uint16_t type) {
-        static const char *const names[] = {
-                "VM_EXIT",  "PSCI_POWER_OFF", "PSCI_SYSTEM_RESET", "PSCI_SYSTEM_RESET2",
-                "WDT_BITE", "HYP_ERROR",      "ASYNC_EXT_ABORT",   "VM_FORCE_STOPPED",
-        };
-        return type < ELEMENTSOF(names) ? names[type] : "UNKNOWN";
-}
-
 static json_object *exit_info_to_json(const VmExitInfo *e) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *reason = json_object_new_array();
         int r = 0;
@@ -97,7 +89,7 @@ static json_object *exit_info_to_json(const VmExitInfo *e) {
                         return NULL;
         r |= add(o, "status", json_object_new_int64(e->status));
         r |= add(o, "exitType", json_object_new_int(e->exit_type));
-        r |= add(o, "exitTypeName", json_object_new_string(e->status == 2 ? exit_type_name(e->exit_type) : ""));
+        r |= add(o, "exitTypeName", json_object_new_string(vm_exit_info_type_name(e)));
         r |= add(o, "reasonSize", json_object_new_int64(e->reason_size));
         r |= add(o, "reason", TAKE_PTR(reason));
         r |= add(o, "vcpu", json_object_new_int(e->vcpu));
@@ -387,7 +379,9 @@ static void on_vm_event(Manager *m, Vm *vm, const char *event, void *userdata) {
         if (!p || !reason || add(p, "event", json_object_new_string(event)) < 0 ||
             add(p, "vm", json_object_new_string(vm->name)) < 0 ||
             add(p, "state", json_object_new_string(vm_state_to_string(vm->state))) < 0 ||
-            add(p, "stateReason", json_object_new_string(reason)) < 0) {
+            add(p, "stateReason", json_object_new_string(reason)) < 0 ||
+            (streq(event, "state") && IN_SET(vm->state, VM_STATE_STOPPED, VM_STATE_FAILED) &&
+             vm->exit_info.valid && add(p, "exitInfo", exit_info_to_json(&vm->exit_info)) < 0)) {
                 json_object_put(p);
                 log_oom();
                 return;

@@ -72,6 +72,23 @@ VmReason vm_reason_from_string(const char *s) {
         return _VM_REASON_INVALID;
 }
 
+const char *vm_exit_info_type_name(const VmExitInfo *e) {
+        static const char *const names[] = {
+                [GUNYAH_VM_EXIT_TYPE_VM_EXIT] = "VM_EXIT",
+                [GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF] = "PSCI_POWER_OFF",
+                [GUNYAH_VM_EXIT_TYPE_PSCI_SYSTEM_RESET] = "PSCI_SYSTEM_RESET",
+                [GUNYAH_VM_EXIT_TYPE_PSCI_SYSTEM_RESET2] = "PSCI_SYSTEM_RESET2",
+                [GUNYAH_VM_EXIT_TYPE_WDT_BITE] = "WDT_BITE",
+                [GUNYAH_VM_EXIT_TYPE_HYP_ERROR] = "HYP_ERROR",
+                [GUNYAH_VM_EXIT_TYPE_ASYNC_EXT_ABORT] = "ASYNC_EXT_ABORT",
+                [GUNYAH_VM_EXIT_TYPE_VM_FORCE_STOPPED] = "VM_FORCE_STOPPED",
+        };
+
+        if (e->status != GUNYAH_VM_STATUS_EXITED)
+                return ""; /* the type means something only for an exited VM */
+        return e->exit_type < ELEMENTSOF(names) ? names[e->exit_type] : "UNKNOWN";
+}
+
 bool vm_is_active(const Vm *vm) {
         return IN_SET(vm->state, VM_STATE_STARTING, VM_STATE_RUNNING, VM_STATE_STOPPING);
 }

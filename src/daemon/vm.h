@@ -135,6 +135,9 @@ int vm_set_autostart(Vm *vm, bool b, sd_bus_error *error);
 
 bool vm_is_active(const Vm *vm); /* starting, running or stopping */
 
+/* "PSCI_POWER_OFF" etc. for an exited VM, "" otherwise. */
+const char *vm_exit_info_type_name(const VmExitInfo *e);
+
 /* Formats StateReason: the reason token, plus detail where there is one. */
 char *vm_state_reason_string(const Vm *vm);
 

@@ -354,7 +354,7 @@ def test_unprivileged_callers_may_only_read(gd, vl):
 
 # ---- SubscribeEvents ----
 
-def read_events(sub, name, until_state, timeout=20):
+def read_events(sub, name, until_state, timeout=20, last=None):
     events = []
     sub.sock.settimeout(timeout)
     while True:
@@ -365,6 +365,8 @@ def read_events(sub, name, until_state, timeout=20):
             continue
         events.append((p["event"], p["state"], p["stateReason"]))
         if p["event"] == "state" and p["state"] == until_state:
+            if last is not None:
+                last.update(p)
             return events
 
 
@@ -379,10 +381,14 @@ def test_subscribe_streams_state_changes_in_order(gd):
         assert [v["name"] for v in first["parameters"]["vms"]] == ["before"]
 
         ctl.call(f"{IFACE}.CreateVM", spec=spec_json("hello"), start=True)
-        events = read_events(sub, "hello", "stopped")
+        stopped = {}
+        events = read_events(sub, "hello", "stopped", last=stopped)
         assert events == [("added", "defined", ""), ("state", "starting", "start"),
                           ("state", "running", "start"), ("state", "stopping", "poweroff"),
                           ("state", "stopped", "poweroff")], events
+        # the event that ends a run says how it ended
+        assert stopped["exitInfo"]["status"] == 2, stopped
+        assert stopped["exitInfo"]["exitType"] == 1, stopped
 
         ctl.call(f"{IFACE}.DestroyVM", name="hello")
         p = sub.recv()["parameters"]
