@@ -13,6 +13,7 @@
 #include "macro.h"
 #include "psci.h"
 #include "sim-internal.h"
+#include "sim-sysreg.h"
 
 #define SIM_EMU_STACK_SIZE (1024 * 1024)
 
@@ -27,32 +28,11 @@
 /* unicorn exception numbers (QEMU's EXCP_*), see unicorn-notes. */
 #define SIM_EXCP_HVC 11u
 
-typedef struct SimSysreg {
-        uint32_t op0, op1, crn, crm, op2;
-} SimSysreg;
+static const SimSysreg CNTHCTL_EL2 = { 3, 4, 14, 1, 0 };
+#define CNTHCTL_EL1PCTEN_EL1PCEN 0x3u
 
-static const SimSysreg SCR_EL3 = { 3, 6, 1, 1, 0 };
-static const SimSysreg HCR_EL2 = { 3, 4, 1, 1, 0 };
-static const SimSysreg VMPIDR_EL2 = { 3, 4, 0, 0, 5 };
-static const SimSysreg SCTLR_EL1 = { 3, 0, 1, 0, 0 };
-static const SimSysreg ELR_EL1 = { 3, 0, 4, 0, 1 };
-static const SimSysreg SPSR_EL1 = { 3, 0, 4, 0, 0 };
-static const SimSysreg SP_EL0 = { 3, 0, 4, 1, 0 };
-
-static int sysreg_write(uc_engine *uc, SimSysreg r, uint64_t value) {
-        uc_arm64_cp_reg cp = { .crn = r.crn, .crm = r.crm, .op0 = r.op0, .op1 = r.op1, .op2 = r.op2, .val = value };
-
-        return uc_reg_write(uc, UC_ARM64_REG_CP_REG, &cp) == UC_ERR_OK ? 0 : -EIO;
-}
-
-static int sysreg_read(uc_engine *uc, SimSysreg r, uint64_t *ret) {
-        uc_arm64_cp_reg cp = { .crn = r.crn, .crm = r.crm, .op0 = r.op0, .op1 = r.op1, .op2 = r.op2 };
-
-        if (uc_reg_read(uc, UC_ARM64_REG_CP_REG, &cp) != UC_ERR_OK)
-                return -EIO;
-        *ret = cp.val;
-        return 0;
-}
+#define sysreg_write sim_sysreg_write
+#define sysreg_read sim_sysreg_read
 
 static uint64_t reg_read(uc_engine *uc, int reg) {
         uint64_t v = 0;
@@ -99,8 +79,9 @@ static void hook_intr(uc_engine *uc, uint32_t intno, void *userdata) {
         PsciAction action;
 
         if (intno != SIM_EXCP_HVC) {
-                /* No vector delivery yet: an exception the guest would take at
-                 * EL1 halts the vCPU, as a guest without a vector table would. */
+                if (sim_exception_deliver(v, intno))
+                        return;
+                /* No vector table (VBAR_EL1 = 0): the vCPU halts in FAULT state. */
                 sim_emu_crash(v, "unhandled exception", intno);
                 v->stop = SIM_STOP_VM_ENDED;
                 uc_emu_stop(uc);
@@ -118,11 +99,58 @@ static void hook_intr(uc_engine *uc, uint32_t intno, void *userdata) {
         }
 }
 
-static uint64_t now_ns(void) {
-        struct timespec ts;
+#define now_ns sim_timer_now_ns
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+void sim_emu_set_hcr_vi(HvVcpu *v) {
+        bool vi = v->exc_entering || sim_gic_signaled(v);
+
+        if (vi == v->hcr_vi)
+                return;
+        /* Only VI changes: QEMU flushes no TLB for it. */
+        (void) sysreg_write(v->uc, SIM_HCR_EL2, SIM_HCR_RW | SIM_HCR_IMO | (vi ? SIM_HCR_VI : 0));
+        v->hcr_vi = vi;
+}
+
+/* Cheap when nothing changed (the MMIO-exit path): one load of the update flag. */
+void sim_emu_sync_irqs(HvVcpu *v) {
+        bool changed = sim_gic_take_update(v);
+
+        if (v->timer_deadline_ns != UINT64_MAX && sim_timer_now_ns() >= v->timer_deadline_ns) {
+                sim_timer_update(v);
+                changed = true;
+        }
+        if (changed)
+                sim_emu_set_hcr_vi(v);
+}
+
+/* MRS/MSR of registers unicorn 2.0.1 leaves out: the GIC CPU interface
+ * (not implemented at all: we step the PC) and the timers (implemented
+ * but without interrupts: returning 1 skips QEMU's version). */
+static uint32_t hook_sysreg(HvVcpu *v, uc_arm64_reg reg, const uc_arm64_cp_reg *cp, bool is_read) {
+        uint64_t value = cp->val;
+
+        if (sim_timer_sysreg(v, cp, is_read, &value)) {
+                if (is_read)
+                        reg_write(v->uc, reg, value);
+                return 1;
+        }
+        if (sim_gic_sysreg(v, cp, is_read, &value)) {
+                if (is_read)
+                        reg_write(v->uc, reg, value);
+                reg_write(v->uc, UC_ARM64_REG_PC, reg_read(v->uc, UC_ARM64_REG_PC) + 4);
+                return 1;
+        }
+        return 0;
+}
+
+static uint32_t hook_mrs(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_reg *cp, void *userdata) {
+        (void) uc;
+        return hook_sysreg(userdata, reg, cp, true);
+}
+
+static uint32_t hook_msr(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_reg *cp, void *userdata) {
+        (void) uc;
+        return hook_sysreg(userdata, reg, cp, false);
 }
 
 void sim_emu_request_stop(HvVcpu *v) {
@@ -137,8 +165,21 @@ static void hook_block(uc_engine *uc, uint64_t address, uint32_t size, void *use
 
         (void) address;
         (void) size;
-        if (v->stop_pending ||
-            ((++v->blocks % SIM_SLICE_CHECK_BLOCKS) == 0 && now_ns() >= v->slice_deadline_ns)) {
+        if (v->exc_entering)
+                sim_exception_entered(v);
+        if (sim_gic_take_update(v))
+                sim_emu_set_hcr_vi(v);
+        if ((++v->blocks % SIM_SLICE_CHECK_BLOCKS) == 0) {
+                uint64_t now = now_ns();
+
+                if (now >= v->timer_deadline_ns) {
+                        sim_timer_update(v);
+                        sim_emu_set_hcr_vi(v);
+                }
+                if (now >= v->slice_deadline_ns)
+                        v->stop_pending = 1;
+        }
+        if (v->stop_pending) {
                 v->stop_pending = 0;
                 uc_emu_stop(uc);
         }
@@ -147,9 +188,18 @@ static void hook_block(uc_engine *uc, uint64_t address, uint32_t size, void *use
 static bool hook_bad_access(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value, void *userdata) {
         HvVcpu *v = userdata;
 
-        (void) uc;
         (void) size;
         (void) value;
+        if (addr >= SIM_VA_COVER_MIN && addr != SIM_TRAMPOLINE_ADDR && v->n_va_covers < SIM_VA_COVERS_MAX &&
+            (sim_sysreg_get(uc, SIM_SCTLR_EL1) & 1)) {
+                /* A VA of a guest with its MMU on: cover it so that the
+                 * page-table walk happens (never touched: no PA is there). */
+                if (uc_mem_map_ptr(uc, addr & ~(SIM_VA_COVER_CHUNK - 1), SIM_VA_COVER_CHUNK, UC_PROT_ALL,
+                                   v->va_cover) == UC_ERR_OK) {
+                        v->n_va_covers++;
+                        return true;
+                }
+        }
         if (addr < SIM_MMIO_WINDOW_END) {
                 /* Only an instruction fetch from the MMIO window gets here. */
                 sim_emu_crash(v, "instruction fetch from the MMIO window", addr);
@@ -210,26 +260,44 @@ int sim_emu_create(HvVcpu *v) {
                 return -ENOMEM;
         if (uc_ctl_set_cpu_model(v->uc, UC_CPU_ARM64_A72) != UC_ERR_OK)
                 return -EIO;
+        if (uc_mem_map(v->uc, SIM_TRAMPOLINE_ADDR, SIM_TRAMPOLINE_SIZE, UC_PROT_READ | UC_PROT_EXEC) != UC_ERR_OK)
+                return -EIO;
+        r = sim_exception_probe(v);
+        if (r < 0)
+                return r;
+        if (uc_mem_write(v->uc, SIM_TRAMPOLINE_ADDR, trampoline, sizeof(trampoline)) != UC_ERR_OK)
+                return -EIO;
         if (uc_hook_add(v->uc, &h, UC_HOOK_INTR, hook_intr, v, 1, 0) != UC_ERR_OK ||
+            uc_hook_add(v->uc, &h, UC_HOOK_INSN, hook_mrs, v, 1, 0, UC_ARM64_INS_MRS) != UC_ERR_OK ||
+            uc_hook_add(v->uc, &h, UC_HOOK_INSN, hook_msr, v, 1, 0, UC_ARM64_INS_MSR) != UC_ERR_OK ||
             uc_hook_add(v->uc, &h, UC_HOOK_BLOCK, hook_block, v, 1, 0) != UC_ERR_OK ||
             uc_hook_add(v->uc, &h, UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_PROT, hook_bad_access, v, 1, 0) != UC_ERR_OK)
-                return -EIO;
-        if (uc_mem_map(v->uc, SIM_TRAMPOLINE_ADDR, SIM_TRAMPOLINE_SIZE, UC_PROT_READ | UC_PROT_EXEC) != UC_ERR_OK ||
-            uc_mem_write(v->uc, SIM_TRAMPOLINE_ADDR, trampoline, sizeof(trampoline)) != UC_ERR_OK)
                 return -EIO;
 
         /* HVC arrives as HVC only with SCR_EL3.HCE; EL1 is AArch64 only with
          * HCR_EL2.RW; MPIDR_EL1 reads VMPIDR_EL2 at non-secure EL1, which is
          * how each vCPU gets its own Aff0 (= vCPU id, what CPU_ON targets). */
-        r = sysreg_write(v->uc, SCR_EL3, SCR_NS_HCE_RW);
+        r = sysreg_write(v->uc, SIM_SCR_EL3, SCR_NS_HCE_RW);
+        /* IMO: HCR_EL2.VI then means a virtual IRQ for EL1/EL0. */
         if (r >= 0)
-                r = sysreg_write(v->uc, HCR_EL2, HCR_RW);
+                r = sysreg_write(v->uc, SIM_HCR_EL2, SIM_HCR_RW | SIM_HCR_IMO);
         if (r >= 0)
-                r = sysreg_write(v->uc, VMPIDR_EL2, MPIDR_RES1 | v->id);
+                r = sysreg_write(v->uc, CNTHCTL_EL2, CNTHCTL_EL1PCTEN_EL1PCEN);
         if (r >= 0)
-                r = sysreg_read(v->uc, SCTLR_EL1, &v->reset_sctlr);
+                r = sysreg_write(v->uc, SIM_VMPIDR_EL2, MPIDR_RES1 | v->id);
+        if (r >= 0)
+                r = sysreg_read(v->uc, SIM_SCTLR_EL1, &v->reset_sctlr);
         if (r < 0)
                 return r;
+
+        v->timer_deadline_ns = UINT64_MAX;
+        v->gic.pmr = 0;
+        /* One reservation backs every VA cover region: never accessed. */
+        v->va_cover = mmap(NULL, SIM_VA_COVER_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (v->va_cover == MAP_FAILED) {
+                v->va_cover = NULL;
+                return -ENOMEM;
+        }
 
         v->stack_size = SIM_EMU_STACK_SIZE;
         v->stack = mmap(NULL, v->stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -246,17 +314,31 @@ static uint32_t prot_from_flags(uint32_t flags) {
                ((flags & GUNYAH_MEM_ALLOW_EXEC) ? UC_PROT_EXEC : 0);
 }
 
-static int sim_emu_map_gap(HvVcpu *v, unsigned *n_gaps, uint64_t start, uint64_t end) {
+static int sim_emu_map_gap_range(HvVcpu *v, unsigned *n_gaps, uint64_t start, uint64_t end) {
         SimMmioGap *g;
 
         if (start >= end)
                 return 0;
+        if (*n_gaps >= ELEMENTSOF(v->gaps))
+                return -E2BIG;
         g = &v->gaps[(*n_gaps)++];
         g->vcpu = v;
         g->base = start;
         if (uc_mmio_map(v->uc, start, end - start, mmio_read, g, mmio_write, g) != UC_ERR_OK)
                 return -EIO;
         return 0;
+}
+
+/* An MMIO gap, minus the GIC, which the sim answers itself (gicv3.c). */
+static int sim_emu_map_gap(HvVcpu *v, unsigned *n_gaps, uint64_t start, uint64_t end) {
+        uint64_t gic_start, gic_end;
+        int r;
+
+        sim_gic_window(v->shared, &gic_start, &gic_end);
+        r = sim_emu_map_gap_range(v, n_gaps, start, MIN(end, gic_start));
+        if (r >= 0)
+                r = sim_emu_map_gap_range(v, n_gaps, MAX(start, gic_end), end);
+        return r;
 }
 
 /* RAM per binding, then the parts of the MMIO window no binding covers. */
@@ -292,6 +374,8 @@ int sim_emu_map_memory(HvVcpu *v) {
                 }
         }
         r = sim_emu_map_gap(v, &n_gaps, cursor, SIM_MMIO_WINDOW_END);
+        if (r >= 0)
+                r = sim_gic_map(v);
         if (r < 0)
                 return r;
         v->memory_mapped = true;
@@ -325,13 +409,13 @@ int sim_emu_power_on(HvVcpu *v) {
 
         for (unsigned i = 0; i < 31; i++)
                 reg_write(v->uc, xreg(i), regs[GH_RULES_BOOT_REG_X0 + i]);
-        r = sysreg_write(v->uc, SP_EL0, regs[GH_RULES_BOOT_REG_SP0]);
+        r = sysreg_write(v->uc, SIM_SP_EL0, regs[GH_RULES_BOOT_REG_SP0]);
         if (r >= 0)
-                r = sysreg_write(v->uc, SCTLR_EL1, v->reset_sctlr);
+                r = sysreg_write(v->uc, SIM_SCTLR_EL1, v->reset_sctlr);
         if (r >= 0)
-                r = sysreg_write(v->uc, ELR_EL1, entry);
+                r = sysreg_write(v->uc, SIM_ELR_EL1, entry);
         if (r >= 0)
-                r = sysreg_write(v->uc, SPSR_EL1, PSTATE_EL1H_DAIF);
+                r = sysreg_write(v->uc, SIM_SPSR_EL1, PSTATE_EL1H_DAIF);
         if (r < 0)
                 return r;
         /* The trampoline runs at EL1h, so SP is SP_EL1 there and after ERET. */
@@ -393,8 +477,12 @@ void sim_emu_destroy(HvVcpu *v) {
                 while (v->in_emu_start)
                         sim_emu_enter(v);
         }
+        sim_exception_free(v);
         if (v->uc)
                 uc_close(v->uc);
+        if (v->va_cover)
+                munmap(v->va_cover, SIM_VA_COVER_CHUNK);
+        v->va_cover = NULL;
         v->uc = NULL;
         if (v->stack)
                 munmap(v->stack, v->stack_size);

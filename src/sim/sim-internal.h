@@ -30,6 +30,25 @@
 #define SIM_SLICE_NSEC 4000000
 #define SIM_SLICE_CHECK_BLOCKS 1024u
 
+/* Guest VAs at or above this (beyond the A72's 40-bit PA range, so never
+ * a physical address) are covered on demand with placeholder RAM regions
+ * once the guest's MMU is on: 2.0.1 looks the VA up in its region list
+ * before walking the guest's page tables (unicorn-notes). */
+#define SIM_VA_COVER_MIN (UINT64_C(1) << 40)
+#define SIM_VA_COVER_CHUNK (UINT64_C(1) << 30)
+#define SIM_VA_COVERS_MAX 64u
+
+typedef enum SimTimerIndex {
+        SIM_TIMER_VIRT,
+        SIM_TIMER_PHYS,
+        SIM_TIMERS,
+} SimTimerIndex;
+
+typedef struct SimTimer {
+        uint32_t ctl; /* ENABLE, IMASK */
+        uint64_t cval;
+} SimTimer;
+
 struct HvBackend {
         unsigned n_vms;
 };
@@ -75,7 +94,7 @@ struct HvVcpu {
         uc_engine *uc;
         bool memory_mapped;
         uint64_t reset_sctlr;
-        SimMmioGap gaps[GH_RULES_MAX_BINDINGS + 1];
+        SimMmioGap gaps[GH_RULES_MAX_BINDINGS + 2]; /* the GIC splits one gap */
 
         /* The emulation context (design §3): unicorn runs on its own stack so
          * an MMIO callback can return to vcpu_run's caller and be resumed. */
@@ -108,6 +127,22 @@ struct HvVcpu {
         bool mmio_is_write;
         uint64_t mmio_value;
         int32_t fault_attempt;
+
+        /* HCR_EL2.VI as last written: the only way interrupts (and, via
+         * sim-exception.c, synchronous exceptions) enter the guest. */
+        bool hcr_vi;
+        /* sim-exception.c: an exception on its way into the guest vector. */
+        uc_context *exc_ctx;
+        size_t exc_ctx_size;
+        bool exc_entering;
+        bool exc_restore_i;
+        uint64_t exc_vbar;
+        unsigned n_va_covers;
+        void *va_cover;
+        /* gicv3.c, sim-timer.c */
+        SimGicCpuIf gic;
+        SimTimer timers[SIM_TIMERS];
+        uint64_t timer_deadline_ns;
 };
 
 /* sim-emu.c: the unicorn instance of one vCPU. */
@@ -125,6 +160,22 @@ bool sim_emu_stopped_on_wfi(HvVcpu *v);
 void sim_emu_request_stop(HvVcpu *v);
 /* Ends the VM as the RM does for a vCPU halted in FAULT state. */
 void sim_emu_crash(HvVcpu *v, const char *what, uint64_t detail);
+
+/* Recomputes HCR_EL2.VI from a pending exception entry and the GIC. */
+void sim_emu_set_hcr_vi(HvVcpu *v);
+/* Brings timers and the GIC's view of this vCPU up to date (slice start). */
+void sim_emu_sync_irqs(HvVcpu *v);
+
+/* sim-exception.c */
+int sim_exception_probe(HvVcpu *v);
+void sim_exception_free(HvVcpu *v);
+bool sim_exception_deliver(HvVcpu *v, uint32_t intno);
+void sim_exception_entered(HvVcpu *v);
+
+/* sim-timer.c */
+uint64_t sim_timer_now_ns(void);
+void sim_timer_update(HvVcpu *v);
+bool sim_timer_sysreg(HvVcpu *v, const uc_arm64_cp_reg *cp, bool is_read, uint64_t *value);
 
 /* sim-vm.c / sim-vcpu.c: the two halves of hv_sim_ops. */
 int sim_open(const char *path, HvBackend **ret);

@@ -8,7 +8,7 @@
  * vm_create) and by every vCPU worker (vcpu_attach), so that vCPUs running
  * in different processes see one VM: the U17 validation model (hv-rules),
  * per-vCPU power states and pending CPU_ON requests, the VM's end status,
- * the execution lock and the per-vCPU wake/kick words.
+ * the execution lock, the per-vCPU wake/kick words and the GIC.
  *
  * Plain data only (no pointers): each process maps it at its own address.
  * Words that other processes wait on are futexes (not FUTEX_PRIVATE).
@@ -20,6 +20,7 @@
 
 #include "gunyah-abi.h"
 #include "hv-rules.h"
+#include "gicv3.h"
 
 #define SIM_SHARED_MAGIC UINT64_C(0x31564d534e594753) /* "SGYNSMV1" */
 #define SIM_VCPUS_MAX GH_RULES_MAX_VCPUS
@@ -85,6 +86,9 @@ typedef struct SimShared {
 
         GhRulesVm rules;
         SimVcpuShared vcpus[SIM_VCPUS_MAX];
+
+        /* The VM's interrupt controller (gicv3.h). */
+        SimGic gic;
 } SimShared;
 
 int sim_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *timeout);

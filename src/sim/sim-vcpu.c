@@ -267,13 +267,35 @@ static int sim_vcpu_wait_power(HvVcpu *v) {
         }
 }
 
-/* WFI: nothing raises interrupts yet, so sleep until an event for this vCPU
- * or a tick (a stand-in for the timer interrupt that would wake it). */
+/* WFI: sleeps until the GIC signals an interrupt to this vCPU (whatever
+ * PSTATE.I says, as WFI does), its next timer deadline, a kick or the end of
+ * the VM. Whoever raises an interrupt for us bumps our wake word, so an
+ * idle guest costs no host CPU. */
 static void sim_vcpu_wfi(HvVcpu *v) {
-        SimVcpuShared *vs = &v->shared->vcpus[v->id];
-        struct timespec tick = { .tv_nsec = 1000000 };
+        SimShared *s = v->shared;
+        SimVcpuShared *vs = &s->vcpus[v->id];
 
-        (void) sim_futex_wait(&vs->wake, sim_load(&vs->wake), &tick);
+        for (;;) {
+                uint32_t seq = sim_load(&vs->wake);
+                struct timespec ts, *timeout = NULL;
+                uint64_t now;
+
+                if (sim_load(&s->vm_state) != SIM_VM_RUNNING || sim_load(&vs->kick) ||
+                    sim_load(&vs->power) != SIM_POWER_ON)
+                        return;
+                sim_timer_update(v);
+                if (sim_gic_signaled(v))
+                        return;
+                if (v->timer_deadline_ns != UINT64_MAX) {
+                        now = sim_timer_now_ns();
+                        if (now >= v->timer_deadline_ns)
+                                continue;
+                        ts.tv_sec = (time_t) ((v->timer_deadline_ns - now) / 1000000000u);
+                        ts.tv_nsec = (long) ((v->timer_deadline_ns - now) % 1000000000u);
+                        timeout = &ts;
+                }
+                (void) sim_futex_wait(&vs->wake, seq, timeout);
+        }
 }
 
 /* One slice (or the rest of a suspended MMIO access) under the lock.
@@ -287,6 +309,7 @@ static int sim_vcpu_slice(HvVcpu *v) {
                 return 1;
         }
         v->stop = SIM_STOP_NONE;
+        sim_emu_sync_irqs(v);
         sim_emu_enter(v);
         sim_exec_unlock(s);
 

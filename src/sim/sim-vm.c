@@ -75,6 +75,7 @@ int sim_vm_create(HvBackend *b, HvVm **ret) {
         gh_rules_vm_init(&s->rules, SIM_PAGE_SIZE);
         for (unsigned i = 0; i < SIM_VCPUS_MAX; i++)
                 s->vcpus[i].power = SIM_POWER_OFF;
+        sim_gic_init(s);
 
         vm->shared = s;
         vm->shared_size = size;
@@ -322,6 +323,11 @@ int sim_start(HvVm *vm) {
         }
         if (!first)
                 return r;
+
+        /* One redistributor frame per vCPU id, below the distributor. */
+        for (uint32_t i = 0; i < SIM_VCPUS_MAX; i++)
+                if (s->vcpus[i].present)
+                        s->gic.n_redists = i + 1;
 
         /* The RM powers on the boot vCPU with the boot context. */
         if (s->boot_vcpu != UINT32_MAX) {

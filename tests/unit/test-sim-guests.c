@@ -181,6 +181,30 @@ static void test_sim_atomic_four_processes(void **state) {
         assert_int_equal(total, expected);
 }
 
+static void test_sim_exceptions_reach_vectors(void **state) {
+        (void) state;
+        run_guest("exceptions", 1, NULL, NULL, NULL);
+        assert_all_status(1, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
+        /* ESR, ELR and FAR per exception, byte for byte as QEMU prints them. */
+        assert_console_expected("exceptions");
+}
+
+static void test_sim_gic_sgis_between_vcpus(void **state) {
+        (void) state;
+        run_guest("gic", 2, NULL, NULL, NULL);
+        assert_all_status(2, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
+        /* GIC accesses never leave the sim: the MMIO exits are the console's. */
+        assert_true(res->vcpu[1].mmio_exits > 0);
+        assert_console_expected("gic");
+}
+
+static void test_sim_timer_ppis(void **state) {
+        (void) state;
+        run_guest("timer", 1, NULL, NULL, NULL);
+        assert_all_status(1, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
+        assert_console_expected("timer");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sim_hello_powers_off),
@@ -194,6 +218,9 @@ int main(void) {
                 cmocka_unit_test(test_sim_mmio_flood),
                 cmocka_unit_test(test_sim_memtouch_checksum),
                 cmocka_unit_test(test_sim_atomic_four_processes),
+                cmocka_unit_test(test_sim_exceptions_reach_vectors),
+                cmocka_unit_test(test_sim_gic_sgis_between_vcpus),
+                cmocka_unit_test(test_sim_timer_ppis),
         };
         int r;
 
