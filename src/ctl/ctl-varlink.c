@@ -9,6 +9,7 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include "json-util.h"
 #include "bus-errors.h"
 #include "ctl-json.h"
 #include "ctl-varlink.h"
@@ -309,16 +310,6 @@ static const KeyMap vm_keys[] = {
         { "stoppedTimestamp", "StoppedTimestamp" },
 };
 
-static int add(json_object *o, const char *key, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 int ctl_varlink_exit_info_to_dbus(json_object *info, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         json_object *v;
@@ -327,7 +318,7 @@ int ctl_varlink_exit_info_to_dbus(json_object *info, json_object **ret) {
                 return -ENOMEM;
         for (size_t i = 0; info && i < ELEMENTSOF(exit_info_keys); i++)
                 if (json_object_object_get_ex(info, exit_info_keys[i].varlink, &v) &&
-                    add(o, exit_info_keys[i].dbus, json_object_get(v)) < 0)
+                    json_add(o, exit_info_keys[i].dbus, json_object_get(v)) < 0)
                         return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
@@ -348,9 +339,9 @@ int ctl_varlink_vm_to_properties(json_object *vm, json_object **ret) {
                 if (streq(vm_keys[i].varlink, "exitInfo")) {
                         /* D-Bus has an empty dictionary where varlink leaves the field out. */
                         r = ctl_varlink_exit_info_to_dbus(present ? v : NULL, &info);
-                        if (r < 0 || (r = add(o, "ExitInfo", info)) < 0)
+                        if (r < 0 || (r = json_add(o, "ExitInfo", info)) < 0)
                                 return r;
-                } else if (present && add(o, vm_keys[i].dbus, json_object_get(v)) < 0)
+                } else if (present && json_add(o, vm_keys[i].dbus, json_object_get(v)) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(o);
@@ -370,10 +361,10 @@ int ctl_varlink_vm_to_list_entry(json_object *vm, json_object **ret) {
         /* The object path D-Bus would list; varlink has no objects, the name is the key. */
         if (sd_bus_path_encode(GUNYAH_VM_PATH_PREFIX, name, &path) < 0)
                 return -ENOMEM;
-        r |= add(o, "name", json_object_new_string(name));
-        r |= add(o, "state", json_object_new_string(ctl_json_string(vm, "state") ?: ""));
-        r |= add(o, "reason", json_object_new_string(ctl_json_string(vm, "stateReason") ?: ""));
-        r |= add(o, "path", json_object_new_string(path));
+        r |= json_add(o, "name", json_object_new_string(name));
+        r |= json_add(o, "state", json_object_new_string(ctl_json_string(vm, "state") ?: ""));
+        r |= json_add(o, "reason", json_object_new_string(ctl_json_string(vm, "stateReason") ?: ""));
+        r |= json_add(o, "path", json_object_new_string(path));
         if (r < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);

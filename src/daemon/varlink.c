@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json-util.h"
 #include "bus-errors.h"
 #include "config.h"
 #include "id-util.h"
@@ -45,20 +46,10 @@ static const struct {
 
 /* json-c reports allocation failures as NULL; this keeps building an object
  * one readable line per field. */
-static int add(json_object *o, const char *key, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static int error_with_message(VarlinkConnection *c, const char *error, const char *message) {
         json_object *p = json_object_new_object();
 
-        if (!p || add(p, "message", json_object_new_string(message ?: "")) < 0) {
+        if (!p || json_add(p, "message", json_object_new_string(message ?: "")) < 0) {
                 json_object_put(p);
                 return log_oom();
         }
@@ -87,25 +78,25 @@ static json_object *exit_info_to_json(const VmExitInfo *e) {
         for (uint32_t i = 0; i < MIN(e->reason_size, (uint32_t) sizeof(e->reason)); i++)
                 if (json_object_array_add(reason, json_object_new_int(e->reason[i])) < 0)
                         return NULL;
-        r |= add(o, "status", json_object_new_int64(e->status));
-        r |= add(o, "exitType", json_object_new_int(e->exit_type));
-        r |= add(o, "exitTypeName", json_object_new_string(vm_exit_info_type_name(e)));
-        r |= add(o, "reasonSize", json_object_new_int64(e->reason_size));
-        r |= add(o, "reason", TAKE_PTR(reason));
-        r |= add(o, "vcpu", json_object_new_int(e->vcpu));
-        r |= add(o, "timestamp", json_object_new_uint64(e->timestamp));
+        r |= json_add(o, "status", json_object_new_int64(e->status));
+        r |= json_add(o, "exitType", json_object_new_int(e->exit_type));
+        r |= json_add(o, "exitTypeName", json_object_new_string(vm_exit_info_type_name(e)));
+        r |= json_add(o, "reasonSize", json_object_new_int64(e->reason_size));
+        r |= json_add(o, "reason", TAKE_PTR(reason));
+        r |= json_add(o, "vcpu", json_object_new_int(e->vcpu));
+        r |= json_add(o, "timestamp", json_object_new_uint64(e->timestamp));
         if (e->signal || e->exit_code) {
-                r |= add(o, "signal", json_object_new_int(e->signal));
-                r |= add(o, "exitCode", json_object_new_int(e->exit_code));
+                r |= json_add(o, "signal", json_object_new_int(e->signal));
+                r |= json_add(o, "exitCode", json_object_new_int(e->exit_code));
         }
         if (e->error) {
-                r |= add(o, "errno", json_object_new_int(e->error));
-                r |= add(o, "errnoName", json_object_new_string(errno_to_name(e->error)));
+                r |= json_add(o, "errno", json_object_new_int(e->error));
+                r |= json_add(o, "errnoName", json_object_new_string(errno_to_name(e->error)));
         }
         if (e->step[0])
-                r |= add(o, "step", json_object_new_string(e->step));
+                r |= json_add(o, "step", json_object_new_string(e->step));
         if (e->fault_addr)
-                r |= add(o, "faultAddress", json_object_new_uint64(e->fault_addr));
+                r |= json_add(o, "faultAddress", json_object_new_uint64(e->fault_addr));
         return r < 0 ? NULL : TAKE_PTR(o);
 }
 
@@ -120,25 +111,25 @@ static json_object *vm_to_json(const Vm *vm) {
         for (size_t i = 0; i < vm->n_workers; i++)
                 if (!vm->workers[i]->exited && json_object_array_add(pids, json_object_new_int(vm->workers[i]->pid)) < 0)
                         return NULL;
-        r |= add(o, "name", json_object_new_string(vm->name));
-        r |= add(o, "uuid", json_object_new_string(vm->uuid));
-        r |= add(o, "state", json_object_new_string(vm_state_to_string(vm->state)));
-        r |= add(o, "stateReason", json_object_new_string(reason));
+        r |= json_add(o, "name", json_object_new_string(vm->name));
+        r |= json_add(o, "uuid", json_object_new_string(vm->uuid));
+        r |= json_add(o, "state", json_object_new_string(vm_state_to_string(vm->state)));
+        r |= json_add(o, "stateReason", json_object_new_string(reason));
         if (vm->exit_info.valid)
-                r |= add(o, "exitInfo", exit_info_to_json(&vm->exit_info));
-        r |= add(o, "vcpus", json_object_new_int64(vm->spec->vcpus));
-        r |= add(o, "memorySize", json_object_new_uint64(vm->spec->memory.size));
-        r |= add(o, "autostart", json_object_new_boolean(vm->spec->autostart));
-        r |= add(o, "persistent", json_object_new_boolean(vm->persistent));
-        r |= add(o, "spec", json_object_new_string(vm->spec_json ?: ""));
-        r |= add(o, "workerPIDs", TAKE_PTR(pids));
-        r |= add(o, "crashRestartCount", json_object_new_int64(vm->crash_restart_count));
-        r |= add(o, "crashRestartLimit", json_object_new_int64(vm->spec->crash_restart_limit));
-        r |= add(o, "crashRestartBackoffUSec",
+                r |= json_add(o, "exitInfo", exit_info_to_json(&vm->exit_info));
+        r |= json_add(o, "vcpus", json_object_new_int64(vm->spec->vcpus));
+        r |= json_add(o, "memorySize", json_object_new_uint64(vm->spec->memory.size));
+        r |= json_add(o, "autostart", json_object_new_boolean(vm->spec->autostart));
+        r |= json_add(o, "persistent", json_object_new_boolean(vm->persistent));
+        r |= json_add(o, "spec", json_object_new_string(vm->spec_json ?: ""));
+        r |= json_add(o, "workerPIDs", TAKE_PTR(pids));
+        r |= json_add(o, "crashRestartCount", json_object_new_int64(vm->crash_restart_count));
+        r |= json_add(o, "crashRestartLimit", json_object_new_int64(vm->spec->crash_restart_limit));
+        r |= json_add(o, "crashRestartBackoffUSec",
                  json_object_new_uint64((uint64_t) vm->spec->crash_restart_backoff_msec * 1000));
-        r |= add(o, "createdTimestamp", json_object_new_uint64(vm->created_usec));
-        r |= add(o, "startedTimestamp", json_object_new_uint64(vm->started_usec));
-        r |= add(o, "stoppedTimestamp", json_object_new_uint64(vm->stopped_usec));
+        r |= json_add(o, "createdTimestamp", json_object_new_uint64(vm->created_usec));
+        r |= json_add(o, "startedTimestamp", json_object_new_uint64(vm->started_usec));
+        r |= json_add(o, "stoppedTimestamp", json_object_new_uint64(vm->stopped_usec));
         return r < 0 ? NULL : TAKE_PTR(o);
 }
 
@@ -227,8 +218,8 @@ static int get_vm(VarlinkConnection *c, Manager *m, json_object *params, Vm **re
                 p = json_object_new_object();
                 if (asprintf(&msg, "No VM named '%s'.", name) < 0)
                         msg = NULL;
-                if (!p || add(p, "name", json_object_new_string(name)) < 0 ||
-                    add(p, "message", json_object_new_string(msg ?: "")) < 0) {
+                if (!p || json_add(p, "name", json_object_new_string(name)) < 0 ||
+                    json_add(p, "message", json_object_new_string(msg ?: "")) < 0) {
                         json_object_put(p);
                         return log_oom();
                 }
@@ -269,8 +260,8 @@ static int method_create_vm(VarlinkConnection *c, Manager *m, json_object *param
         }
 
         reply = json_object_new_object();
-        if (!reply || add(reply, "name", json_object_new_string(vm->name)) < 0 ||
-            add(reply, "path", json_object_new_string(vm->object_path)) < 0) {
+        if (!reply || json_add(reply, "name", json_object_new_string(vm->name)) < 0 ||
+            json_add(reply, "path", json_object_new_string(vm->object_path)) < 0) {
                 json_object_put(reply);
                 return log_oom();
         }
@@ -285,7 +276,7 @@ static int method_get_vm(VarlinkConnection *c, Manager *m, json_object *params) 
         if (check_known(c, params, known) < 0 || get_vm(c, m, params, &vm) < 0)
                 return 0;
         reply = json_object_new_object();
-        if (!reply || add(reply, "vm", vm_to_json(vm)) < 0) {
+        if (!reply || json_add(reply, "vm", vm_to_json(vm)) < 0) {
                 json_object_put(reply);
                 return log_oom();
         }
@@ -299,7 +290,7 @@ static int method_list_vms(VarlinkConnection *c, Manager *m, json_object *params
         if (check_known(c, params, known) < 0)
                 return 0;
         reply = json_object_new_object();
-        if (!reply || add(reply, "vms", vm_list_to_json(m)) < 0) {
+        if (!reply || json_add(reply, "vms", vm_list_to_json(m)) < 0) {
                 json_object_put(reply);
                 return log_oom();
         }
@@ -376,12 +367,12 @@ static void on_vm_event(Manager *m, Vm *vm, const char *event, void *userdata) {
                 return; /* unsubscribed once the event loop frees it */
         reason = vm_state_reason_string(vm);
         p = json_object_new_object();
-        if (!p || !reason || add(p, "event", json_object_new_string(event)) < 0 ||
-            add(p, "vm", json_object_new_string(vm->name)) < 0 ||
-            add(p, "state", json_object_new_string(vm_state_to_string(vm->state))) < 0 ||
-            add(p, "stateReason", json_object_new_string(reason)) < 0 ||
+        if (!p || !reason || json_add(p, "event", json_object_new_string(event)) < 0 ||
+            json_add(p, "vm", json_object_new_string(vm->name)) < 0 ||
+            json_add(p, "state", json_object_new_string(vm_state_to_string(vm->state))) < 0 ||
+            json_add(p, "stateReason", json_object_new_string(reason)) < 0 ||
             (streq(event, "state") && IN_SET(vm->state, VM_STATE_STOPPED, VM_STATE_FAILED) &&
-             vm->exit_info.valid && add(p, "exitInfo", exit_info_to_json(&vm->exit_info)) < 0)) {
+             vm->exit_info.valid && json_add(p, "exitInfo", exit_info_to_json(&vm->exit_info)) < 0)) {
                 json_object_put(p);
                 log_oom();
                 return;
@@ -404,8 +395,8 @@ static int method_subscribe_events(VarlinkConnection *c, Manager *m, json_object
                 return varlink_error(c, SERVICE ".ExpectedMore", NULL);
 
         p = json_object_new_object();
-        if (!p || add(p, "event", json_object_new_string("subscribed")) < 0 ||
-            add(p, "vms", vm_list_to_json(m)) < 0) {
+        if (!p || json_add(p, "event", json_object_new_string("subscribed")) < 0 ||
+            json_add(p, "vms", vm_list_to_json(m)) < 0) {
                 json_object_put(p);
                 return log_oom();
         }
@@ -430,15 +421,15 @@ static int method_get_info(VarlinkConnection *c, Manager *m, json_object *params
         p = json_object_new_object();
         ifaces = json_object_new_array();
         if (!p || !ifaces || json_object_array_add(ifaces, json_object_new_string(SERVICE)) < 0 ||
-            json_object_array_add(ifaces, json_object_new_string(IFACE)) < 0 || add(p, "interfaces", ifaces) < 0) {
+            json_object_array_add(ifaces, json_object_new_string(IFACE)) < 0 || json_add(p, "interfaces", ifaces) < 0) {
                 json_object_put(ifaces);
                 json_object_put(p);
                 return log_oom();
         }
-        if (add(p, "vendor", json_object_new_string("The gunyahd authors")) < 0 ||
-            add(p, "product", json_object_new_string("gunyahd")) < 0 ||
-            add(p, "version", json_object_new_string(PACKAGE_VERSION)) < 0 ||
-            add(p, "url", json_object_new_string("https://github.com/quic/gunyah-hypervisor")) < 0) {
+        if (json_add(p, "vendor", json_object_new_string("The gunyahd authors")) < 0 ||
+            json_add(p, "product", json_object_new_string("gunyahd")) < 0 ||
+            json_add(p, "version", json_object_new_string(PACKAGE_VERSION)) < 0 ||
+            json_add(p, "url", json_object_new_string("https://github.com/quic/gunyah-hypervisor")) < 0) {
                 json_object_put(p);
                 return log_oom();
         }
@@ -461,11 +452,11 @@ static int method_get_interface_description(VarlinkConnection *c, Manager *m, js
         else {
                 p = json_object_new_object();
                 if (p)
-                        (void) add(p, "interface", json_object_new_string(iface));
+                        (void) json_add(p, "interface", json_object_new_string(iface));
                 return varlink_error(c, SERVICE ".InterfaceNotFound", p);
         }
         p = json_object_new_object();
-        if (!p || add(p, "description", json_object_new_string(text)) < 0) {
+        if (!p || json_add(p, "description", json_object_new_string(text)) < 0) {
                 json_object_put(p);
                 return log_oom();
         }
@@ -501,11 +492,11 @@ static int method_not_found(VarlinkConnection *c, const char *method) {
                 goto method;
         if (dot && ((size_t) (dot - method) == strlen(SERVICE) && strneq(method, SERVICE, strlen(SERVICE))))
                 goto method;
-        if (add(p, "interface", json_object_new_string_len(method, dot ? (int) (dot - method) : (int) strlen(method))) < 0)
+        if (json_add(p, "interface", json_object_new_string_len(method, dot ? (int) (dot - method) : (int) strlen(method))) < 0)
                 return log_oom();
         return varlink_error(c, SERVICE ".InterfaceNotFound", p);
 method:
-        if (add(p, "method", json_object_new_string(method)) < 0)
+        if (json_add(p, "method", json_object_new_string(method)) < 0)
                 return log_oom();
         return varlink_error(c, SERVICE ".MethodNotFound", p);
 }

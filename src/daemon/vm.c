@@ -16,6 +16,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "string-table.h"
 #include "time-util.h"
 #include "vm-start.h"
 #include "vm.h"
@@ -51,25 +52,19 @@ static const char *const reason_names[_VM_REASON_MAX] = {
 };
 
 const char *vm_state_to_string(VmState s) {
-        return s >= 0 && s < _VM_STATE_MAX ? state_names[s] : NULL;
+        return string_table_lookup(state_names, ELEMENTSOF(state_names), s);
 }
 
 VmState vm_state_from_string(const char *s) {
-        for (size_t i = 0; s && i < _VM_STATE_MAX; i++)
-                if (streq(state_names[i], s))
-                        return (VmState) i;
-        return _VM_STATE_INVALID;
+        return (VmState) string_table_index(state_names, ELEMENTSOF(state_names), s);
 }
 
 const char *vm_reason_to_string(VmReason r) {
-        return r >= 0 && r < _VM_REASON_MAX ? reason_names[r] : NULL;
+        return string_table_lookup(reason_names, ELEMENTSOF(reason_names), r);
 }
 
 VmReason vm_reason_from_string(const char *s) {
-        for (size_t i = 0; s && i < _VM_REASON_MAX; i++)
-                if (streq(reason_names[i], s))
-                        return (VmReason) i;
-        return _VM_REASON_INVALID;
+        return (VmReason) string_table_index(reason_names, ELEMENTSOF(reason_names), s);
 }
 
 const char *vm_exit_info_type_name(const VmExitInfo *e) {

@@ -3,6 +3,7 @@
 
 #include "hv.h"
 #include "macro.h"
+#include "string-table.h"
 
 /* Weak: a program links the simulator in (link_whole) only if it wants it.
  * The kernel backend lives in this library (hv-kernel.c). */
@@ -18,35 +19,20 @@ static const char *const mem_access_names[_HV_MEM_ACCESS_MAX] = {
         [HV_MEM_SHARE] = "share",
 };
 
-static const char *table_to_string(const char *const *table, size_t n, int i) {
-        if (i < 0 || (size_t) i >= n)
-                return NULL;
-        return table[i];
-}
-
-static int table_from_string(const char *const *table, size_t n, const char *s) {
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (table[i] && streq(table[i], s))
-                        return (int) i;
-        return -EINVAL;
-}
-
 const char *hv_abi_to_string(HvAbi abi) {
-        return table_to_string(abi_names, ELEMENTSOF(abi_names), abi);
+        return string_table_lookup(abi_names, ELEMENTSOF(abi_names), abi);
 }
 
 HvAbi hv_abi_from_string(const char *s) {
-        return (HvAbi) table_from_string(abi_names, ELEMENTSOF(abi_names), s);
+        return (HvAbi) string_table_index(abi_names, ELEMENTSOF(abi_names), s);
 }
 
 const char *hv_mem_access_to_string(HvMemAccess a) {
-        return table_to_string(mem_access_names, ELEMENTSOF(mem_access_names), a);
+        return string_table_lookup(mem_access_names, ELEMENTSOF(mem_access_names), a);
 }
 
 HvMemAccess hv_mem_access_from_string(const char *s) {
-        return (HvMemAccess) table_from_string(mem_access_names, ELEMENTSOF(mem_access_names), s);
+        return (HvMemAccess) string_table_index(mem_access_names, ELEMENTSOF(mem_access_names), s);
 }
 
 const HvBackendOps *hv_backend_lookup(const char *name) {

@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "json-util.h"
 #include "macro.h"
 #include "parse-util.h"
+#include "string-table.h"
 #include "vm-spec.h"
 
 /* Enums are stored through a generic int pointer by the field table. */
@@ -51,43 +53,28 @@ static const char *const memory_mode_names[_HV_MEM_ACCESS_MAX] = {
         [HV_MEM_SHARE] = "share",
 };
 
-static const char *name_lookup(const char *const *table, size_t n, int i) {
-        if (i < 0 || (size_t) i >= n)
-                return NULL;
-        return table[i];
-}
-
-static int name_index(const char *const *table, size_t n, const char *s) {
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (table[i] && streq(table[i], s))
-                        return (int) i;
-        return -EINVAL;
-}
-
 const char *vm_kernel_format_to_string(VmKernelFormat f) {
-        return name_lookup(kernel_format_names, ELEMENTSOF(kernel_format_names), f);
+        return string_table_lookup(kernel_format_names, ELEMENTSOF(kernel_format_names), f);
 }
 
 VmKernelFormat vm_kernel_format_from_string(const char *s) {
-        return (VmKernelFormat) name_index(kernel_format_names, ELEMENTSOF(kernel_format_names), s);
+        return (VmKernelFormat) string_table_index(kernel_format_names, ELEMENTSOF(kernel_format_names), s);
 }
 
 const char *vm_console_type_to_string(VmConsoleType t) {
-        return name_lookup(console_type_names, ELEMENTSOF(console_type_names), t);
+        return string_table_lookup(console_type_names, ELEMENTSOF(console_type_names), t);
 }
 
 VmConsoleType vm_console_type_from_string(const char *s) {
-        return (VmConsoleType) name_index(console_type_names, ELEMENTSOF(console_type_names), s);
+        return (VmConsoleType) string_table_index(console_type_names, ELEMENTSOF(console_type_names), s);
 }
 
 const char *vm_lifecycle_action_to_string(VmLifecycleAction a) {
-        return name_lookup(lifecycle_action_names, ELEMENTSOF(lifecycle_action_names), a);
+        return string_table_lookup(lifecycle_action_names, ELEMENTSOF(lifecycle_action_names), a);
 }
 
 VmLifecycleAction vm_lifecycle_action_from_string(const char *s) {
-        return (VmLifecycleAction) name_index(lifecycle_action_names, ELEMENTSOF(lifecycle_action_names), s);
+        return (VmLifecycleAction) string_table_index(lifecycle_action_names, ELEMENTSOF(lifecycle_action_names), s);
 }
 
 /* ASCII only on purpose: names become D-Bus object paths and file names. */
@@ -361,7 +348,7 @@ static int field_enum(SpecParser *p, const Field *f, json_object *v, const char 
         r = value_get_string(p, v, path, &str);
         if (r < 0)
                 return r;
-        i = name_index(f->names, f->n_names, str);
+        i = string_table_index(f->names, f->n_names, str);
         if (i >= 0) {
                 *FIELD_PTR(s, f, int) = i;
                 return 0;
@@ -1117,16 +1104,6 @@ int vm_spec_load_file(const char *path, unsigned flags, VmSpec **ret, VmSpecErro
 
 /* ---- serialization ---- */
 
-static int json_add(json_object *o, const char *key, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static json_object *json_hex(uint64_t v) {
         char buf[32];
 
@@ -1150,7 +1127,7 @@ static int json_add_opt(json_object *o, const char *key, const char *s) {
 
 static int spec_to_json_object(const VmSpec *s, json_object *o) {
         json_object *memory = NULL, *kernel = NULL, *console = NULL, *crash = NULL;
-        const char *mode = name_lookup(memory_mode_names, ELEMENTSOF(memory_mode_names), s->memory.mode);
+        const char *mode = string_table_lookup(memory_mode_names, ELEMENTSOF(memory_mode_names), s->memory.mode);
         const char *format = vm_kernel_format_to_string(s->kernel.format);
         const char *type = vm_console_type_to_string(s->console.type);
         const char *poweroff = vm_lifecycle_action_to_string(s->on_poweroff);
