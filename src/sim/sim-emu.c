@@ -18,7 +18,6 @@
 #define SIM_EMU_STACK_SIZE (1024 * 1024)
 
 #define AARCH64_ERET 0xd69f03e0u
-#define AARCH64_WFI 0xd503207fu
 /* EL1h with D, A, I and F masked: the state Gunyah starts a vCPU in. */
 #define PSTATE_EL1H_DAIF 0x3c5u
 #define SCR_NS_HCE_RW 0x501u
@@ -58,14 +57,24 @@ static void sim_emu_yield(HvVcpu *v, SimYield why) {
         v->emulating = 1;
 }
 
+/* Every stop we ask for goes through here: a uc_emu_start that returns
+ * without one stopped on a WFI (the only other way it returns normally). */
+static void sim_emu_stop(HvVcpu *v) {
+        v->stop_called = true;
+        uc_emu_stop(v->uc);
+}
+
 void sim_emu_crash(HvVcpu *v, const char *what, uint64_t detail) {
         uint32_t word0 = SIM_EXIT_CODE_SOFTWARE_ERROR << 16;
         struct gunyah_vm_exit_info info;
         uint64_t pc = reg_read(v->uc, UC_ARM64_REG_PC);
         uint32_t insn = 0;
 
-        (void) uc_mem_read(v->uc, pc, &insn, sizeof(insn));
-        log_debug("sim: vCPU %" PRIu32 " halted in FAULT state: %s (0x%" PRIx64 ") at PC 0x%" PRIx64
+        /* uc_mem_read takes a physical address: with the MMU on the PC is
+         * not one, and in the MMIO window it would call our callbacks. */
+        if (!(sim_sysreg_get(v->uc, SIM_SCTLR_EL1) & 1) && pc >= SIM_MMIO_WINDOW_END)
+                (void) uc_mem_read(v->uc, pc, &insn, sizeof(insn));
+        log_notice("sim: vCPU %" PRIu32 " halted in FAULT state: %s (0x%" PRIx64 ") at PC 0x%" PRIx64
                   ", instruction 0x%08" PRIx32 "; the VM exits as HYP_ERROR",
                   v->id, what, detail, pc, insn);
         /* The RM reports a vCPU halted in FAULT state as a software error. */
@@ -84,7 +93,7 @@ static void hook_intr(uc_engine *uc, uint32_t intno, void *userdata) {
                 /* No vector table (VBAR_EL1 = 0): the vCPU halts in FAULT state. */
                 sim_emu_crash(v, "unhandled exception", intno);
                 v->stop = SIM_STOP_VM_ENDED;
-                uc_emu_stop(uc);
+                sim_emu_stop(v);
                 return;
         }
         for (unsigned i = 0; i < 4; i++)
@@ -92,10 +101,10 @@ static void hook_intr(uc_engine *uc, uint32_t intno, void *userdata) {
         reg_write(uc, UC_ARM64_REG_X0, psci_handle(v->shared, v->id, x, &action));
         if (action == PSCI_ACTION_CPU_OFF) {
                 v->stop = SIM_STOP_CPU_OFF;
-                uc_emu_stop(uc);
+                sim_emu_stop(v);
         } else if (action == PSCI_ACTION_VM_ENDED) {
                 v->stop = SIM_STOP_VM_ENDED;
-                uc_emu_stop(uc);
+                sim_emu_stop(v);
         }
 }
 
@@ -163,6 +172,7 @@ void sim_emu_request_stop(HvVcpu *v) {
 static void hook_block(uc_engine *uc, uint64_t address, uint32_t size, void *userdata) {
         HvVcpu *v = userdata;
 
+        (void) uc;
         (void) address;
         (void) size;
         if (v->exc_entering)
@@ -181,7 +191,7 @@ static void hook_block(uc_engine *uc, uint64_t address, uint32_t size, void *use
         }
         if (v->stop_pending) {
                 v->stop_pending = 0;
-                uc_emu_stop(uc);
+                sim_emu_stop(v);
         }
 }
 
@@ -190,14 +200,24 @@ static bool hook_bad_access(uc_engine *uc, uc_mem_type type, uint64_t addr, int 
 
         (void) size;
         (void) value;
-        if (addr >= SIM_VA_COVER_MIN && addr != SIM_TRAMPOLINE_ADDR && v->n_va_covers < SIM_VA_COVERS_MAX &&
-            (sim_sysreg_get(uc, SIM_SCTLR_EL1) & 1)) {
-                /* A VA of a guest with its MMU on: cover it so that the
-                 * page-table walk happens (never touched: no PA is there). */
-                if (uc_mem_map_ptr(uc, addr & ~(SIM_VA_COVER_CHUNK - 1), SIM_VA_COVER_CHUNK, UC_PROT_ALL,
-                                   v->va_cover) == UC_ERR_OK) {
-                        v->n_va_covers++;
+        if (sim_sysreg_get(uc, SIM_SCTLR_EL1) & 1) {
+                /* MMU on: 2.0.1 checked the VA against its regions. */
+                switch (type) {
+                case UC_MEM_FETCH_PROT:
+                case UC_MEM_READ_PROT:
+                case UC_MEM_WRITE_PROT:
+                        /* Permissions of whatever region the VA meets (a user
+                         * VA below 1 GiB meets the MMIO window, never
+                         * executable) mean nothing: the walk decides. */
                         return true;
+                case UC_MEM_FETCH_UNMAPPED:
+                        v->va_cover_fetch = addr;
+                        v->stop = SIM_STOP_VA_COVER;
+                        return false;
+                default:
+                        if (sim_va_cover(v, addr) >= 0)
+                                return true;
+                        break;
                 }
         }
         if (addr < SIM_MMIO_WINDOW_END) {
@@ -292,12 +312,9 @@ int sim_emu_create(HvVcpu *v) {
 
         v->timer_deadline_ns = UINT64_MAX;
         v->gic.pmr = 0;
-        /* One reservation backs every VA cover region: never accessed. */
-        v->va_cover = mmap(NULL, SIM_VA_COVER_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (v->va_cover == MAP_FAILED) {
-                v->va_cover = NULL;
-                return -ENOMEM;
-        }
+        r = sim_va_cover_init(v);
+        if (r < 0)
+                return r;
 
         v->stack_size = SIM_EMU_STACK_SIZE;
         v->stack = mmap(NULL, v->stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -432,6 +449,7 @@ static void sim_emu_main(unsigned lo, unsigned hi) {
 
                 v->enter_trampoline = false;
                 v->in_emu_start = true;
+                v->stop_called = false;
                 v->emulating = 1;
                 /* until = 0: nothing executes at 0, which is MMIO (never executable). */
                 v->slice_deadline_ns = now_ns() + SIM_SLICE_NSEC;
@@ -462,11 +480,12 @@ void sim_emu_enter(HvVcpu *v) {
         _longjmp(v->emu_jb, 1);
 }
 
+/* 2.0.1 ends uc_emu_start normally only for a stop request, the until
+ * address (0, never executed) and EXCP_HLT, which is WFI. Reading the
+ * instruction before the PC would take a physical address, and the PC is
+ * a VA once the MMU is on. */
 bool sim_emu_stopped_on_wfi(HvVcpu *v) {
-        uint64_t pc = reg_read(v->uc, UC_ARM64_REG_PC);
-        uint32_t insn = 0;
-
-        return pc >= 4 && uc_mem_read(v->uc, pc - 4, &insn, sizeof(insn)) == UC_ERR_OK && insn == AARCH64_WFI;
+        return v->emu_err == UC_ERR_OK && !v->stop_called;
 }
 
 void sim_emu_destroy(HvVcpu *v) {
@@ -480,9 +499,7 @@ void sim_emu_destroy(HvVcpu *v) {
         sim_exception_free(v);
         if (v->uc)
                 uc_close(v->uc);
-        if (v->va_cover)
-                munmap(v->va_cover, SIM_VA_COVER_CHUNK);
-        v->va_cover = NULL;
+        sim_va_cover_free(v);
         v->uc = NULL;
         if (v->stack)
                 munmap(v->stack, v->stack_size);

@@ -30,13 +30,8 @@
 #define SIM_SLICE_NSEC 4000000
 #define SIM_SLICE_CHECK_BLOCKS 1024u
 
-/* Guest VAs at or above this (beyond the A72's 40-bit PA range, so never
- * a physical address) are covered on demand with placeholder RAM regions
- * once the guest's MMU is on: 2.0.1 looks the VA up in its region list
- * before walking the guest's page tables (unicorn-notes). */
-#define SIM_VA_COVER_MIN (UINT64_C(1) << 40)
+/* sim-va-cover.c: the largest placeholder region covering guest VAs. */
 #define SIM_VA_COVER_CHUNK (UINT64_C(1) << 30)
-#define SIM_VA_COVERS_MAX 64u
 
 typedef enum SimTimerIndex {
         SIM_TIMER_VIRT,
@@ -72,6 +67,7 @@ typedef enum SimStop {
         SIM_STOP_CPU_OFF,
         SIM_STOP_VM_ENDED,
         SIM_STOP_PAGE_FAULT,
+        SIM_STOP_VA_COVER, /* a fetch needs a VA cover: map it, restart at the PC */
 } SimStop;
 
 typedef struct SimMmioGap {
@@ -112,6 +108,7 @@ struct HvVcpu {
          * hook turns it into uc_emu_stop at the next translation block, the
          * only point where unicorn 2.0.1 stops with a correct PC. */
         volatile sig_atomic_t stop_pending;
+        bool stop_called; /* uc_emu_stop was called in this uc_emu_start */
         uint64_t slice_deadline_ns;
         uint32_t blocks;
         SimYield yield;
@@ -137,8 +134,12 @@ struct HvVcpu {
         bool exc_entering;
         bool exc_restore_i;
         uint64_t exc_vbar;
-        unsigned n_va_covers;
+        /* sim-va-cover.c: the host reservation behind every cover, how many
+         * of the VM's shared covers this vCPU has mapped, a fetch waiting
+         * for one. */
         void *va_cover;
+        uint32_t va_covers_seen;
+        uint64_t va_cover_fetch;
         /* gicv3.c, sim-timer.c */
         SimGicCpuIf gic;
         SimTimer timers[SIM_TIMERS];
@@ -171,6 +172,14 @@ int sim_exception_probe(HvVcpu *v);
 void sim_exception_free(HvVcpu *v);
 bool sim_exception_deliver(HvVcpu *v, uint32_t intno);
 void sim_exception_entered(HvVcpu *v);
+
+/* sim-va-cover.c */
+int sim_va_cover_init(HvVcpu *v);
+void sim_va_cover_free(HvVcpu *v);
+/* Covers addr now (data accesses, from the hook). */
+int sim_va_cover(HvVcpu *v, uint64_t addr);
+/* Maps the covers other vCPUs of the VM made (between slices). */
+void sim_va_cover_sync(HvVcpu *v);
 
 /* sim-timer.c */
 uint64_t sim_timer_now_ns(void);

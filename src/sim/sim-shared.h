@@ -25,6 +25,9 @@
 #define SIM_SHARED_MAGIC UINT64_C(0x31564d534e594753) /* "SGYNSMV1" */
 #define SIM_VCPUS_MAX GH_RULES_MAX_VCPUS
 #define SIM_GUEST_MEMS_MAX 16
+/* Placeholder regions covering guest VAs (sim-va-cover.c): ASLR gives every
+ * process new ones, so there is room for many. */
+#define SIM_VA_COVERS_MAX 1024u
 
 /* Sent to a worker thread that is running guest code when the VM ends
  * (another vCPU powered it off) so that it leaves run promptly. SIGURG is
@@ -86,6 +89,13 @@ typedef struct SimShared {
 
         GhRulesVm rules;
         SimVcpuShared vcpus[SIM_VCPUS_MAX];
+
+        /* VA covers any vCPU made, for the others to map too. */
+        uint32_t n_va_covers;
+        uint32_t padding;
+        struct {
+                uint64_t base, size;
+        } va_covers[SIM_VA_COVERS_MAX];
 
         /* The VM's interrupt controller (gicv3.h). */
         SimGic gic;

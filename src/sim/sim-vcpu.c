@@ -302,6 +302,7 @@ static void sim_vcpu_wfi(HvVcpu *v) {
  * Returns 0 with an exit in the run block, 1 to go round again, -errno. */
 static int sim_vcpu_slice(HvVcpu *v) {
         SimShared *s = v->shared;
+        int r;
 
         sim_exec_lock(s);
         if (sim_load(&s->vm_state) != SIM_VM_RUNNING) {
@@ -309,6 +310,7 @@ static int sim_vcpu_slice(HvVcpu *v) {
                 return 1;
         }
         v->stop = SIM_STOP_NONE;
+        sim_va_cover_sync(v);
         sim_emu_sync_irqs(v);
         sim_emu_enter(v);
         sim_exec_unlock(s);
@@ -318,6 +320,13 @@ static int sim_vcpu_slice(HvVcpu *v) {
         switch (v->stop) {
         case SIM_STOP_PAGE_FAULT:
                 return sim_vcpu_report_page_fault(v);
+        case SIM_STOP_VA_COVER:
+                sim_exec_lock(s);
+                r = sim_va_cover(v, v->va_cover_fetch);
+                sim_exec_unlock(s);
+                if (r < 0)
+                        sim_emu_crash(v, "no VA cover for an instruction fetch", v->va_cover_fetch);
+                return 1;
         case SIM_STOP_CPU_OFF:
         case SIM_STOP_VM_ENDED:
                 return 1;
