@@ -68,6 +68,8 @@ int sandbox_seccomp_install(const char *backend, bool log_only) {
                 return log_error_errno(r, "seccomp: cannot require no_new_privs: %m");
 
         r = seccomp_add_table(ctx, &seccomp_table_common);
+        if (r >= 0 && seccomp_table_sanitizer.n_rules > 0)
+                r = seccomp_add_table(ctx, &seccomp_table_sanitizer);
         if (r >= 0)
                 r = seccomp_add_table(ctx, t);
         if (r < 0)

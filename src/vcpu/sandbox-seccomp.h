@@ -38,6 +38,8 @@ typedef struct SeccompTable {
 } SeccompTable;
 
 extern const SeccompTable seccomp_table_common;
+/* Empty unless built with -Db_sanitize: what the sanitizer runtimes need. */
+extern const SeccompTable seccomp_table_sanitizer;
 extern const SeccompTable seccomp_table_kernel;
 extern const SeccompTable seccomp_table_sim;
 

@@ -193,7 +193,8 @@ static void test_unknown_backend_is_refused(void **state) {
 }
 
 static void test_every_rule_has_a_reason(void **state) {
-        const SeccompTable *tables[] = { &seccomp_table_common, &seccomp_table_kernel, &seccomp_table_sim };
+        const SeccompTable *tables[] = { &seccomp_table_common, &seccomp_table_sanitizer, &seccomp_table_kernel,
+                                         &seccomp_table_sim };
 
         (void) state;
         for (size_t t = 0; t < ELEMENTSOF(tables); t++)
