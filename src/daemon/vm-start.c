@@ -144,6 +144,8 @@ static int spawn_workers(Vm *vm, const VmLayout *layout, int console_worker_fd, 
                         .test_hook = worker_test_hook_for(vm),
                         .pl011_base = layout->have_pl011 ? layout->pl011_base : UINT64_MAX,
                         .pl061_base = layout->pl061_base,
+                        .pl011_spi = layout->pl011_spi,
+                        .pl061_spi = layout->pl061_spi,
                 };
                 r = worker_spawn(vm, m->event, &args, &vm->workers[i]);
                 if (r < 0)

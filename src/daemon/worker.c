@@ -142,6 +142,7 @@ int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, Worker **ret
         _cleanup_free_ Worker *w = NULL;
         _cleanup_close_ int daemon_end = -EBADF, worker_end = -EBADF;
         char arg_backend[64], arg_vcpu[32], arg_vm[96], arg_fds[32], arg_pl011[48], arg_pl061[48];
+        char arg_pl011_spi[32], arg_pl061_spi[32];
         char arg_uid[32], arg_gid[32], arg_hook[64];
         int pair[2], r;
         pid_t pid;
@@ -168,12 +169,18 @@ int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, Worker **ret
         format_arg(arg_fds, sizeof(arg_fds), "--backend-fds=%zu", a->n_backend_fds);
         format_arg(arg_pl011, sizeof(arg_pl011), "--pl011=0x%" PRIx64, a->pl011_base);
         format_arg(arg_pl061, sizeof(arg_pl061), "--pl061=0x%" PRIx64, a->pl061_base);
-        char *argv[12] = { (char *) "gunyah-vcpu", arg_backend, arg_vcpu, arg_vm, arg_fds };
+        format_arg(arg_pl011_spi, sizeof(arg_pl011_spi), "--pl011-spi=%" PRIu32, a->pl011_spi);
+        format_arg(arg_pl061_spi, sizeof(arg_pl061_spi), "--pl061-spi=%" PRIu32, a->pl061_spi);
+        char *argv[16] = { (char *) "gunyah-vcpu", arg_backend, arg_vcpu, arg_vm, arg_fds };
         size_t n_argv = 5;
-        if (a->pl011_base != UINT64_MAX)
+        if (a->pl011_base != UINT64_MAX) {
                 argv[n_argv++] = arg_pl011;
-        if (a->pl061_base != UINT64_MAX)
+                argv[n_argv++] = arg_pl011_spi;
+        }
+        if (a->pl061_base != UINT64_MAX) {
                 argv[n_argv++] = arg_pl061;
+                argv[n_argv++] = arg_pl061_spi;
+        }
         if (a->no_sandbox)
                 argv[n_argv++] = (char *) "--no-sandbox";
         else {

@@ -44,6 +44,8 @@ typedef struct WorkerSpawnArgs {
         const char *test_hook; /* TEST ONLY, hook builds: --test-hook=ATTEMPT, or NULL */
         uint64_t pl011_base; /* UINT64_MAX: none */
         uint64_t pl061_base; /* UINT64_MAX: none */
+        uint32_t pl011_spi;  /* their interrupt lines (doorbell labels) */
+        uint32_t pl061_spi;
 } WorkerSpawnArgs;
 
 /* Resolves --worker-user= (a user name or a numeric uid; a uid without a

@@ -112,6 +112,20 @@ typedef struct HvBackendOps {
         int (*vcpu_run)(HvVcpu *vcpu);
         /* Async-signal-safe: makes a current or the next vcpu_run return -EINTR. */
         void (*vcpu_kick)(HvVcpu *vcpu);
+        /* Optional, worker side (NULL in the kernel backend, where a device
+         * rings its doorbell through an irqfd): drives the level of the line
+         * of doorbell `label` (the SPI number, as the DT's doorbells name
+         * it) in the VM's interrupt controller, from any thread of the
+         * worker. A level line follows the device exactly, which an irqfd
+         * (an edge, like a doorbell) cannot. -EINVAL for a label no SPI has. */
+        int (*vcpu_irq_line)(HvVcpu *vcpu, uint32_t label, bool level);
+        /* Optional, worker side (sim only): while the vCPU waits for an
+         * interrupt (WFI), it also waits for fd to become readable and then
+         * calls ready() from inside vcpu_run, which typically moves input
+         * into a device and raises its line. ready() returns > 0 when it
+         * cannot take more now: fd is then ignored until the next WFI. The
+         * worker stays single-threaded (its sandbox requires it). */
+        int (*vcpu_watch_fd)(HvVcpu *vcpu, int fd, int (*ready)(void *userdata), void *userdata);
 } HvBackendOps;
 
 extern const HvBackendOps hv_kernel_ops; /* src/hv/hv-kernel.c */

@@ -81,14 +81,17 @@ void sim_gic_init(SimShared *s) {
 
 void sim_gic_set_spi_level(SimShared *s, uint32_t intid, bool level) {
         SimGic *g = &s->gic;
+        uint32_t old;
 
         if (intid < SIM_GIC_SPI_BASE || intid >= SIM_GIC_SPURIOUS - 3)
                 return;
         if (level)
-                __atomic_fetch_or(&g->level[intid / 32], bit(intid), __ATOMIC_ACQ_REL);
+                old = __atomic_fetch_or(&g->level[intid / 32], bit(intid), __ATOMIC_ACQ_REL);
         else
-                __atomic_fetch_and(&g->level[intid / 32], ~bit(intid), __ATOMIC_ACQ_REL);
-        notify(s, spi_target(g, intid));
+                old = __atomic_fetch_and(&g->level[intid / 32], ~bit(intid), __ATOMIC_ACQ_REL);
+        /* Devices re-drive their line after every access: wake only on a change. */
+        if (((old & bit(intid)) != 0) != level)
+                notify(s, spi_target(g, intid));
 }
 
 void sim_gic_pend_spi(SimShared *s, uint32_t intid) {

@@ -125,6 +125,11 @@ struct HvVcpu {
         uint64_t mmio_value;
         int32_t fault_attempt;
 
+        /* vcpu_watch_fd: waited for in WFI too. */
+        int watch_fd;
+        int (*watch_ready)(void *userdata);
+        void *watch_userdata;
+
         /* HCR_EL2.VI as last written: the only way interrupts (and, via
          * sim-exception.c, synchronous exceptions) enter the guest. */
         bool hcr_vi;
@@ -207,3 +212,5 @@ void sim_vcpu_detach(HvVcpu *vcpu);
 struct gunyah_vcpu_run *sim_vcpu_run_block(HvVcpu *vcpu);
 int sim_vcpu_run(HvVcpu *vcpu);
 void sim_vcpu_kick(HvVcpu *vcpu);
+int sim_vcpu_irq_line(HvVcpu *vcpu, uint32_t label, bool level);
+int sim_vcpu_watch_fd(HvVcpu *vcpu, int fd, int (*ready)(void *userdata), void *userdata);

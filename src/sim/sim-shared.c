@@ -23,8 +23,17 @@ void sim_futex_wake(uint32_t *word, int n) {
 void sim_vcpu_shared_wake(SimShared *s, uint32_t id) {
         SimVcpuShared *v = &s->vcpus[id];
 
-        __atomic_add_fetch(&v->wake, 1, __ATOMIC_ACQ_REL);
+        __atomic_add_fetch(&v->wake, 1, __ATOMIC_SEQ_CST);
         sim_futex_wake(&v->wake, INT_MAX);
+        /* A vCPU in WFI that also watches an fd sleeps in ppoll, not on the
+         * futex: the signal interrupts it (seq_cst against its fd_wait). */
+        if (__atomic_load_n(&v->fd_wait, __ATOMIC_SEQ_CST)) {
+                pid_t pid = __atomic_load_n(&v->pid, __ATOMIC_ACQUIRE);
+                pid_t tid = __atomic_load_n(&v->tid, __ATOMIC_ACQUIRE);
+
+                if (pid > 0 && tid > 0)
+                        (void) syscall(SYS_tgkill, pid, tid, SIM_KICK_SIGNAL);
+        }
 }
 
 bool sim_shared_end_vm(SimShared *s, uint32_t status, const struct gunyah_vm_exit_info *info, uint32_t by) {

@@ -59,7 +59,7 @@ typedef struct SimVcpuShared {
         int32_t pid;         /* worker running it (0: none), for SIM_KICK_SIGNAL */
         int32_t tid;
         uint32_t boot;       /* the pending power-on is the VM's boot (boot context) */
-        uint32_t padding;
+        uint32_t fd_wait;    /* in WFI inside ppoll (vcpu_watch_fd): wake with the signal too */
         uint64_t entry;      /* pending CPU_ON entry point */
         uint64_t context_id; /* pending CPU_ON context id → X0 */
 } SimVcpuShared;

@@ -9,6 +9,8 @@
  * the slice.
  */
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -106,6 +108,7 @@ int sim_vcpu_attach(const int *fds, size_t n_fds, uint32_t id, HvVcpu **ret) {
                 return -ENOMEM;
         v->id = id;
         v->shared_fd = -EBADF;
+        v->watch_fd = -EBADF;
         for (unsigned i = 0; i < SIM_GUEST_MEMS_MAX; i++)
                 v->mem_fds[i] = -EBADF;
 
@@ -169,6 +172,14 @@ void sim_vcpu_kick(HvVcpu *v) {
         __atomic_store_n(&v->shared->vcpus[v->id].kick, 1, __ATOMIC_RELEASE);
         sim_vcpu_shared_wake(v->shared, v->id);
         sim_emu_request_stop(v);
+}
+
+int sim_vcpu_irq_line(HvVcpu *v, uint32_t label, bool level) {
+        /* Doorbell labels are SPI numbers; INTIDs 32..1019 are SPIs. */
+        if (label >= SIM_GIC_SPURIOUS - 3 - SIM_GIC_SPI_BASE)
+                return -EINVAL;
+        sim_gic_set_spi_level(v->shared, SIM_GIC_SPI_BASE + label, level);
+        return 0;
 }
 
 static bool sim_vcpu_take_kick(HvVcpu *v) {
@@ -267,13 +278,48 @@ static int sim_vcpu_wait_power(HvVcpu *v) {
         }
 }
 
+int sim_vcpu_watch_fd(HvVcpu *v, int fd, int (*ready)(void *userdata), void *userdata) {
+        if (fd < 0 || !ready)
+                return -EINVAL;
+        v->watch_fd = fd;
+        v->watch_ready = ready;
+        v->watch_userdata = userdata;
+        return 0;
+}
+
+/* Sleeps in ppoll on the watched fd instead of the futex. The kick signal is
+ * blocked from announcing fd_wait until ppoll unblocks it atomically, so a
+ * waker that saw fd_wait cannot signal too early. Returns whether the fd
+ * stays watched in this WFI. */
+static bool sim_vcpu_wait_fd(HvVcpu *v, uint32_t seq, const struct timespec *timeout) {
+        SimVcpuShared *vs = &v->shared->vcpus[v->id];
+        struct pollfd p = { .fd = v->watch_fd, .events = POLLIN };
+        sigset_t kick, old;
+        int n = 0;
+
+        sigemptyset(&kick);
+        sigaddset(&kick, SIM_KICK_SIGNAL);
+        pthread_sigmask(SIG_BLOCK, &kick, &old);
+        __atomic_store_n(&vs->fd_wait, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&vs->wake, __ATOMIC_SEQ_CST) == seq)
+                n = ppoll(&p, 1, timeout, &old);
+        __atomic_store_n(&vs->fd_wait, 0, __ATOMIC_SEQ_CST);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (n <= 0)
+                return true;
+        if (!(p.revents & POLLIN))
+                return false; /* hung up: nothing more will come */
+        return v->watch_ready(v->watch_userdata) <= 0;
+}
+
 /* WFI: sleeps until the GIC signals an interrupt to this vCPU (whatever
- * PSTATE.I says, as WFI does), its next timer deadline, a kick or the end of
- * the VM. Whoever raises an interrupt for us bumps our wake word, so an
- * idle guest costs no host CPU. */
+ * PSTATE.I says, as WFI does), its next timer deadline, a kick, the end of
+ * the VM or input on the watched fd. Whoever raises an interrupt for us
+ * bumps our wake word, so an idle guest costs no host CPU. */
 static void sim_vcpu_wfi(HvVcpu *v) {
         SimShared *s = v->shared;
         SimVcpuShared *vs = &s->vcpus[v->id];
+        bool watch = v->watch_fd >= 0;
 
         for (;;) {
                 uint32_t seq = sim_load(&vs->wake);
@@ -294,7 +340,10 @@ static void sim_vcpu_wfi(HvVcpu *v) {
                         ts.tv_nsec = (long) ((v->timer_deadline_ns - now) % 1000000000u);
                         timeout = &ts;
                 }
-                (void) sim_futex_wait(&vs->wake, seq, timeout);
+                if (watch)
+                        watch = sim_vcpu_wait_fd(v, seq, timeout);
+                else
+                        (void) sim_futex_wait(&vs->wake, seq, timeout);
         }
 }
 

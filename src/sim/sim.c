@@ -23,4 +23,6 @@ const HvBackendOps hv_sim_ops = {
         .vcpu_run_block = sim_vcpu_run_block,
         .vcpu_run = sim_vcpu_run,
         .vcpu_kick = sim_vcpu_kick,
+        .vcpu_irq_line = sim_vcpu_irq_line,
+        .vcpu_watch_fd = sim_vcpu_watch_fd,
 };

@@ -26,6 +26,8 @@ typedef struct DevicePage {
         uint32_t init_state; /* 0 new, 1 being initialised, 2 ready */
         uint32_t input_lock; /* serialises console input: recv + push */
         uint32_t gpio_lock;
+        uint32_t irq_lock;   /* reading a device's state and driving its line are one step */
+        uint32_t padding;
         Pl011 uart;
         Pl061 gpio;
 } DevicePage;
@@ -37,6 +39,10 @@ struct Devices {
         uint32_t vcpu;
         uint64_t pl011_base; /* UINT64_MAX: none */
         uint64_t pl061_base;
+        uint32_t pl011_spi; /* UINT32_MAX: no line */
+        uint32_t pl061_spi;
+        DevicesIrqLineFn irq_line; /* NULL: lines are not driven */
+        void *irq_userdata;
         uint64_t unhandled;
         uint64_t unhandled_logged_usec;
         unsigned unhandled_logged;
@@ -84,6 +90,8 @@ int devices_open(int page_fd, int console_fd, uint32_t vcpu, const DevicesConfig
         d->vcpu = vcpu;
         d->pl011_base = config->pl011_base;
         d->pl061_base = config->pl061_base;
+        d->pl011_spi = config->pl011_spi;
+        d->pl061_spi = config->pl061_spi;
         page_init_once(d->page);
         *ret = d;
         return 0;
@@ -119,6 +127,25 @@ static void on_uart_output(uint8_t byte, void *userdata) {
         d->out[d->n_out++] = byte;
         if (byte == '\n' || d->n_out == sizeof(d->out))
                 console_flush(d);
+}
+
+/* Drives both lines from the device state, under one lock so that two
+ * workers cannot leave a stale level behind. */
+static void update_irqs(Devices *d) {
+        if (!d->irq_line)
+                return;
+        spin_lock(&d->page->irq_lock);
+        if (d->pl011_base != UINT64_MAX && d->pl011_spi != UINT32_MAX)
+                d->irq_line(d->pl011_spi, pl011_irq_pending(&d->page->uart), d->irq_userdata);
+        if (d->pl061_base != UINT64_MAX && d->pl061_spi != UINT32_MAX) {
+                bool level;
+
+                spin_lock(&d->page->gpio_lock);
+                level = pl061_irq_pending(&d->page->gpio);
+                spin_unlock(&d->page->gpio_lock);
+                d->irq_line(d->pl061_spi, level, d->irq_userdata);
+        }
+        spin_unlock(&d->page->irq_lock);
 }
 
 /* Moves pending console input into the RX FIFO, never more than fits. */
@@ -195,7 +222,8 @@ void devices_handle_mmio(Devices *d, struct gunyah_vcpu_run *run) {
         if (r < 0) {
                 unhandled(d, run);
                 value = 0;
-        }
+        } else
+                update_irqs(d);
         if (!run->mmio.is_write)
                 u64_to_data(run, value);
 }
@@ -206,6 +234,7 @@ void devices_press_power_button(Devices *d) {
         spin_lock(&d->page->gpio_lock);
         pl061_set_input(&d->page->gpio, PL061_POWER_BUTTON_LINE, true);
         spin_unlock(&d->page->gpio_lock);
+        update_irqs(d);
 }
 
 uint64_t devices_unhandled_count(const Devices *d) {
@@ -215,4 +244,17 @@ uint64_t devices_unhandled_count(const Devices *d) {
 void devices_flush(Devices *d) {
         if (d)
                 console_flush(d);
+}
+
+void devices_set_irq_line(Devices *d, DevicesIrqLineFn fn, void *userdata) {
+        d->irq_line = fn;
+        d->irq_userdata = userdata;
+        update_irqs(d);
+}
+
+int devices_console_ready(Devices *d) {
+        console_pull_input(d);
+        update_irqs(d);
+        /* Full: the rest waits until the guest reads (which pulls it). */
+        return pl011_rx_room(&d->page->uart) == 0 ? 1 : 0;
 }

@@ -10,6 +10,7 @@
  * zero, writes are ignored; each is counted and logged with a rate limit.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "gunyah-abi.h"
@@ -19,13 +20,26 @@ typedef struct Devices Devices;
 typedef struct DevicesConfig {
         uint64_t pl011_base; /* UINT64_MAX: no UART */
         uint64_t pl061_base; /* UINT64_MAX: no power button */
+        uint32_t pl011_spi;  /* doorbell label (SPI) of its line; UINT32_MAX: none */
+        uint32_t pl061_spi;
 } DevicesConfig;
+
+/* Drives an interrupt line (the backend's vcpu_irq_line). */
+typedef void (*DevicesIrqLineFn)(uint32_t spi, bool level, void *userdata);
 
 int devices_open(int page_fd, int console_fd, uint32_t vcpu, const DevicesConfig *config, Devices **ret);
 void devices_close(Devices *d);
 
 /* Answers one MMIO exit in place (data for reads, resume_action). */
 void devices_handle_mmio(Devices *d, struct gunyah_vcpu_run *run);
+
+/* Lets the devices drive their interrupt lines from now on. */
+void devices_set_irq_line(Devices *d, DevicesIrqLineFn fn, void *userdata);
+
+/* Console input is readable (the backend watched it while the vCPU waited
+ * for an interrupt): moves what fits into the UART and raises its line.
+ * Returns 1 when the UART is full, so watching can pause, else 0. */
+int devices_console_ready(Devices *d);
 
 /* The daemon's graceful stop request. */
 void devices_press_power_button(Devices *d);

@@ -49,6 +49,15 @@ static void on_kick(int sig) {
                 ops->vcpu_kick(vcpu);
 }
 
+static void irq_line(uint32_t spi, bool level, void *userdata) {
+        (void) userdata;
+        (void) ops->vcpu_irq_line(vcpu, spi, level);
+}
+
+static int console_ready(void *userdata) {
+        return devices_console_ready(userdata);
+}
+
 static int parse_argv(int argc, char *argv[], WorkerArgs *a) {
         static const struct option options[] = {
                 { "backend", required_argument, NULL, 'b' },
@@ -58,6 +67,8 @@ static int parse_argv(int argc, char *argv[], WorkerArgs *a) {
                 { "no-sandbox", no_argument, NULL, 'n' },
                 { "pl011", required_argument, NULL, 'u' },
                 { "pl061", required_argument, NULL, 'g' },
+                { "pl011-spi", required_argument, NULL, 's' },
+                { "pl061-spi", required_argument, NULL, 'S' },
                 { "uid", required_argument, NULL, 'U' },
                 { "gid", required_argument, NULL, 'G' },
 #if GUNYAH_SANDBOX_TEST_HOOKS
@@ -97,6 +108,13 @@ static int parse_argv(int argc, char *argv[], WorkerArgs *a) {
                         r = parse_u64(optarg, o == 'u' ? &a->devices.pl011_base : &a->devices.pl061_base);
                         if (r < 0)
                                 return log_error_errno(r, "--%s=%s: not an address", o == 'u' ? "pl011" : "pl061",
+                                                       optarg);
+                        break;
+                case 's':
+                case 'S':
+                        r = parse_u32(optarg, o == 's' ? &a->devices.pl011_spi : &a->devices.pl061_spi);
+                        if (r < 0)
+                                return log_error_errno(r, "--%s=%s: not an SPI number", o == 's' ? "pl011-spi" : "pl061-spi",
                                                        optarg);
                         break;
                 case 'U':
@@ -257,7 +275,8 @@ int main(int argc, char *argv[]) {
         WorkerArgs a = {
                 .uid = (uid_t) -1,
                 .gid = (gid_t) -1,
-                .devices = { .pl011_base = UINT64_MAX, .pl061_base = UINT64_MAX },
+                .devices = { .pl011_base = UINT64_MAX, .pl061_base = UINT64_MAX,
+                             .pl011_spi = UINT32_MAX, .pl061_spi = UINT32_MAX },
         };
         Devices *d = NULL;
         int fds[HV_VCPU_EXPORT_FDS_MAX];
@@ -301,6 +320,19 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
+        /* Backends whose interrupt controller lives with the workers (the
+         * sim) let the devices drive their lines and wake a vCPU in WFI when
+         * console input arrives. */
+        if (ops->vcpu_irq_line)
+                devices_set_irq_line(d, irq_line, NULL);
+        if (ops->vcpu_watch_fd) {
+                r = ops->vcpu_watch_fd(vcpu, WORKER_FD_CONSOLE, console_ready, d);
+                if (r < 0) {
+                        report_failure(a.vcpu, r, "watch-console", d);
+                        return log_error_errno(r, "cannot watch the console: %m"), EXIT_FAILURE;
+                }
+        }
+
         if (!a.no_sandbox) {
                 r = enter_sandbox(&a);
                 if (r < 0)
@@ -327,6 +359,7 @@ int main(int argc, char *argv[]) {
         sigemptyset(&kick);
         sigaddset(&kick, WORKER_KICK_SIGNAL);
         (void) sigprocmask(SIG_BLOCK, &kick, NULL);
+        devices_set_irq_line(d, NULL, NULL);
         HvVcpu *v = vcpu;
         vcpu = NULL;
         ops->vcpu_detach(v);

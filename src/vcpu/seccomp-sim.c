@@ -21,6 +21,7 @@ static const SeccompRule rules[] = {
         SECCOMP_ALLOW_IF_EQ(futex, 1, FUTEX_WAIT, "wait on the execution lock or the vCPU's power word (shared page)"),
         SECCOMP_ALLOW_IF_EQ(futex, 1, FUTEX_WAKE, "wake the execution lock's or another vCPU's waiters"),
         SECCOMP_ALLOW_IF_EQ(tgkill, 2, SIM_KICK_SIGNAL, "kick another worker's vCPU out of guest code, SIM_KICK_SIGNAL only"),
+        SECCOMP_ALLOW(ppoll, "a vCPU in WFI also waits for console input (vcpu_watch_fd), which raises the PL011's line"),
 };
 
 const SeccompTable seccomp_table_sim = {

@@ -159,10 +159,9 @@ def test_command_typed_into_the_console_runs_in_a_shell(env, gd, gdir):
     try:
         console.stdin.write(b"echo hi-$((6*7))\n")
         console.stdin.flush()
-        wait_for(gd, "hi-42 from the shell", lambda: b"hi-42\r\n" in console_log(gd, "linux"))
-        console.stdin.write(b"exit\n")
-        console.stdin.close()
-        out, err = console.communicate(timeout=BOOT_TIMEOUT)
+        wait_for(gd, "linux", "hi-42 from the shell", lambda: b"hi-42\r\n" in console_log(gd, "linux"))
+        # communicate() writes, closes stdin and waits (it refuses a closed stdin)
+        out, err = console.communicate(b"exit\n", timeout=BOOT_TIMEOUT)
     finally:
         if console.poll() is None:
             console.kill()
