@@ -70,6 +70,7 @@ class Daemon:
             os.makedirs(d, exist_ok=True)
         self.extra_args = list(extra_args)
         self.worker_binary = None  # default: $GUNYAH_VCPU
+        self.notify_socket = None  # a test acting as the service manager sets it
         self.proc = None
         self.log_path = os.path.join(workdir, "gunyahd.log")
 
@@ -83,7 +84,8 @@ class Daemon:
         # its own process group: killing the group also ends workers that a
         # killed daemon leaves behind (they outlive it by design)
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=dict(os.environ, NOTIFY_SOCKET=""), start_new_session=True)
+                                     env=dict(os.environ, NOTIFY_SOCKET=self.notify_socket or ""),
+                                     start_new_session=True)
         deadline = time.monotonic() + timeout
         dbus_obj = self.bus.conn.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus")
         while time.monotonic() < deadline:
