@@ -21,6 +21,7 @@
 #include "manager.h"
 #include "varlink.h"
 #include "vm-spec.h"
+#include "worker-pool.h"
 #include "worker.h"
 #include "vm.h"
 
@@ -193,6 +194,10 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         if (r < 0)
                 return r;
 
+        r = worker_pool_new(m->event, m->worker_binary, &m->pool);
+        if (r < 0)
+                return log_oom();
+
         r = manager_connect_bus(m, c);
         if (r < 0)
                 return r;
@@ -217,6 +222,7 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_vms; i++)
                 vm_free(m->vms[i]);
         free(m->vms);
+        worker_pool_free(m->pool);
         free(m->subscribers);
         if (m->backend && m->ops)
                 m->ops->close(m->backend);
@@ -482,6 +488,11 @@ void manager_unsubscribe(Manager *m, VmEventCallback cb, void *userdata) {
                 }
 }
 
+void manager_refill_pool(Manager *m) {
+        if (!m->exiting)
+                worker_pool_refill(m->pool);
+}
+
 void manager_check_exit(Manager *m) {
         if (!m->exiting)
                 return;
@@ -527,6 +538,7 @@ int manager_run(Manager *m) {
                 return log_error_errno(r, "Failed to acquire bus name %s: %m", GUNYAH_BUS_NAME);
 
         (void) manager_startup(m);
+        manager_refill_pool(m);
 
         (void) sd_notifyf(false, "READY=1\nSTATUS=Managing %zu VM(s) on the %s backend.", m->n_vms, m->ops->name);
         log_info("gunyahd %s ready on the %s backend (ABI %s), %zu VM(s) defined.", PACKAGE_VERSION, m->ops->name,

@@ -32,6 +32,7 @@ typedef struct ManagerConfig {
 
 typedef struct VarlinkServer VarlinkServer;
 typedef struct PolkitRegistry PolkitRegistry;
+typedef struct WorkerPool WorkerPool;
 
 typedef void (*VmEventCallback)(Manager *m, Vm *vm, const char *event, void *userdata);
 
@@ -65,6 +66,7 @@ struct Manager {
 
         VarlinkServer *varlink;  /* varlink.c */
         PolkitRegistry *polkit;  /* bus-polkit.c: pending authorizations */
+        WorkerPool *pool;        /* worker-pool.c: the spare worker */
 
         bool exiting;
 };
@@ -89,6 +91,9 @@ int manager_create_vm(Manager *m, const char *json, uint64_t flags, Vm **ret, sd
 void manager_notify_vm_event(Manager *m, Vm *vm, const char *event);
 int manager_subscribe(Manager *m, VmEventCallback cb, void *userdata);
 void manager_unsubscribe(Manager *m, VmEventCallback cb, void *userdata);
+
+/* A VM left the starting state: time to replace a spare worker it took. */
+void manager_refill_pool(Manager *m);
 
 /* Called when a VM reached stopped/failed, to finish a daemon shutdown. */
 void manager_check_exit(Manager *m);

@@ -147,7 +147,7 @@ static int spawn_workers(Vm *vm, const VmLayout *layout, int console_worker_fd, 
                         .pl011_spi = layout->pl011_spi,
                         .pl061_spi = layout->pl061_spi,
                 };
-                r = worker_spawn(vm, m->event, &args, &vm->workers[i]);
+                r = worker_spawn(vm, m->event, &args, m->pool, &vm->workers[i]);
                 if (r < 0)
                         return r;
                 vm->n_workers++;

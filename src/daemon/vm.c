@@ -198,6 +198,10 @@ void vm_set_state(Vm *vm, VmState state, VmReason reason) {
         /* Every transition is published, also a new reason within one state. */
         bus_vm_emit_state_changed(vm);
         manager_notify_vm_event(vm->manager, vm, "state");
+
+        /* A spare this start took is replaced once the start is over. */
+        if (state != VM_STATE_STARTING)
+                manager_refill_pool(vm->manager);
 }
 
 /* ---- exits ---- */

@@ -15,6 +15,7 @@
 #include "macro.h"
 #include "parse-util.h"
 #include "vm.h"
+#include "worker-pool.h"
 #include "worker-protocol.h"
 #include "worker.h"
 
@@ -83,16 +84,8 @@ static void format_arg(char *buf, size_t len, const char *fmt, ...) {
 }
 
 /* In the child: only async-signal-safe calls from here to execv(). */
-static _noreturn_ void worker_exec_child(const WorkerSpawnArgs *a, int control_fd, char *const argv[]) {
-        int sources[3 + HV_VCPU_EXPORT_FDS_MAX];
-        size_t n = 0;
+static _noreturn_ void worker_exec_child(const char *binary, int *sources, size_t n, char *const argv[]) {
         sigset_t mask;
-
-        sources[n++] = control_fd;
-        sources[n++] = a->console_fd;
-        sources[n++] = a->devices_fd;
-        for (size_t i = 0; i < a->n_backend_fds; i++)
-                sources[n++] = a->backend_fds[i];
 
         for (size_t i = 0; i < n; i++) {
                 int fd = fcntl(sources[i], F_DUPFD, WORKER_FD_STAGING_BASE + (int) n);
@@ -112,8 +105,36 @@ static _noreturn_ void worker_exec_child(const WorkerSpawnArgs *a, int control_f
         for (int sig = 1; sig < _NSIG; sig++)
                 (void) signal(sig, SIG_DFL);
 
-        execv(a->binary, argv);
+        execv(binary, argv);
         _exit(127);
+}
+
+int worker_fork_exec(const char *binary, const int *fds, size_t n_fds, char *const argv[], pid_t *ret_pid,
+                     int *ret_pidfd) {
+        int sources[WORKER_FDS_MAX];
+        int pidfd, r;
+        pid_t pid;
+
+        if (n_fds > ELEMENTSOF(sources))
+                return -E2BIG;
+        memcpy(sources, fds, n_fds * sizeof(int));
+
+        pid = fork();
+        if (pid < 0)
+                return negative_errno();
+        if (pid == 0)
+                worker_exec_child(binary, sources, n_fds, argv);
+
+        pidfd = pidfd_open(pid, 0);
+        if (pidfd < 0) {
+                r = negative_errno();
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return log_error_errno(r, "pidfd_open(%d) failed: %m", (int) pid);
+        }
+        *ret_pid = pid;
+        *ret_pidfd = pidfd;
+        return 0;
 }
 
 int worker_user_resolve(const char *user, uid_t *ret_uid, gid_t *ret_gid) {
@@ -138,16 +159,156 @@ int worker_user_resolve(const char *user, uid_t *ret_uid, gid_t *ret_gid) {
         return 0;
 }
 
-int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, Worker **ret) {
-        _cleanup_free_ Worker *w = NULL;
-        _cleanup_close_ int daemon_end = -EBADF, worker_end = -EBADF;
-        char arg_backend[64], arg_vcpu[32], arg_vm[96], arg_fds[32], arg_pl011[48], arg_pl061[48];
-        char arg_pl011_spi[32], arg_pl061_spi[32];
-        char arg_uid[32], arg_gid[32], arg_hook[64];
-        int pair[2], r;
-        pid_t pid;
+/* The fds a worker gets, in worker-protocol.h order, control first. */
+static size_t worker_fds(const WorkerSpawnArgs *a, int control_fd, int *fds) {
+        size_t n = 0;
 
-        if (a->n_backend_fds > HV_VCPU_EXPORT_FDS_MAX)
+        if (control_fd >= 0)
+                fds[n++] = control_fd;
+        fds[n++] = a->console_fd;
+        fds[n++] = a->devices_fd;
+        for (size_t i = 0; i < a->n_backend_fds; i++)
+                fds[n++] = a->backend_fds[i];
+        for (size_t i = 0; i < a->n_irqfds; i++)
+                fds[n++] = a->irqfds[i];
+        return n;
+}
+
+typedef struct WorkerArgv {
+        char backend[64], vcpu[32], vm[96], fds[32], pl011[48], pl061[48], pl011_spi[32], pl061_spi[32];
+        char uid[32], gid[32], hook[64], irqfd[WORKER_IRQFDS_MAX][32];
+        char *argv[16 + WORKER_IRQFDS_MAX];
+} WorkerArgv;
+
+static void worker_argv_build(const WorkerSpawnArgs *a, WorkerArgv *v) {
+        size_t n = 0;
+
+        format_arg(v->backend, sizeof(v->backend), "--backend=%s", a->backend);
+        format_arg(v->vcpu, sizeof(v->vcpu), "--vcpu=%" PRIu32, a->vcpu);
+        format_arg(v->vm, sizeof(v->vm), "--vm=%s", a->vm_name);
+        format_arg(v->fds, sizeof(v->fds), "--backend-fds=%zu", a->n_backend_fds);
+        v->argv[n++] = (char *) "gunyah-vcpu";
+        v->argv[n++] = v->backend;
+        v->argv[n++] = v->vcpu;
+        v->argv[n++] = v->vm;
+        v->argv[n++] = v->fds;
+        if (a->pl011_base != UINT64_MAX) {
+                format_arg(v->pl011, sizeof(v->pl011), "--pl011=0x%" PRIx64, a->pl011_base);
+                format_arg(v->pl011_spi, sizeof(v->pl011_spi), "--pl011-spi=%" PRIu32, a->pl011_spi);
+                v->argv[n++] = v->pl011;
+                v->argv[n++] = v->pl011_spi;
+        }
+        if (a->pl061_base != UINT64_MAX) {
+                format_arg(v->pl061, sizeof(v->pl061), "--pl061=0x%" PRIx64, a->pl061_base);
+                format_arg(v->pl061_spi, sizeof(v->pl061_spi), "--pl061-spi=%" PRIu32, a->pl061_spi);
+                v->argv[n++] = v->pl061;
+                v->argv[n++] = v->pl061_spi;
+        }
+        for (size_t i = 0; i < a->n_irqfds; i++) {
+                format_arg(v->irqfd[i], sizeof(v->irqfd[i]), "--irqfd=%" PRIu32, a->irq_labels[i]);
+                v->argv[n++] = v->irqfd[i];
+        }
+        if (a->no_sandbox)
+                v->argv[n++] = (char *) "--no-sandbox";
+        else {
+                format_arg(v->uid, sizeof(v->uid), "--uid=%u", (unsigned) a->uid);
+                format_arg(v->gid, sizeof(v->gid), "--gid=%u", (unsigned) a->gid);
+                v->argv[n++] = v->uid;
+                v->argv[n++] = v->gid;
+        }
+        if (a->test_hook) {
+                format_arg(v->hook, sizeof(v->hook), "--test-hook=%s", a->test_hook);
+                v->argv[n++] = v->hook;
+        }
+        v->argv[n] = NULL;
+}
+
+/* The slow way: a fresh process, told everything on its command line. */
+static int worker_start_process(Worker *w, const WorkerSpawnArgs *a) {
+        _cleanup_close_ int daemon_end = -EBADF, worker_end = -EBADF;
+        int fds[WORKER_FDS_MAX], pair[2], r;
+        WorkerArgv v;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+                return negative_errno();
+        daemon_end = pair[0];
+        worker_end = pair[1];
+
+        worker_argv_build(a, &v);
+        r = worker_fork_exec(a->binary, fds, worker_fds(a, worker_end, fds), v.argv, &w->pid, &w->pidfd);
+        if (r < 0)
+                return r;
+        w->control_fd = TAKE_FD(daemon_end);
+        return 0;
+}
+
+/* The fast way: the pool's spare gets the same as a command line and fds. */
+static int worker_assign_spare(Worker *w, const WorkerSpawnArgs *a, WorkerSpare *spare) {
+        WorkerAssign msg = {
+                .type = WORKER_MSG_ASSIGN,
+                .vcpu = a->vcpu,
+                .n_backend_fds = (uint32_t) a->n_backend_fds,
+                .n_irqfds = (uint32_t) a->n_irqfds,
+                .flags = a->no_sandbox ? WORKER_ASSIGN_NO_SANDBOX : 0,
+                .uid = (uint32_t) a->uid,
+                .gid = (uint32_t) a->gid,
+                .pl011_spi = a->pl011_spi,
+                .pl061_spi = a->pl061_spi,
+                .pl011_base = a->pl011_base,
+                .pl061_base = a->pl061_base,
+        };
+        int fds[WORKER_FDS_MAX];
+        size_t n_fds = worker_fds(a, -EBADF, fds);
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * WORKER_FDS_MAX)];
+        } control = {};
+        struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = CMSG_SPACE(sizeof(int) * n_fds),
+        };
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
+
+        if (strlen(a->backend) >= sizeof(msg.backend) || strlen(a->vm_name) >= sizeof(msg.vm))
+                return -ENAMETOOLONG;
+        strcpy(msg.backend, a->backend);
+        strcpy(msg.vm, a->vm_name);
+        for (size_t i = 0; i < a->n_irqfds; i++)
+                msg.irq_labels[i] = a->irq_labels[i];
+
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+        memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * n_fds);
+
+        if (sendmsg(spare->control_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                return negative_errno();
+
+        w->pid = spare->pid;
+        w->pidfd = TAKE_FD(spare->pidfd);
+        w->control_fd = TAKE_FD(spare->control_fd);
+        return 0;
+}
+
+/* A spare that could not be assigned is of no further use. */
+static void worker_spare_discard(WorkerSpare *spare) {
+        siginfo_t si;
+
+        (void) pidfd_send_signal(spare->pidfd, SIGKILL, NULL, 0);
+        (void) waitid(P_PIDFD, (id_t) spare->pidfd, &si, WEXITED);
+        spare->pidfd = safe_close(spare->pidfd);
+        spare->control_fd = safe_close(spare->control_fd);
+}
+
+int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, WorkerPool *pool, Worker **ret) {
+        _cleanup_free_ Worker *w = NULL;
+        WorkerSpare spare;
+        int r = -EAGAIN;
+
+        if (a->n_backend_fds > HV_VCPU_EXPORT_FDS_MAX || a->n_irqfds > WORKER_IRQFDS_MAX)
                 return -E2BIG;
 
         w = calloc(1, sizeof(*w));
@@ -158,71 +319,37 @@ int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, Worker **ret
         w->pidfd = -EBADF;
         w->control_fd = -EBADF;
 
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
-                return negative_errno();
-        daemon_end = pair[0];
-        worker_end = pair[1];
-
-        format_arg(arg_backend, sizeof(arg_backend), "--backend=%s", a->backend);
-        format_arg(arg_vcpu, sizeof(arg_vcpu), "--vcpu=%" PRIu32, a->vcpu);
-        format_arg(arg_vm, sizeof(arg_vm), "--vm=%s", a->vm_name);
-        format_arg(arg_fds, sizeof(arg_fds), "--backend-fds=%zu", a->n_backend_fds);
-        format_arg(arg_pl011, sizeof(arg_pl011), "--pl011=0x%" PRIx64, a->pl011_base);
-        format_arg(arg_pl061, sizeof(arg_pl061), "--pl061=0x%" PRIx64, a->pl061_base);
-        format_arg(arg_pl011_spi, sizeof(arg_pl011_spi), "--pl011-spi=%" PRIu32, a->pl011_spi);
-        format_arg(arg_pl061_spi, sizeof(arg_pl061_spi), "--pl061-spi=%" PRIu32, a->pl061_spi);
-        char *argv[16] = { (char *) "gunyah-vcpu", arg_backend, arg_vcpu, arg_vm, arg_fds };
-        size_t n_argv = 5;
-        if (a->pl011_base != UINT64_MAX) {
-                argv[n_argv++] = arg_pl011;
-                argv[n_argv++] = arg_pl011_spi;
+        /* Test hooks travel on the command line only: those workers are fresh. */
+        if (pool && !a->test_hook && worker_pool_take(pool, &spare) >= 0) {
+                r = worker_assign_spare(w, a, &spare);
+                if (r < 0) {
+                        log_warning_errno(r, "VM %s: could not hand vCPU %u to spare worker %d, starting one: %m",
+                                          vm->name, a->vcpu, (int) spare.pid);
+                        worker_spare_discard(&spare);
+                } else
+                        w->from_pool = true;
         }
-        if (a->pl061_base != UINT64_MAX) {
-                argv[n_argv++] = arg_pl061;
-                argv[n_argv++] = arg_pl061_spi;
+        if (r < 0) {
+                r = worker_start_process(w, a);
+                if (r < 0)
+                        return log_error_errno(r, "VM %s: cannot start the worker of vCPU %u: %m", vm->name, a->vcpu);
         }
-        if (a->no_sandbox)
-                argv[n_argv++] = (char *) "--no-sandbox";
-        else {
-                format_arg(arg_uid, sizeof(arg_uid), "--uid=%u", (unsigned) a->uid);
-                format_arg(arg_gid, sizeof(arg_gid), "--gid=%u", (unsigned) a->gid);
-                argv[n_argv++] = arg_uid;
-                argv[n_argv++] = arg_gid;
-        }
-        if (a->test_hook) {
-                format_arg(arg_hook, sizeof(arg_hook), "--test-hook=%s", a->test_hook);
-                argv[n_argv++] = arg_hook;
-        }
-        argv[n_argv] = NULL;
-
-        pid = fork();
-        if (pid < 0)
-                return negative_errno();
-        if (pid == 0)
-                worker_exec_child(a, worker_end, argv);
-
-        w->pid = pid;
-        w->pidfd = pidfd_open(pid, 0);
-        if (w->pidfd < 0) {
-                r = negative_errno();
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                return log_error_errno(r, "VM %s: pidfd_open(%d) failed: %m", vm->name, (int) pid);
-        }
-        w->control_fd = TAKE_FD(daemon_end);
 
         r = sd_event_add_child_pidfd(event, &w->pid_source, w->pidfd, WEXITED, on_worker_exit, w);
         if (r >= 0)
                 r = sd_event_add_io(event, &w->control_source, w->control_fd, EPOLLIN, on_worker_control, w);
         if (r < 0) {
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
+                siginfo_t si;
+
+                (void) pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0);
+                (void) waitid(P_PIDFD, (id_t) w->pidfd, &si, WEXITED);
                 w->exited = true;
                 worker_free(TAKE_PTR(w));
-                return log_error_errno(r, "VM %s: failed to watch worker %d: %m", vm->name, (int) pid);
+                return log_error_errno(r, "VM %s: failed to watch worker: %m", vm->name);
         }
 
-        log_debug("VM %s: vCPU %u runs in worker pid %d", vm->name, a->vcpu, (int) pid);
+        log_debug("VM %s: vCPU %u runs in %s worker pid %d", vm->name, a->vcpu, w->from_pool ? "spare" : "new",
+                  (int) w->pid);
         *ret = TAKE_PTR(w);
         return 0;
 }

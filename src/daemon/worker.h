@@ -9,7 +9,15 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "hv.h"
+#include "worker-protocol.h"
+
 typedef struct Vm Vm;
+typedef struct WorkerPool WorkerPool;
+
+/* At most this many fds go to one worker: control, console, device page,
+ * backend fds, irqfds. */
+#define WORKER_FDS_MAX (1 + WORKER_ASSIGN_FDS_MAX)
 
 /* The system user sandboxed workers run as unless --worker-user= says otherwise. */
 #define GUNYAH_WORKER_USER_DEFAULT "gunyah-vcpu"
@@ -23,6 +31,7 @@ typedef struct Worker {
         sd_event_source *pid_source;
         sd_event_source *control_source;
         bool ready;
+        bool from_pool; /* was the pool's spare */
         bool exited;
         int exit_code;   /* CLD_EXITED / CLD_KILLED / CLD_DUMPED */
         int exit_status; /* exit code or signal */
@@ -38,6 +47,9 @@ typedef struct WorkerSpawnArgs {
         int devices_fd;
         const int *backend_fds;
         size_t n_backend_fds;
+        const int *irqfds;           /* eventfds registered as irqfds, one per label */
+        const uint32_t *irq_labels;
+        size_t n_irqfds;
         bool no_sandbox;
         uid_t uid;             /* sandbox identity (ignored with no_sandbox) */
         gid_t gid;
@@ -52,7 +64,14 @@ typedef struct WorkerSpawnArgs {
  * passwd entry uses the same number as gid). -ESRCH: no such user. */
 int worker_user_resolve(const char *user, uid_t *ret_uid, gid_t *ret_gid);
 
-int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *args, Worker **ret);
+/* fork+exec of binary with fds moved onto 3, 4, ... and every other fd
+ * closed (design §4). */
+int worker_fork_exec(const char *binary, const int *fds, size_t n_fds, char *const argv[], pid_t *ret_pid,
+                     int *ret_pidfd);
+
+/* Runs vCPU args->vcpu in the pool's spare if one is ready (and no test hook
+ * is asked for), else in a freshly started process. Watched from here on. */
+int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *args, WorkerPool *pool, Worker **ret);
 /* Asks the worker to leave (STOP message + kick signal). */
 int worker_request_stop(Worker *w);
 /* Sends one control message and kicks the worker so that it reads it. */

@@ -6,6 +6,7 @@
  * the VCPU_RUN loop, emulates the guest's MMIO devices (devices.c) and
  * reports how the VM ended over the control socket.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -31,6 +32,9 @@ typedef struct WorkerArgs {
         const char *vm;
         uint32_t vcpu;
         size_t n_backend_fds;
+        uint32_t irq_labels[WORKER_IRQFDS_MAX]; /* --irqfd: doorbells, fds after the backend's */
+        size_t n_irqfds;
+        bool spare; /* --spare: everything above comes with WORKER_MSG_ASSIGN */
         bool no_sandbox;
         uid_t uid; /* identity the sandbox drops to (--uid/--gid from the daemon) */
         gid_t gid;
@@ -39,6 +43,10 @@ typedef struct WorkerArgs {
         TestHook test_hook;
 #endif
 } WorkerArgs;
+
+/* Assigned fds are moved up here first, so that placing one onto 4, 5, ...
+ * never overwrites another that is still to be placed. */
+#define WORKER_FD_STAGING_BASE 100
 
 static const HvBackendOps *ops;
 static HvVcpu *vcpu;
@@ -65,6 +73,8 @@ static int parse_argv(int argc, char *argv[], WorkerArgs *a) {
                 { "vcpu", required_argument, NULL, 'c' },
                 { "backend-fds", required_argument, NULL, 'f' },
                 { "no-sandbox", no_argument, NULL, 'n' },
+                { "irqfd", required_argument, NULL, 'i' },
+                { "spare", no_argument, NULL, 'P' },
                 { "pl011", required_argument, NULL, 'u' },
                 { "pl061", required_argument, NULL, 'g' },
                 { "pl011-spi", required_argument, NULL, 's' },
@@ -103,6 +113,17 @@ static int parse_argv(int argc, char *argv[], WorkerArgs *a) {
                 case 'n':
                         a->no_sandbox = true;
                         break;
+                case 'i':
+                        if (a->n_irqfds >= WORKER_IRQFDS_MAX)
+                                return log_error_errno(-E2BIG, "--irqfd: at most %d", WORKER_IRQFDS_MAX);
+                        r = parse_u32(optarg, &a->irq_labels[a->n_irqfds]);
+                        if (r < 0)
+                                return log_error_errno(r, "--irqfd=%s: not a doorbell label", optarg);
+                        a->n_irqfds++;
+                        break;
+                case 'P':
+                        a->spare = true;
+                        break;
                 case 'u':
                 case 'g':
                         r = parse_u64(optarg, o == 'u' ? &a->devices.pl011_base : &a->devices.pl061_base);
@@ -139,6 +160,13 @@ static int parse_argv(int argc, char *argv[], WorkerArgs *a) {
                         return -EINVAL;
                 }
         }
+        if (a->spare) {
+                if (a->backend || a->vm || a->n_backend_fds > 0 || optind < argc)
+                        return log_error_errno(-EINVAL, "--spare takes no other argument");
+                return 0;
+        }
+        if (optind < argc)
+                return log_error_errno(-EINVAL, "unexpected argument '%s'", argv[optind]);
         if (!a->backend || !a->vm || a->n_backend_fds == 0)
                 return log_error_errno(-EINVAL, "gunyah-vcpu is started by gunyahd only "
                                        "(missing --backend, --vm or --backend-fds)");
@@ -238,10 +266,100 @@ static int run_loop(const WorkerArgs *a, Devices *d) {
         }
 }
 
+/* Moves the fds an assignment carried onto WORKER_FD_CONSOLE, ... (they
+ * arrive on the lowest free numbers, which need not be those). */
+static int place_assigned_fds(const int *fds, size_t n) {
+        int staged[WORKER_ASSIGN_FDS_MAX];
+
+        for (size_t i = 0; i < n; i++) {
+                staged[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, WORKER_FD_STAGING_BASE);
+                if (staged[i] < 0)
+                        return log_error_errno(errno, "cannot move assigned fd %d: %m", fds[i]);
+                (void) close(fds[i]);
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (dup2(staged[i], WORKER_FD_CONSOLE + (int) i) < 0)
+                        return log_error_errno(errno, "cannot place assigned fd on %zu: %m",
+                                               WORKER_FD_CONSOLE + i);
+                (void) close(staged[i]);
+        }
+        return 0;
+}
+
+static void close_fds(const int *fds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                (void) close(fds[i]);
+}
+
+/* --spare: says it is idle, then waits for the VM it will run. The command
+ * line it was not given comes in msg; returns 1 when the daemon went away. */
+static int wait_for_assignment(WorkerAssign *msg, WorkerArgs *a) {
+        WorkerMessage idle = { .type = WORKER_MSG_IDLE };
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * WORKER_ASSIGN_FDS_MAX)];
+        } control;
+        int fds[WORKER_ASSIGN_FDS_MAX];
+        size_t n_fds = 0;
+        ssize_t n;
+
+        if (send(WORKER_FD_CONTROL, &idle, sizeof(idle), MSG_NOSIGNAL) < 0)
+                return log_error_errno(errno, "cannot report idle: %m");
+
+        for (;;) {
+                struct iovec iov = { .iov_base = msg, .iov_len = sizeof(*msg) };
+                struct msghdr mh = {
+                        .msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = &control, .msg_controllen = sizeof(control),
+                };
+
+                n = recvmsg(WORKER_FD_CONTROL, &mh, MSG_CMSG_CLOEXEC);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return log_error_errno(errno, "cannot receive an assignment: %m");
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                                size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                                memcpy(fds, CMSG_DATA(c), MIN(k, ELEMENTSOF(fds)) * sizeof(int));
+                                n_fds = MIN(k, ELEMENTSOF(fds));
+                        }
+                break;
+        }
+        if (n == 0)
+                return 1; /* the daemon exited: a spare has nothing to clean up */
+
+        if ((size_t) n != sizeof(*msg) || msg->type != WORKER_MSG_ASSIGN || msg->n_backend_fds == 0 || msg->n_backend_fds > HV_VCPU_EXPORT_FDS_MAX ||
+            msg->n_irqfds > WORKER_IRQFDS_MAX || n_fds != 2 + msg->n_backend_fds + msg->n_irqfds) {
+                close_fds(fds, n_fds);
+                return log_error_errno(-EPROTO, "malformed assignment (%zd bytes, type %u, %zu fds)", n,
+                                       msg->type, n_fds);
+        }
+        msg->backend[sizeof(msg->backend) - 1] = '\0';
+        msg->vm[sizeof(msg->vm) - 1] = '\0';
+
+        a->backend = msg->backend;
+        a->vm = msg->vm;
+        a->vcpu = msg->vcpu;
+        a->n_backend_fds = msg->n_backend_fds;
+        a->n_irqfds = msg->n_irqfds;
+        memcpy(a->irq_labels, msg->irq_labels, sizeof(a->irq_labels));
+        a->no_sandbox = msg->flags & WORKER_ASSIGN_NO_SANDBOX;
+        a->uid = (uid_t) msg->uid;
+        a->gid = (gid_t) msg->gid;
+        a->devices.pl011_base = msg->pl011_base;
+        a->devices.pl061_base = msg->pl061_base;
+        a->devices.pl011_spi = msg->pl011_spi;
+        a->devices.pl061_spi = msg->pl061_spi;
+
+        return place_assigned_fds(fds, n_fds);
+}
+
 static int enter_sandbox(const WorkerArgs *a) {
         SandboxConfig c = {
                 .backend = ops->name,
-                .n_backend_fds = a->n_backend_fds,
+                /* the irqfds follow the backend fds and stay open too */
+                .n_backend_fds = a->n_backend_fds + a->n_irqfds,
                 .uid = a->uid,
                 .gid = a->gid,
         };
@@ -278,6 +396,7 @@ int main(int argc, char *argv[]) {
                 .devices = { .pl011_base = UINT64_MAX, .pl061_base = UINT64_MAX,
                              .pl011_spi = UINT32_MAX, .pl061_spi = UINT32_MAX },
         };
+        WorkerAssign assignment; /* a spare's arguments live here */
         Devices *d = NULL;
         int fds[HV_VCPU_EXPORT_FDS_MAX];
         struct sigaction sa = { .sa_handler = on_kick };
@@ -288,6 +407,16 @@ int main(int argc, char *argv[]) {
         r = parse_argv(argc, argv, &a);
         if (r < 0)
                 return EXIT_FAILURE;
+        if (a.spare) {
+                log_set_prefix("gunyah-vcpu[spare]");
+                r = wait_for_assignment(&assignment, &a);
+                if (r < 0) {
+                        report_failure(a.vcpu, r, "assign", NULL);
+                        return EXIT_FAILURE;
+                }
+                if (r > 0)
+                        return EXIT_SUCCESS;
+        }
         snprintf(prefix, sizeof(prefix), "gunyah-vcpu[%s/%" PRIu32 "]", a.vm, a.vcpu);
         log_set_prefix(prefix);
 

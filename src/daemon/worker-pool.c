@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "time-util.h"
+#include "worker-pool.h"
+#include "worker-protocol.h"
+#include "worker.h"
+
+/* A spare that keeps dying is replaced ever more slowly: 1 s, 2 s, ... 60 s. */
+#define POOL_BACKOFF_MIN_USEC (1 * USEC_PER_SEC)
+#define POOL_BACKOFF_MAX_USEC (60 * USEC_PER_SEC)
+
+struct WorkerPool {
+        sd_event *event;
+        char *binary;
+
+        pid_t pid; /* 0: no spare */
+        int pidfd;
+        int control_fd;
+        bool idle; /* it said WORKER_MSG_IDLE: takeable */
+        sd_event_source *pid_source;
+        sd_event_source *control_source;
+
+        sd_event_source *refill_source;
+        uint64_t backoff_usec;    /* 0 after a spare was used, else the delay before the next */
+        uint64_t last_spawn_usec; /* CLOCK_MONOTONIC */
+        bool disabled;            /* the binary cannot be a spare: start workers on demand */
+};
+
+static void pool_forget_spare(WorkerPool *p) {
+        p->control_source = sd_event_source_disable_unref(p->control_source);
+        p->pid_source = sd_event_source_disable_unref(p->pid_source);
+        p->pidfd = safe_close(p->pidfd);
+        p->control_fd = safe_close(p->control_fd);
+        p->pid = 0;
+        p->idle = false;
+}
+
+static int on_spare_control(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        WorkerPool *p = userdata;
+        WorkerMessage msg;
+        ssize_t n;
+
+        (void) s;
+        (void) revents;
+        n = recv(fd, &msg, sizeof(msg), MSG_DONTWAIT);
+        if (n == (ssize_t) sizeof(msg) && msg.type == WORKER_MSG_IDLE) {
+                p->idle = true;
+                log_debug("Spare worker %d is idle", (int) p->pid);
+                return 0;
+        }
+        if (n < 0 && IN_SET(errno, EAGAIN, EINTR))
+                return 0;
+        /* EOF or nonsense: it is on its way out, its exit handler decides. */
+        p->control_source = sd_event_source_disable_unref(p->control_source);
+        return 0;
+}
+
+static int on_spare_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        WorkerPool *p = userdata;
+        bool was_idle = p->idle;
+        pid_t pid = p->pid;
+
+        (void) s;
+        pool_forget_spare(p);
+
+        if (!was_idle && si->si_code == CLD_EXITED) {
+                /* It left by itself before it ever waited: it cannot be a spare. */
+                p->disabled = true;
+                log_warning("Spare worker %d (%s --spare) exited with status %d before it was ready; "
+                            "vCPU workers are started on demand from now on.", (int) pid, p->binary,
+                            si->si_status);
+                return 0;
+        }
+        p->backoff_usec = p->backoff_usec == 0 ? POOL_BACKOFF_MIN_USEC
+                                               : MIN(p->backoff_usec * 2, POOL_BACKOFF_MAX_USEC);
+        log_notice("Spare worker %d %s %d; replacing it.", (int) pid,
+                   si->si_code == CLD_EXITED ? "exited with status" : "was killed by signal", si->si_status);
+        worker_pool_refill(p);
+        return 0;
+}
+
+static int pool_spawn(WorkerPool *p) {
+        _cleanup_close_ int daemon_end = -EBADF, worker_end = -EBADF;
+        char *argv[] = { (char *) "gunyah-vcpu", (char *) "--spare", NULL };
+        int pair[2], r;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+                return negative_errno();
+        daemon_end = pair[0];
+        worker_end = pair[1];
+
+        p->last_spawn_usec = now_usec(CLOCK_MONOTONIC);
+        r = worker_fork_exec(p->binary, &worker_end, 1, argv, &p->pid, &p->pidfd);
+        if (r < 0)
+                return r;
+        p->control_fd = TAKE_FD(daemon_end);
+
+        r = sd_event_add_child_pidfd(p->event, &p->pid_source, p->pidfd, WEXITED, on_spare_exit, p);
+        if (r >= 0)
+                r = sd_event_add_io(p->event, &p->control_source, p->control_fd, EPOLLIN, on_spare_control, p);
+        if (r < 0) {
+                siginfo_t si;
+
+                (void) pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+                (void) waitid(P_PIDFD, (id_t) p->pidfd, &si, WEXITED);
+                pool_forget_spare(p);
+                return r;
+        }
+        log_debug("Spare worker %d started", (int) p->pid);
+        return 0;
+}
+
+static int on_refill(sd_event_source *s, uint64_t usec, void *userdata) {
+        WorkerPool *p = userdata;
+        int r;
+
+        (void) s;
+        (void) usec;
+        p->refill_source = sd_event_source_disable_unref(p->refill_source);
+        if (p->pid > 0 || p->disabled)
+                return 0;
+        r = pool_spawn(p);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot start a spare worker (%s --spare): %m", p->binary);
+                p->backoff_usec = MAX(p->backoff_usec, POOL_BACKOFF_MIN_USEC);
+                worker_pool_refill(p);
+        }
+        return 0;
+}
+
+void worker_pool_refill(WorkerPool *p) {
+        uint64_t now, when;
+        int r;
+
+        if (!p || p->disabled || p->pid > 0 || p->refill_source)
+                return;
+        now = now_usec(CLOCK_MONOTONIC);
+        when = p->backoff_usec > 0 ? MAX(now, p->last_spawn_usec + p->backoff_usec) : now;
+        r = sd_event_add_time(p->event, &p->refill_source, CLOCK_MONOTONIC, when, 0, on_refill, p);
+        /* Whatever else is pending (console bytes, worker messages) goes first. */
+        if (r >= 0)
+                r = sd_event_source_set_priority(p->refill_source, SD_EVENT_PRIORITY_IDLE);
+        if (r < 0) {
+                p->refill_source = sd_event_source_disable_unref(p->refill_source);
+                log_warning_errno(r, "Cannot schedule a spare worker: %m");
+        }
+}
+
+int worker_pool_take(WorkerPool *p, WorkerSpare *ret) {
+        if (!p || !p->idle)
+                return -EAGAIN;
+        /* The VM's Worker watches it from now on. */
+        p->control_source = sd_event_source_disable_unref(p->control_source);
+        p->pid_source = sd_event_source_disable_unref(p->pid_source);
+        *ret = (WorkerSpare) {
+                .pid = p->pid,
+                .pidfd = TAKE_FD(p->pidfd),
+                .control_fd = TAKE_FD(p->control_fd),
+        };
+        pool_forget_spare(p);
+        p->backoff_usec = 0;
+        return 0;
+}
+
+pid_t worker_pool_spare_pid(const WorkerPool *p) {
+        return p ? p->pid : 0;
+}
+
+int worker_pool_new(sd_event *event, const char *binary, WorkerPool **ret) {
+        WorkerPool *p;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->binary = strdup(binary);
+        if (!p->binary) {
+                free(p);
+                return -ENOMEM;
+        }
+        p->event = sd_event_ref(event);
+        p->pidfd = -EBADF;
+        p->control_fd = -EBADF;
+        *ret = p;
+        return 0;
+}
+
+WorkerPool *worker_pool_free(WorkerPool *p) {
+        if (!p)
+                return NULL;
+        if (p->pid > 0) {
+                siginfo_t si;
+
+                (void) pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+                (void) waitid(P_PIDFD, (id_t) p->pidfd, &si, WEXITED);
+        }
+        pool_forget_spare(p);
+        sd_event_source_disable_unref(p->refill_source);
+        sd_event_unref(p->event);
+        free(p->binary);
+        free(p);
+        return NULL;
+}
