@@ -78,6 +78,34 @@ static int load_guest_memory(Vm *vm, const VmBootImages *boot, char *errbuf, siz
         return r;
 }
 
+/* One irqfd per doorbell the DT declares (spec §6 step 5, vmm-on-gunyah
+ * §4.3): the label is the doorbell's SPI. Level, as QEMU does: a doorbell
+ * rung while the guest has not handled it stays asserted. */
+static int add_irqfds(Vm *vm, const VmLayout *l) {
+        const HvBackendOps *ops = vm->manager->ops;
+        uint32_t labels[WORKER_IRQFDS_MAX];
+        size_t n = 0;
+        int r;
+
+        if (l->have_pl011)
+                labels[n++] = l->pl011_spi;
+        labels[n++] = l->pl061_spi; /* the power button, always there */
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_close_ int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                if (fd < 0)
+                        return negative_errno();
+                r = ops->add_irqfd(vm->hv, fd, labels[i], GUNYAH_IRQFD_FLAGS_LEVEL);
+                if (r < 0)
+                        return log_error_errno(r, "VM %s: cannot register the irqfd of doorbell %" PRIu32 ": %m",
+                                               vm->name, labels[i]);
+                vm->irq_labels[vm->n_irqfds] = labels[i];
+                vm->irqfds[vm->n_irqfds++] = TAKE_FD(fd);
+                log_debug("VM %s: irqfd registered for doorbell %" PRIu32, vm->name, labels[i]);
+        }
+        return 0;
+}
+
 /* Whom the sandboxed workers run as: resolved at every start, so that a
  * user created after the daemon started works and a missing one fails the
  * VM, not the daemon. */
@@ -146,6 +174,11 @@ static int spawn_workers(Vm *vm, const VmLayout *layout, int console_worker_fd, 
                         .pl061_base = layout->pl061_base,
                         .pl011_spi = layout->pl011_spi,
                         .pl061_spi = layout->pl061_spi,
+                        /* Where the worker drives lines itself (the sim's
+                         * vcpu_irq_line), it has no use for the irqfds. */
+                        .irqfds = m->ops->vcpu_irq_line ? NULL : vm->irqfds,
+                        .irq_labels = vm->irq_labels,
+                        .n_irqfds = m->ops->vcpu_irq_line ? 0 : vm->n_irqfds,
                 };
                 r = worker_spawn(vm, m->event, &args, m->pool, &vm->workers[i]);
                 if (r < 0)
@@ -210,6 +243,7 @@ int vm_instance_start(Vm *vm, const char **ret_step, char *errbuf, size_t errlen
 
         for (uint32_t i = 0; i < vm->spec->vcpus; i++)
                 STEP("add-vcpu", ops->add_vcpu(vm->hv, i));
+        STEP("add-irqfds", add_irqfds(vm, l));
 
         /* Keep the DTB for GetDeviceTree. */
         free(vm->dtb);
@@ -258,6 +292,9 @@ void vm_instance_teardown(Vm *vm) {
         }
         vm->guest_mem_fd = safe_close(vm->guest_mem_fd);
         vm->devices_fd = safe_close(vm->devices_fd);
+        for (size_t i = 0; i < vm->n_irqfds; i++)
+                vm->irqfds[i] = safe_close(vm->irqfds[i]);
+        vm->n_irqfds = 0;
         /* The workers are gone: what they wrote last is still in the socket. */
         if (vm->console_source)
                 (void) on_console_output(vm->console_source, vm->console_read_fd, EPOLLIN, vm);

@@ -20,6 +20,7 @@
 
 #include "hv.h"
 #include "vm-spec.h"
+#include "worker-protocol.h"
 
 typedef struct Manager Manager;
 typedef struct Vm Vm;
@@ -117,6 +118,9 @@ struct Vm {
         sd_event_source *console_source;
         Worker **workers;
         size_t n_workers;
+        int irqfds[WORKER_IRQFDS_MAX]; /* eventfds registered as irqfds, one per DT doorbell */
+        uint32_t irq_labels[WORKER_IRQFDS_MAX];
+        size_t n_irqfds;
         void *dtb;
         size_t dtb_size;
 

@@ -62,6 +62,26 @@ static void irq_line(uint32_t spi, bool level, void *userdata) {
         (void) ops->vcpu_irq_line(vcpu, spi, level);
 }
 
+/* Kernel backend: a device line goes to the guest through the irqfd of its
+ * doorbell, registered level by the daemon. An eventfd can only ring, not
+ * lower a line: the doorbell stays asserted until the guest has handled it
+ * (Gunyah clears it on the guest's acknowledge), and every device access that
+ * leaves the line high rings again, so a condition that outlives the guest's
+ * handler is delivered once more. A low level needs no action. */
+static void ring_doorbell(uint32_t spi, bool level, void *userdata) {
+        const WorkerArgs *a = userdata;
+        uint64_t one = 1;
+
+        if (!level)
+                return;
+        for (size_t i = 0; i < a->n_irqfds; i++)
+                if (a->irq_labels[i] == spi) {
+                        /* EAGAIN: the counter is full, the doorbell is rung anyway. */
+                        (void) write(WORKER_FD_BACKEND + (int) (a->n_backend_fds + i), &one, sizeof(one));
+                        return;
+                }
+}
+
 static int console_ready(void *userdata) {
         return devices_console_ready(userdata);
 }
@@ -454,6 +474,8 @@ int main(int argc, char *argv[]) {
          * console input arrives. */
         if (ops->vcpu_irq_line)
                 devices_set_irq_line(d, irq_line, NULL);
+        else if (a.n_irqfds > 0)
+                devices_set_irq_line(d, ring_doorbell, &a);
         if (ops->vcpu_watch_fd) {
                 r = ops->vcpu_watch_fd(vcpu, WORKER_FD_CONSOLE, console_ready, d);
                 if (r < 0) {

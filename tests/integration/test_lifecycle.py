@@ -316,7 +316,8 @@ def test_several_console_readers_and_a_slow_one(gd):
     deadline = time.monotonic() + 60
     for r in readers[:2]:
         r.settimeout(0.2)
-    while time.monotonic() < deadline and not all(b"flood: done 600000" in g for g in got):
+    # up to the newline: the last line may arrive in two pieces
+    while time.monotonic() < deadline and not all(b"flood: done 600000\n" in g for g in got):
         for i, r in enumerate(readers[:2]):
             try:
                 got[i] += r.recv(65536)
@@ -402,3 +403,51 @@ def test_sighup_reloads_admin_definitions(gd):
         time.sleep(0.02)
     assert [str(v[0]) for v in gd.manager().ListVMs()] == []
     assert gd.proc.poll() is None
+
+
+def irqfd_labels(gd, name):
+    prefix = f"VM {name}: irqfd registered for doorbell "
+    return sorted(int(line.split(prefix, 1)[1].split()[0])
+                  for line in gd.read_log().splitlines() if prefix in line)
+
+
+def test_start_registers_one_irqfd_per_doorbell(gd):
+    d = spec("bells", "spin")
+    d["console"] = {"type": "pl011", "spi": 5}
+    gd.manager().CreateVM(json.dumps(d), dbus.UInt64(START))
+    gd.wait_state("bells", "running")
+    # the PL011's doorbell and the power button's (SPI 7)
+    assert irqfd_labels(gd, "bells") == [5, 7], gd.read_log()[-3000:]
+    # the sim's workers drive their lines through the backend: no irqfd reaches them
+    pid = int(gd.vm_props("bells")["WorkerPIDs"][0])
+    assert not any(os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[eventfd]"
+                   for fd in os.listdir(f"/proc/{pid}/fd"))
+    gd.manager().KillVM("bells")
+    gd.wait_state("bells", "stopped")
+
+
+def test_start_stop_cycles_close_their_irqfds(gd):
+    pid = gd.proc.pid
+    gd.manager().CreateVM(spec_json("cyc"), dbus.UInt64(0))
+
+    def eventfds():
+        return sum(os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[eventfd]"
+                   for fd in os.listdir(f"/proc/{pid}/fd"))
+
+    def spare_idle():
+        # the spare a start took is replaced after the stop: count with it there
+        from test_worker_pool import wait_spare
+        wait_spare(gd)
+
+    def cycle():
+        gd.vm("cyc").Start()
+        assert gd.wait_state("cyc", ("stopped", "failed")) == ("stopped", "poweroff")
+        spare_idle()
+
+    cycle()
+    fds_before, eventfds_before = len(os.listdir(f"/proc/{pid}/fd")), eventfds()
+    for _ in range(20):
+        cycle()
+    assert irqfd_labels(gd, "cyc").count(7) == 21
+    assert eventfds() == eventfds_before
+    assert len(os.listdir(f"/proc/{pid}/fd")) == fds_before

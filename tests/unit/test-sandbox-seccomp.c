@@ -94,6 +94,15 @@ static int write_stdout(void) {
         (void) write(1, "", 0);
         return 0;
 }
+/* write() to fd 7 (irqfd 1 of the kernel backend) returns, whatever fd 7 is. */
+static int write_irqfd(void) {
+        (void) write(7, "", 0);
+        return 0;
+}
+static int write_vcpu_fd(void) {
+        (void) write(6, "", 0);
+        return 0;
+}
 static int mmap_rw(void) {
         void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         return p != MAP_FAILED && munmap(p, 4096) == 0 ? 0 : 1;
@@ -138,6 +147,13 @@ static void test_kernel_allows_vcpu_run_ioctl_only(void **state) {
         (void) state;
         assert_allowed("kernel", vcpu_run_on_bad_fd);
         assert_killed("kernel", other_ioctl);
+}
+
+static void test_kernel_writes_irqfds_only(void **state) {
+        (void) state;
+        assert_allowed("kernel", write_irqfd);
+        assert_killed("kernel", write_vcpu_fd);
+        assert_killed("sim", write_irqfd);
 }
 
 static void test_sim_has_no_ioctl(void **state) {
@@ -208,6 +224,7 @@ static void test_every_rule_has_a_reason(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_kernel_allows_vcpu_run_ioctl_only),
+                cmocka_unit_test(test_kernel_writes_irqfds_only),
                 cmocka_unit_test(test_sim_has_no_ioctl),
                 cmocka_unit_test(test_common_writes_to_stderr_only),
                 cmocka_unit_test(test_no_backend_opens_forks_or_makes_sockets),
