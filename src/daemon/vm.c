@@ -346,6 +346,9 @@ void vm_on_worker_message(Vm *vm, Worker *w, const void *data) {
                         vm_begin_stop(vm, VM_REASON_WORKER_FAILED, false);
                 break;
 
+        case WORKER_MSG_IDLE:
+                break; /* a spare taken while loading says it after the assignment was queued */
+
         default:
                 log_warning("VM %s: worker of vCPU %u sent unknown message type %u, ignoring", vm->name,
                             w->vcpu, msg->type);

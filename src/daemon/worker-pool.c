@@ -33,6 +33,7 @@ struct WorkerPool {
         uint64_t backoff_usec;    /* 0 after a spare was used, else the delay before the next */
         uint64_t last_spawn_usec; /* CLOCK_MONOTONIC */
         bool disabled;            /* the binary cannot be a spare: start workers on demand */
+        bool proven;              /* a spare of this binary reached IDLE once */
 };
 
 static void pool_forget_spare(WorkerPool *p) {
@@ -54,6 +55,7 @@ static int on_spare_control(sd_event_source *s, int fd, uint32_t revents, void *
         n = recv(fd, &msg, sizeof(msg), MSG_DONTWAIT);
         if (n == (ssize_t) sizeof(msg) && msg.type == WORKER_MSG_IDLE) {
                 p->idle = true;
+                p->proven = true;
                 log_debug("Spare worker %d is idle", (int) p->pid);
                 return 0;
         }
@@ -156,7 +158,11 @@ void worker_pool_refill(WorkerPool *p) {
 }
 
 int worker_pool_take(WorkerPool *p, WorkerSpare *ret) {
-        if (!p || !p->idle)
+        /* A spare still loading is taken too once the binary is known to be
+         * able to be one: the assignment waits in its socket, and it is
+         * further along than a fork+exec started now would be. Its IDLE
+         * then goes to the VM's Worker, which ignores it. */
+        if (!p || p->pid <= 0 || (!p->idle && !p->proven))
                 return -EAGAIN;
         /* The VM's Worker watches it from now on. */
         p->control_source = sd_event_source_disable_unref(p->control_source);

@@ -31,8 +31,9 @@ static inline void worker_pool_freep(WorkerPool **p) {
                 worker_pool_free(*p);
 }
 
-/* Hands over the idle spare; -EAGAIN if none is ready (start one the usual
- * way). Its exit is no longer watched by the pool. */
+/* Hands over the spare (idle, or still loading once a spare of this binary
+ * has been idle); -EAGAIN if there is none (start a worker the usual way).
+ * Its exit is no longer watched by the pool. */
 int worker_pool_take(WorkerPool *p, WorkerSpare *ret);
 /* Asks for a spare to exist again: started from an idle event source, no
  * sooner than the rate limit allows. Cheap and idempotent. */
