@@ -421,7 +421,11 @@ def test_subscriber_that_disconnects_mid_stream_is_dropped(gd):
         assert read_events(live, "hello", "stopped")[-1][1] == "stopped"
         assert read_events(live, "hello", "stopped")[-1][1] == "stopped"
         assert_daemon_answers(gd)
-        assert "Broken pipe" not in gd.read_log()
+        # A subscriber may hang up just before an event is written to it; the
+        # daemon then sees one failed write, drops it and never writes again.
+        # (at most one failed write for each of the 10 that went away)
+        failed = [l for l in gd.read_log().splitlines() if "varlink: write to pid" in l]
+        assert len(failed) <= 10, failed
     finally:
         ctl.close()
         live.close()
