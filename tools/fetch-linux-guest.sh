@@ -165,10 +165,14 @@ idle)
                 [ -e "$ev" ] || continue
                 grep -q gpio-keys "$ev/device/name" 2>/dev/null || continue
                 dev=/dev/input/${ev##*/}
+                # Open before saying so: evdev queues events only for readers
+                # that have it open, and the host presses as soon as it reads
+                # the line below (a press while dd was still starting was lost).
+                exec 3<"$dev"
                 echo "GUNYAH-LINUX-IDLE button=$dev"
                 # struct input_event is 24 bytes on arm64; its last 8 are
                 # type EV_KEY (1), code KEY_POWER (116), value 1 (press).
-                while e=$(dd if="$dev" bs=24 count=1 2>/dev/null | od -An -tx1 -v | tr -d ' \n'); do
+                while e=$(dd bs=24 count=1 <&3 2>/dev/null | od -An -tx1 -v | tr -d ' \n'); do
                         [ -n "$e" ] || break
                         case $e in *0100740001000000) echo "GUNYAH-LINUX-POWER-BUTTON"; poweroff -f ;; esac
                 done

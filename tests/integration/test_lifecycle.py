@@ -272,6 +272,24 @@ def test_stop_presses_the_power_button_and_ends_shutdown(gd):
     assert int(gd.vm_props("idle")["ExitInfo"]["exit_type"]) == 1
 
 
+@pytest.mark.parametrize("vcpus", [1, 2])
+def test_stop_button_press_interrupts_a_guest_in_wfi(gd, vcpus):
+    """The power button as Linux takes it, without Linux: the guest waits in
+    WFI for the PL061's SPI (with 2 vCPUs, routed to vCPU 1 while vCPU 0
+    keeps executing, so the press reaches worker 0 and must wake worker 1);
+    nothing polls, so only the interrupt can end it "shutdown"."""
+    gd.manager().CreateVM(spec_json("btn", "button", vcpus=vcpus), dbus.UInt64(START))
+    gd.wait_state("btn", "running")
+    assert b"button: waiting" in read_console(gd, "btn", b"button: waiting")
+    gd.vm("btn").Stop(dbus.UInt64(10_000_000))
+    state, reason = gd.wait_state("btn", "stopped", timeout=10)
+    log = open(os.path.join(gd.dirs["log"], "btn.log"), "rb").read()
+    assert reason == "shutdown", (reason, log)
+    target = vcpus - 1
+    assert (f"button: cpu {target} took the PL061 interrupt, mis 0x8, line 1\n"
+            "button: powering off\n").encode() in log, log
+
+
 def test_crash_restart_backs_off_and_stops_at_the_limit(gd):
     gd.manager().CreateVM(spec_json("cr", "crash", on_crash="restart",
                                     crash_restart={"limit": 2, "backoff": "100ms"}), dbus.UInt64(START))
