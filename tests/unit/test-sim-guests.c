@@ -205,6 +205,15 @@ static void test_sim_timer_ppis(void **state) {
         assert_console_expected("timer");
 }
 
+static void test_sim_mmu_code_at_a_high_va(void **state) {
+        (void) state;
+        /* Code, stack and console through TTBR1 (the VA-cover path Linux
+         * needs): the same output QEMU gives (qemu-mmu). */
+        run_guest("mmu", 1, NULL, NULL, NULL);
+        assert_all_status(1, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
+        assert_console_expected("mmu");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sim_hello_powers_off),
@@ -221,6 +230,7 @@ int main(void) {
                 cmocka_unit_test(test_sim_exceptions_reach_vectors),
                 cmocka_unit_test(test_sim_gic_sgis_between_vcpus),
                 cmocka_unit_test(test_sim_timer_ppis),
+                cmocka_unit_test(test_sim_mmu_code_at_a_high_va),
         };
         int r;
 

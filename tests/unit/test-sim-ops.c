@@ -2,6 +2,8 @@
 /* hv_sim_ops through the backend interface: the kernel's errnos for the
  * memory, function and start calls, and the run protocol's edges. */
 #include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,11 +13,13 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "macro.h"
 #include "sim-harness.h"
+#include "vm-spec.h"
 
 #define MiB_ (UINT64_C(1) << 20)
 #define GPA UINT64_C(0x80000000)
@@ -327,6 +331,130 @@ static void test_sim_page_fault_unbound(void **state) {
         assert_int_equal(res.vcpu[0].last.page_fault.phys_addr, SIM_HARNESS_RAM_BASE + 32 * MiB_);
 }
 
+/* Just the PL061 the button guest programs: line 3 an input with a
+ * both-edges interrupt, the line level the worker would drive (ris & ie). */
+typedef struct ButtonGpio {
+        uint32_t dir, is, ibe, ie, ris;
+        bool pressed, taken;
+} ButtonGpio;
+
+typedef struct ButtonPress {
+        HvVcpu *vcpu;
+        uint32_t spi;
+        sem_t taken;
+} ButtonPress;
+
+static bool button_mmio(HvVcpu *vcpu, struct gunyah_vcpu_run *run, ButtonGpio *g, uint32_t spi, char *console, size_t *n) {
+        uint64_t addr = run->mmio.phys_addr, off = addr & 0xfff, val = 0;
+        uint32_t *reg = NULL;
+
+        memcpy(&val, run->mmio.data, sizeof(val));
+        if (addr - VM_DEFAULT_PL011_BASE < 0x1000) { /* console: every write is DR, FR reads TXFE */
+                if (run->mmio.is_write && off == 0 && *n < 4095)
+                        console[(*n)++] = (char) run->mmio.data[0];
+                memset(run->mmio.data, 0, sizeof(run->mmio.data));
+                if (!run->mmio.is_write && off == 0x18)
+                        run->mmio.data[0] = 0x80;
+                return true;
+        }
+        if (addr - VM_PL061_BASE >= 0x1000)
+                return false;
+        switch (off) {
+        case 0x400: reg = &g->dir; break;
+        case 0x404: reg = &g->is; break;
+        case 0x408: reg = &g->ibe; break;
+        case 0x410: reg = &g->ie; break;
+        }
+        if (run->mmio.is_write) {
+                if (reg)
+                        *reg = (uint32_t) val & 0xff;
+                else if (off == 0x41c)
+                        g->ris &= ~(uint32_t) val;
+                /* The device drives its line after every access, as devices.c does. */
+                assert_int_equal(ops->vcpu_irq_line(vcpu, spi, (g->ris & g->ie) != 0), 0);
+                return true;
+        }
+        if (off == 0x418) {
+                val = g->ris & g->ie;
+                g->taken = true;
+        } else if (off < 0x400)
+                val = g->pressed ? (off >> 2) & 0x8 : 0;
+        else
+                val = reg ? *reg : 0;
+        memset(run->mmio.data, 0, sizeof(run->mmio.data));
+        memcpy(run->mmio.data, &val, run->mmio.len);
+        return true;
+}
+
+/* Raises the line from another thread of the "worker" while the vCPU
+ * (most likely) sleeps in WFI; kicks it out of run if nothing took it. */
+static void *button_press(void *userdata) {
+        ButtonPress *p = userdata;
+        struct timespec ts;
+
+        /* Only makes WFI the likely state; the test passes either way. */
+        (void) nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        assert_int_equal(ops->vcpu_irq_line(p->vcpu, p->spi, true), 0);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 10;
+        if (sem_timedwait(&p->taken, &ts) < 0)
+                ops->vcpu_kick(p->vcpu);
+        return NULL;
+}
+
+static void test_sim_irq_line_wakes_a_vcpu_in_wfi(void **state) {
+        ButtonGpio g = { .ie = 0 };
+        ButtonPress p = { .spi = VM_PL061_SPI };
+        char console[4096] = "";
+        struct gunyah_vcpu_run *run;
+        pthread_t thread;
+        bool pressed = false;
+        HvBackend *b;
+        HvVm *vm;
+        size_t n = 0;
+        int r;
+
+        (void) state;
+        p.vcpu = attach_guest("button", &b, &vm);
+        run = ops->vcpu_run_block(p.vcpu);
+        assert_int_equal(sem_init(&p.taken, 0, 0), 0);
+        /* A label no SPI has. */
+        assert_int_equal(ops->vcpu_irq_line(p.vcpu, 1020 - 32, true), -EINVAL);
+        for (;;) {
+                r = ops->vcpu_run(p.vcpu);
+                if (r < 0 || run->exit_reason != GUNYAH_VCPU_EXIT_MMIO)
+                        break;
+                if (!button_mmio(p.vcpu, run, &g, p.spi, console, &n))
+                        fail_msg("unexpected MMIO at 0x%llx; console:\n%s", (unsigned long long) run->mmio.phys_addr, console);
+                if (g.taken)
+                        sem_post(&p.taken);
+                if (!pressed && strstr(console, "button: waiting, spi 7 on cpu 0\n")) {
+                        /* Armed and about to WFI: press (a rising edge, IBE). */
+                        g.pressed = true;
+                        g.ris |= 0x8;
+                        assert_int_equal(pthread_create(&thread, NULL, button_press, &p), 0);
+                        pressed = true;
+                }
+        }
+        if (pressed) {
+                sem_post(&p.taken);
+                pthread_join(thread, NULL);
+        }
+        if (r < 0)
+                fail_msg("run: %s (the line never woke the vCPU); console:\n%s", strerror(-r), console);
+        assert_true(pressed);
+        assert_int_equal(run->exit_reason, GUNYAH_VCPU_EXIT_STATUS);
+        assert_int_equal(run->status.exit_info.type, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
+        if (!strstr(console, "button: cpu 0 took the PL061 interrupt, mis 0x8, line 1\n"))
+                fail_msg("the guest did not take the SPI:\n%s", console);
+        /* The guest's IC write lowered the line: nothing is left pending. */
+        assert_int_equal(g.ris & g.ie, 0);
+        sem_destroy(&p.taken);
+        ops->vcpu_detach(p.vcpu);
+        ops->vm_destroy(vm);
+        ops->close(b);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_sim_map_mem_errnos, setup, teardown),
@@ -342,6 +470,7 @@ int main(void) {
                 cmocka_unit_test(test_sim_mmio_exit_fields_and_fault),
                 cmocka_unit_test(test_sim_page_fault_read_only),
                 cmocka_unit_test(test_sim_page_fault_unbound),
+                cmocka_unit_test(test_sim_irq_line_wakes_a_vcpu_in_wfi),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
