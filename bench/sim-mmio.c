@@ -28,15 +28,24 @@
 typedef struct Sample {
         uint64_t exits;
         double seconds;
+        double cpu_seconds; /* the child's own CPU time: what load on the machine changes least */
         long rss_kib;
         int ok;
 } Sample;
 
-static double now(void) {
+static double clock_seconds(clockid_t clock) {
         struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(clock, &ts);
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static double now(void) {
+        return clock_seconds(CLOCK_MONOTONIC);
+}
+
+static double cpu_now(void) {
+        return clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 static long peak_rss_kib(void) {
@@ -69,7 +78,7 @@ static void run_sim(const char *cmdline, Sample *out) {
         HvBackend *b;
         HvVm *vm;
         HvVcpu *vcpu;
-        double t0;
+        double t0, c0;
 
         if (sim_harness_create_vm(&o, &b, &vm, NULL) < 0 || hv_sim_ops.vcpu_export(vm, 0, fds, &n) < 0)
                 return;
@@ -80,6 +89,7 @@ static void run_sim(const char *cmdline, Sample *out) {
         run = hv_sim_ops.vcpu_run_block(vcpu);
         pl011_reset(&uart);
 
+        c0 = cpu_now();
         t0 = now();
         while (hv_sim_ops.vcpu_run(vcpu) == 0 && run->exit_reason == GUNYAH_VCPU_EXIT_MMIO) {
                 uint64_t off = run->mmio.phys_addr & (PL011_MMIO_SIZE - 1), v = 0;
@@ -94,6 +104,7 @@ static void run_sim(const char *cmdline, Sample *out) {
                 }
         }
         out->seconds = now() - t0;
+        out->cpu_seconds = cpu_now() - c0;
         out->ok = run->exit_reason == GUNYAH_VCPU_EXIT_STATUS && run->status.exit_info.type == GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF;
         out->rss_kib = peak_rss_kib();
         hv_sim_ops.vcpu_detach(vcpu);
@@ -157,7 +168,7 @@ static void run_bare(const char *guest_dir, const char *cmdline, Sample *out) {
         uc_engine *uc;
         uc_hook h;
         void *ram;
-        double t0;
+        double t0, c0;
 
         snprintf(json, sizeof(json),
                  "{\"name\":\"bare\",\"vcpus\":1,\"memory\":{\"size\":%d,\"base\":\"0x80000000\"},"
@@ -182,9 +193,11 @@ static void run_bare(const char *guest_dir, const char *cmdline, Sample *out) {
         cp_write(uc, 3, 0, 4, 0, 0, 0x3c5);                 /* SPSR_EL1 */
         uc_reg_write(uc, UC_ARM64_REG_X0, &layout.dtb_addr);
 
+        c0 = cpu_now();
         t0 = now();
         (void) uc_emu_start(uc, 0x8000000000, 0, 0, 0);
         out->seconds = now() - t0;
+        out->cpu_seconds = cpu_now() - c0;
         out->exits = b.exits;
         out->ok = b.off;
         out->rss_kib = peak_rss_kib();
@@ -227,7 +240,7 @@ int main(int argc, char **argv) {
         char cmdline[64];
         Args a;
         Sample sim, bare;
-        double rs, rb;
+        double rs, rb, cs, cb;
 
         if (argc < 2) {
                 fprintf(stderr, "usage: %s <guest-dir> [writes]\n", argv[0]);
@@ -242,9 +255,16 @@ int main(int argc, char **argv) {
         }
         rs = (double) sim.exits / sim.seconds;
         rb = (double) bare.exits / bare.seconds;
-        printf("%-28s %12s %10s %14s %12s\n", "mmio-flood, 1 vCPU", "writes", "seconds", "writes/s", "peak RSS");
-        printf("%-28s %12" PRIu64 " %10.3f %14.0f %9ld KiB\n", "bare unicorn loop", bare.exits, bare.seconds, rb, bare.rss_kib);
-        printf("%-28s %12" PRIu64 " %10.3f %14.0f %9ld KiB\n", "hv_sim_ops vcpu_run + PL011", sim.exits, sim.seconds, rs, sim.rss_kib);
-        printf("cost ratio (bare rate / sim rate): %.2fx (goal <= 1.25x)\n", rb / rs);
+        cs = (double) sim.exits / sim.cpu_seconds;
+        cb = (double) bare.exits / bare.cpu_seconds;
+        printf("%-28s %12s %10s %14s %10s %14s %12s\n", "mmio-flood, 1 vCPU", "writes", "seconds", "writes/s",
+               "CPU s", "writes/CPU s", "peak RSS");
+        printf("%-28s %12" PRIu64 " %10.3f %14.0f %10.3f %14.0f %9ld KiB\n", "bare unicorn loop", bare.exits,
+               bare.seconds, rb, bare.cpu_seconds, cb, bare.rss_kib);
+        printf("%-28s %12" PRIu64 " %10.3f %14.0f %10.3f %14.0f %9ld KiB\n", "hv_sim_ops vcpu_run + PL011", sim.exits,
+               sim.seconds, rs, sim.cpu_seconds, cs, sim.rss_kib);
+        /* On a busy machine the wall-clock rates also measure the scheduler;
+         * the CPU-time ratio is the one to compare across runs. */
+        printf("cost ratio (bare rate / sim rate): %.2fx wall clock, %.2fx CPU time (goal <= 1.25x)\n", rb / rs, cb / cs);
         return 0;
 }
