@@ -48,14 +48,15 @@ static int xreg(unsigned i) {
         return i < 29 ? UC_ARM64_REG_X0 + (int) i : i == 29 ? UC_ARM64_REG_X29 : UC_ARM64_REG_X30;
 }
 
-/* Gives control back to vcpu_run's caller; returns when it re-enters us. */
-static void sim_emu_yield(HvVcpu *v, SimYield why) {
-        v->yield = why;
-        v->emulating = 0;
-        if (!_setjmp(v->emu_jb))
-                _longjmp(v->caller_jb, 1);
-        v->emulating = 1;
-}
+/* Gives control back to vcpu_run's caller; goes on when it re-enters us. A
+ * macro, so that the switch adds no frame to the MMIO exit (sim-switch.h). */
+#define sim_emu_yield(v, why)                                   \
+        do {                                                    \
+                (v)->yield = (why);                             \
+                (v)->emulating = 0;                             \
+                SIM_SWITCH(&(v)->emu_sw, &(v)->caller_sw);      \
+                (v)->emulating = 1;                             \
+        } while (0)
 
 /* Every stop we ask for goes through here: a uc_emu_start that returns
  * without one stopped on a WFI (the only other way it returns normally). */
@@ -460,6 +461,13 @@ static void sim_emu_main(unsigned lo, unsigned hi) {
         }
 }
 
+static void sim_emu_first_entry(void *userdata) {
+        HvVcpu *v = userdata;
+
+        swapcontext(&v->caller_ctx, &v->emu_ctx); /* never returns here */
+}
+
+/* Returns when the emulation context yields. */
 void sim_emu_enter(HvVcpu *v) {
         if (!v->emu_started) {
                 uintptr_t p = (uintptr_t) v;
@@ -470,14 +478,11 @@ void sim_emu_enter(HvVcpu *v) {
                 v->emu_ctx.uc_link = NULL;
                 makecontext(&v->emu_ctx, (void (*)(void)) sim_emu_main, 2,
                             (unsigned) (p & 0xffffffffu), (unsigned) ((uint64_t) p >> 32));
-        }
-        if (_setjmp(v->caller_jb))
-                return; /* the emulation context yielded */
-        if (!v->emu_started) {
                 v->emu_started = true;
-                swapcontext(&v->caller_ctx, &v->emu_ctx); /* never returns here */
+                sim_switch_call(&v->caller_sw, sim_emu_first_entry, v);
+                return;
         }
-        _longjmp(v->emu_jb, 1);
+        sim_switch(&v->caller_sw, &v->emu_sw);
 }
 
 /* 2.0.1 ends uc_emu_start normally only for a stop request, the until

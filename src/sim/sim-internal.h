@@ -12,6 +12,7 @@
 
 #include "hv.h"
 #include "sim-shared.h"
+#include "sim-switch.h"
 
 /* The VMMIO window every unauthenticated Gunyah VM has (vmm-on-gunyah §1.5):
  * accesses there that hit no memory become MMIO exits. */
@@ -95,9 +96,9 @@ struct HvVcpu {
         /* The emulation context (design §3): unicorn runs on its own stack so
          * an MMIO callback can return to vcpu_run's caller and be resumed. */
         ucontext_t caller_ctx, emu_ctx;
-        /* After the first entry the two stacks switch with _setjmp/_longjmp:
+        /* After the first entry the two stacks switch with sim_switch():
          * swapcontext saves the signal mask with a syscall at every switch. */
-        jmp_buf caller_jb, emu_jb;
+        SimSwitch caller_sw, emu_sw;
         void *stack;
         size_t stack_size;
         bool emu_started;     /* emu_ctx has been made */

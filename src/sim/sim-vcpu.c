@@ -8,6 +8,7 @@
  * guest code, and gives the lock up at every exit, on WFI and at the end of
  * the slice.
  */
+#include <endian.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -182,8 +183,13 @@ int sim_vcpu_irq_line(HvVcpu *v, uint32_t label, bool level) {
         return 0;
 }
 
+/* Checked on every run: a plain load first, as a locked exchange on every
+ * MMIO round trip costs more than the rest of the check. A kick landing just
+ * after the load is not lost: it also asks the running slice to stop. */
 static bool sim_vcpu_take_kick(HvVcpu *v) {
-        return __atomic_exchange_n(&v->shared->vcpus[v->id].kick, 0, __ATOMIC_ACQ_REL) != 0;
+        uint32_t *kick = &v->shared->vcpus[v->id].kick;
+
+        return sim_load(kick) && __atomic_exchange_n(kick, 0, __ATOMIC_ACQ_REL) != 0;
 }
 
 static int sim_vcpu_report_status(HvVcpu *v) {
@@ -205,9 +211,12 @@ static int sim_vcpu_report_mmio(HvVcpu *v) {
         run->mmio.len = v->mmio_len;
         run->mmio.is_write = v->mmio_is_write;
         run->mmio.resume_action = GUNYAH_VCPU_RESUME_HANDLED;
-        if (v->mmio_is_write)
-                for (unsigned i = 0; i < v->mmio_len && i < 8; i++)
-                        run->mmio.data[i] = (uint8_t) (v->mmio_value >> (8 * i));
+        if (v->mmio_is_write) {
+                /* mmio_write() kept only the access's bytes: the rest stay 0. */
+                uint64_t le = htole64(v->mmio_value);
+
+                memcpy(run->mmio.data, &le, sizeof(le));
+        }
         v->mmio_pending = true;
         return 0;
 }
@@ -243,9 +252,11 @@ static int sim_vcpu_complete_mmio(HvVcpu *v) {
                 return 0;
         }
         if (!v->mmio_is_write) {
-                v->mmio_value = 0;
-                for (unsigned i = 0; i < v->mmio_len && i < 8; i++)
-                        v->mmio_value |= (uint64_t) run->mmio.data[i] << (8 * i);
+                uint64_t le;
+
+                memcpy(&le, run->mmio.data, sizeof(le));
+                /* Only the access's bytes count, whatever the VMM left after them. */
+                v->mmio_value = v->mmio_len < 8 ? le64toh(le) & ((UINT64_C(1) << (8 * v->mmio_len)) - 1) : le64toh(le);
         }
         return 1;
 }
@@ -347,23 +358,35 @@ static void sim_vcpu_wfi(HvVcpu *v) {
         }
 }
 
-/* One slice (or the rest of a suspended MMIO access) under the lock.
- * Returns 0 with an exit in the run block, 1 to go round again, -errno. */
-static int sim_vcpu_slice(HvVcpu *v) {
+/* Takes the lock for one slice (or the rest of a suspended MMIO access).
+ * false: the VM no longer runs, the lock is not held. */
+static bool sim_vcpu_slice_begin(HvVcpu *v) {
         SimShared *s = v->shared;
-        int r;
 
         sim_exec_lock(s);
         if (sim_load(&s->vm_state) != SIM_VM_RUNNING) {
                 sim_exec_unlock(s);
-                return 1;
+                return false;
         }
         v->stop = SIM_STOP_NONE;
-        sim_va_cover_sync(v);
-        sim_emu_sync_irqs(v);
-        sim_emu_enter(v);
-        sim_exec_unlock(s);
+        /* Resuming an access suspended inside uc_emu_start (an MMIO exit):
+         * covers cannot be mapped there, and the block hook already looks at
+         * the GIC's update flag at every block and at the timers every
+         * SIM_SLICE_CHECK_BLOCKS blocks, as it does between MMIO exits. */
+        if (!v->in_emu_start) {
+                sim_va_cover_sync(v);
+                sim_emu_sync_irqs(v);
+        }
+        return true;
+}
 
+/* After the emulation context yielded: gives the lock up and turns why into
+ * an exit. Returns 0 with an exit in the run block, 1 to go round again. */
+static int sim_vcpu_slice_end(HvVcpu *v) {
+        SimShared *s = v->shared;
+        int r;
+
+        sim_exec_unlock(s);
         if (v->yield == SIM_YIELD_MMIO)
                 return sim_vcpu_report_mmio(v);
         switch (v->stop) {
@@ -391,12 +414,11 @@ static int sim_vcpu_slice(HvVcpu *v) {
         return 1;
 }
 
-int sim_vcpu_run(HvVcpu *v) {
+/* Everything before a slice. Returns 1 to run one, 0 with an exit in the
+ * run block, -errno. */
+static int sim_vcpu_prepare(HvVcpu *v) {
         SimShared *s = v->shared;
         int r;
-
-        if (v->run->immediate_exit || sim_vcpu_take_kick(v))
-                return -EINTR;
 
         for (;;) {
                 uint32_t state = sim_load(&s->vm_state);
@@ -405,6 +427,17 @@ int sim_vcpu_run(HvVcpu *v) {
                         return sim_vcpu_report_status(v);
                 if (state != SIM_VM_RUNNING)
                         return -ENODEV;
+                /* The answer to an MMIO exit, the common case: the run that
+                 * reported the exit passed the checks below, and while the VM
+                 * runs nothing undoes them (the sim never removes a vCPU,
+                 * rules leave RUNNING only with vm_state, the memory is
+                 * mapped once, a page fault is never resumed). */
+                if (v->mmio_pending) {
+                        r = sim_vcpu_complete_mmio(v);
+                        if (r != 0)
+                                return r;
+                        continue; /* the VMM's answer ended the VM */
+                }
                 r = gh_rules_vcpu_run(&s->rules, v->id);
                 if (r < 0)
                         return r;
@@ -417,23 +450,32 @@ int sim_vcpu_run(HvVcpu *v) {
                         if (r < 0)
                                 return log_debug_errno(r, "sim: vCPU %" PRIu32 ": cannot map guest memory: %m", v->id);
                 }
+                r = sim_vcpu_wait_power(v);
+                if (r <= 0)
+                        return r < 0 ? r : 1;
+        }
+}
 
-                if (v->mmio_pending) {
-                        r = sim_vcpu_complete_mmio(v);
-                        if (r <= 0) {
-                                if (r < 0)
-                                        return r;
-                                continue;
-                        }
-                } else {
-                        r = sim_vcpu_wait_power(v);
-                        if (r < 0)
-                                return r;
-                        if (r > 0)
-                                continue;
-                }
+int sim_vcpu_run(HvVcpu *v) {
+        int r;
 
-                r = sim_vcpu_slice(v);
+        if (v->run->immediate_exit || sim_vcpu_take_kick(v))
+                return -EINTR;
+
+        for (;;) {
+                r = sim_vcpu_prepare(v);
+                if (r <= 0)
+                        return r;
+                if (!sim_vcpu_slice_begin(v))
+                        continue;
+                /* The switch is expanded here, not in a helper: every frame
+                 * between it and our caller is a mispredicted return when the
+                 * emulation context yields (sim-switch.h). */
+                if (v->emu_started)
+                        SIM_SWITCH(&v->caller_sw, &v->emu_sw);
+                else
+                        sim_emu_enter(v);
+                r = sim_vcpu_slice_end(v);
                 if (r <= 0)
                         return r;
                 if (sim_vcpu_take_kick(v))
