@@ -34,6 +34,7 @@ struct WorkerPool {
         uint64_t last_spawn_usec; /* CLOCK_MONOTONIC */
         bool disabled;            /* the binary cannot be a spare: start workers on demand */
         bool proven;              /* a spare of this binary reached IDLE once */
+        bool isolate;             /* spares enter their namespaces and empty root while idle */
 };
 
 static void pool_forget_spare(WorkerPool *p) {
@@ -92,7 +93,8 @@ static int on_spare_exit(sd_event_source *s, const siginfo_t *si, void *userdata
 
 static int pool_spawn(WorkerPool *p) {
         _cleanup_close_ int daemon_end = -EBADF, worker_end = -EBADF;
-        char *argv[] = { (char *) "gunyah-vcpu", (char *) "--spare", NULL };
+        /* --isolate: the VM-independent part of the sandbox happens while idle. */
+        char *argv[] = { (char *) "gunyah-vcpu", (char *) "--spare", p->isolate ? (char *) "--isolate" : NULL, NULL };
         int pair[2], r;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
@@ -181,7 +183,7 @@ pid_t worker_pool_spare_pid(const WorkerPool *p) {
         return p ? p->pid : 0;
 }
 
-int worker_pool_new(sd_event *event, const char *binary, WorkerPool **ret) {
+int worker_pool_new(sd_event *event, const char *binary, bool isolate, WorkerPool **ret) {
         WorkerPool *p;
 
         p = calloc(1, sizeof(*p));
@@ -193,6 +195,7 @@ int worker_pool_new(sd_event *event, const char *binary, WorkerPool **ret) {
                 return -ENOMEM;
         }
         p->event = sd_event_ref(event);
+        p->isolate = isolate;
         p->pidfd = -EBADF;
         p->control_fd = -EBADF;
         *ret = p;

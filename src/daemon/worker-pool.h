@@ -23,7 +23,9 @@ typedef struct WorkerSpare {
         int control_fd;
 } WorkerSpare;
 
-int worker_pool_new(sd_event *event, const char *binary, WorkerPool **ret);
+/* isolate: spares enter the sandbox's namespaces and empty root ahead of
+ * time (off only with --no-sandbox, whose workers must stay unconfined). */
+int worker_pool_new(sd_event *event, const char *binary, bool isolate, WorkerPool **ret);
 /* Kills the spare, if any, and waits for it. */
 WorkerPool *worker_pool_free(WorkerPool *p);
 static inline void worker_pool_freep(WorkerPool **p) {

@@ -35,6 +35,8 @@ typedef struct WorkerArgs {
         uint32_t irq_labels[WORKER_IRQFDS_MAX]; /* --irqfd: doorbells, fds after the backend's */
         size_t n_irqfds;
         bool spare; /* --spare: everything above comes with WORKER_MSG_ASSIGN */
+        bool isolate; /* --isolate (spares): enter the namespaces and empty root while idle */
+        bool isolated;
         bool no_sandbox;
         uid_t uid; /* identity the sandbox drops to (--uid/--gid from the daemon) */
         gid_t gid;
@@ -95,6 +97,7 @@ static int parse_argv(int argc, char *argv[], WorkerArgs *a) {
                 { "no-sandbox", no_argument, NULL, 'n' },
                 { "irqfd", required_argument, NULL, 'i' },
                 { "spare", no_argument, NULL, 'P' },
+                { "isolate", no_argument, NULL, 'I' },
                 { "pl011", required_argument, NULL, 'u' },
                 { "pl061", required_argument, NULL, 'g' },
                 { "pl011-spi", required_argument, NULL, 's' },
@@ -141,6 +144,9 @@ static int parse_argv(int argc, char *argv[], WorkerArgs *a) {
                                 return log_error_errno(r, "--irqfd=%s: not a doorbell label", optarg);
                         a->n_irqfds++;
                         break;
+                case 'I':
+                        a->isolate = true;
+                        break;
                 case 'P':
                         a->spare = true;
                         break;
@@ -182,9 +188,11 @@ static int parse_argv(int argc, char *argv[], WorkerArgs *a) {
         }
         if (a->spare) {
                 if (a->backend || a->vm || a->n_backend_fds > 0 || optind < argc)
-                        return log_error_errno(-EINVAL, "--spare takes no other argument");
+                        return log_error_errno(-EINVAL, "--spare takes no other argument than --isolate");
                 return 0;
         }
+        if (a->isolate)
+                return log_error_errno(-EINVAL, "--isolate is for spare workers (--spare)");
         if (optind < argc)
                 return log_error_errno(-EINVAL, "unexpected argument '%s'", argv[optind]);
         if (!a->backend || !a->vm || a->n_backend_fds == 0)
@@ -382,6 +390,7 @@ static int enter_sandbox(const WorkerArgs *a) {
                 .n_backend_fds = a->n_backend_fds + a->n_irqfds,
                 .uid = a->uid,
                 .gid = a->gid,
+                .isolated = a->isolated,
         };
         const char *step = NULL;
         bool seccomp_log = false;
@@ -429,6 +438,15 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         if (a.spare) {
                 log_set_prefix("gunyah-vcpu[spare]");
+                /* What does not depend on the VM happens before it is assigned. */
+                if (a.isolate) {
+                        const char *step = NULL;
+                        r = sandbox_isolate(&step);
+                        if (r < 0)
+                                return log_error_errno(r, "spare: cannot isolate at %s: %m", strna(step)),
+                                       EXIT_FAILURE;
+                        a.isolated = true;
+                }
                 r = wait_for_assignment(&assignment, &a);
                 if (r < 0) {
                         report_failure(a.vcpu, r, "assign", NULL);

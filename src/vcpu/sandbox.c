@@ -37,21 +37,25 @@ static int set_rlimit(int resource, rlim_t value) {
         return setrlimit(resource, &rl) < 0 ? negative_errno() : 0;
 }
 
-/* Only the fds of the worker protocol stay; stdin and stdout become
- * /dev/null (opened now: after the pivot there is no /dev), stderr stays the
- * daemon's, which is the journal. */
-static int sandbox_fds(size_t n_backend_fds) {
-        unsigned last_fd = WORKER_FD_BACKEND + (unsigned) n_backend_fds - 1;
+/* stdin and stdout become /dev/null (opened before the pivot: after it
+ * there is no /dev); stderr stays the daemon's, which is the journal. */
+static int sandbox_stdio(void) {
         _cleanup_close_ int null_fd = -EBADF;
-
-        if (close_range(last_fd + 1, ~0U, 0) < 0)
-                return log_error_errno(errno, "close_range(%u, ~0) failed: %m", last_fd + 1);
 
         null_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
         if (null_fd < 0)
                 return log_error_errno(errno, "cannot open /dev/null: %m");
         if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0)
                 return log_error_errno(errno, "cannot point stdin/stdout at /dev/null: %m");
+        return 0;
+}
+
+/* Only the fds of the worker protocol stay. */
+static int sandbox_fds(size_t n_backend_fds) {
+        unsigned last_fd = WORKER_FD_BACKEND + (unsigned) n_backend_fds - 1;
+
+        if (close_range(last_fd + 1, ~0U, 0) < 0)
+                return log_error_errno(errno, "close_range(%u, ~0) failed: %m", last_fd + 1);
         return 0;
 }
 
@@ -186,12 +190,24 @@ static int sandbox_priority(void) {
         return 0;
 }
 
+int sandbox_isolate(const char **ret_step) {
+        int r;
+
+        SANDBOX_STEP("sandbox-stdio", sandbox_stdio());
+        SANDBOX_STEP("sandbox-namespaces", sandbox_namespaces());
+        SANDBOX_STEP("sandbox-root", sandbox_root());
+        return 0;
+}
+
 int sandbox_confine(const SandboxConfig *c, const char **ret_step) {
         int r;
 
         SANDBOX_STEP("sandbox-fds", sandbox_fds(c->n_backend_fds));
-        SANDBOX_STEP("sandbox-namespaces", sandbox_namespaces());
-        SANDBOX_STEP("sandbox-root", sandbox_root());
+        if (!c->isolated) {
+                r = sandbox_isolate(ret_step);
+                if (r < 0)
+                        return r;
+        }
         SANDBOX_STEP("sandbox-capbset", sandbox_drop_bounding_set());
         r = sandbox_identity(c, ret_step);
         if (r < 0)

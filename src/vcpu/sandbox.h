@@ -11,7 +11,13 @@ typedef struct SandboxConfig {
         size_t n_backend_fds; /* fds 3 .. WORKER_FD_BACKEND + n - 1 stay open */
         uid_t uid;            /* unprivileged identity to drop to; never 0 */
         gid_t gid;
+        bool isolated;        /* sandbox_isolate() already ran (a spare worker) */
 } SandboxConfig;
+
+/* The part of the sandbox that needs nothing of a VM: new mount, network,
+ * IPC and UTS namespaces and the empty read-only root. A spare worker does
+ * it while it waits, so that a VM start does not. */
+int sandbox_isolate(const char **ret_step);
 
 /* Everything but seccomp: closes every fd not handed over, enters new mount,
  * network, IPC and UTS namespaces, pivots into an empty read-only

@@ -72,7 +72,10 @@ def test_spare_holds_only_its_control_socket(gd):
     fds = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
     assert sorted(fds) == [0, 1, 2, 3], f"spare {pid} holds {fds}"
     assert fds[3].startswith("socket:"), fds
-    assert cmdline(pid)[1:] == [b"--spare", b""], cmdline(pid)
+    # --isolate: it entered the sandbox's namespaces and empty root while idle
+    assert cmdline(pid)[1:] == [b"--spare", b"--isolate", b""], cmdline(pid)
+    assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
+    assert os.listdir(f"/proc/{pid}/root") == []
 
 
 def test_start_takes_the_spare_and_a_new_one_replaces_it(gd):
