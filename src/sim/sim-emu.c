@@ -134,7 +134,7 @@ void sim_emu_sync_irqs(HvVcpu *v) {
 }
 
 /* MRS/MSR of registers unicorn 2.0.1 leaves out: the GIC CPU interface
- * (not implemented at all: we step the PC) and the timers (implemented
+ * (absent from unicorn: we step the PC ourselves) and the timers (present
  * but without interrupts: returning 1 skips QEMU's version). */
 static uint32_t hook_sysreg(HvVcpu *v, uc_arm64_reg reg, const uc_arm64_cp_reg *cp, bool is_read) {
         uint64_t value = cp->val;
