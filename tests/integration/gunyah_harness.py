@@ -114,6 +114,14 @@ class Daemon:
             pass
         self.proc.wait()
 
+    def console_log(self, name):
+        """What VM name wrote to its console so far (its log file), b"" if nothing."""
+        try:
+            with open(os.path.join(self.dirs["log"], name + ".log"), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return b""
+
     def read_log(self):
         try:
             with open(self.log_path) as f:

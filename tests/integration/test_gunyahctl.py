@@ -54,14 +54,6 @@ def wait_for(what, predicate, timeout=20):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def console_log(gd, name):
-    try:
-        with open(os.path.join(gd.dirs["log"], name + ".log"), "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return b""
-
-
 # --- output and exit information ---
 
 def test_hello_prints_through_console_and_ends_poweroff(env, gd):
@@ -103,7 +95,7 @@ def test_start_wait_keeps_waiting_across_reboots(env, gd):
     waiter = popen_ctl(gd, "start", "--wait", "rb", text=True)
     banner = expected("reset").splitlines()[0]
     try:
-        wait_for("two boots of rb", lambda: console_log(gd, "rb").count(banner) >= 2)
+        wait_for("two boots of rb", lambda: gd.console_log("rb").count(banner) >= 2)
         assert waiter.poll() is None, f"start --wait returned at a reboot: {waiter.communicate()}"
         gd.ctl("kill", "rb")
         out, err = waiter.communicate(timeout=20)

@@ -164,21 +164,13 @@ def test_start_wait_exits_4_for_crash(env, gd):
     assert p.returncode == EXIT_ABNORMAL and "crashed" in p.stderr, (p.returncode, p.stderr)
 
 
-def console_log(gd, name):
-    try:
-        with open(os.path.join(gd.dirs["log"], name + ".log"), "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return b""
-
-
 def test_start_wait_keeps_waiting_across_reboots(env, gd):
     vcreate(env, "rb", "reset", on_reboot="restart")
     with open(os.path.join(env_path("GUNYAH_GUEST_EXPECTED_DIR"), "reset.txt"), "rb") as f:
         banner = f.read().splitlines()[0]
     waiter = vpopen(gd, "start", "--wait", "rb")
     try:
-        wait_for("two boots of rb", lambda: console_log(gd, "rb").count(banner) >= 2)
+        wait_for("two boots of rb", lambda: gd.console_log("rb").count(banner) >= 2)
         assert waiter.poll() is None, f"start --wait returned at a reboot: {waiter.communicate()}"
         vctl(gd, "kill", "rb")
         out, err = finish(waiter)

@@ -20,14 +20,6 @@ SMP2 = b"smp: Brought up 1 node, 2 CPUs"
 PANIC = b"Kernel panic - not syncing: sysrq triggered crash"
 
 
-def console_log(gd, name):
-    try:
-        with open(os.path.join(gd.dirs["log"], name + ".log"), "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return b""
-
-
 def create(env, name, gdir, *flags, **kwargs):
     path = os.path.join(env.tmp, name + ".json")
     with open(path, "w") as f:
@@ -46,7 +38,7 @@ def why(gd, name):
         head = f"VM {name}: {st['State']} ({st['StateReason']}), exit info {st.get('ExitInfo')}"
     except Exception as e:  # noqa: BLE001 - a failure report must not fail itself
         head = f"VM {name}: no status ({e})"
-    log = console_log(gd, name).decode(errors="replace")
+    log = gd.console_log(name).decode(errors="replace")
     return (f"{head}\n--- console (last 3000 bytes of {len(log)}):\n{log[-3000:]}\n"
             f"--- daemon log (tail):\n{gd.read_log()[-3000:]}")
 
@@ -65,9 +57,9 @@ def wait_console(gd, name, what, count=1, timeout=BOOT_TIMEOUT):
     clearly, when the VM ends first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if console_log(gd, name).count(what) >= count:
+        if gd.console_log(name).count(what) >= count:
             return
-        if ended(gd, name) and console_log(gd, name).count(what) < count:
+        if ended(gd, name) and gd.console_log(name).count(what) < count:
             pytest.fail(f"the guest ended before printing {what!r} (x{count}):\n{why(gd, name)}")
         time.sleep(0.2)
     pytest.fail(f"no {what!r} (x{count}) on the console within {timeout:.0f}s:\n{why(gd, name)}")
@@ -102,7 +94,7 @@ def test_boot_reaches_the_marker_and_powers_off(env, gd, gdir, vcpus):
     info = st["ExitInfo"]
     assert info["exit_type_name"] == "PSCI_POWER_OFF" and info["exit_type"] == 1, info
     assert info["vcpu"] in range(vcpus), info
-    log = console_log(gd, "linux")
+    log = gd.console_log("linux")
     assert log.count(BANNER) == 1, why(gd, "linux")
     assert b"reboot: Power down" in log, why(gd, "linux")
     if vcpus == 2:
@@ -115,14 +107,14 @@ def test_reboot_ends_reboot_with_on_reboot_stop(env, gd, gdir):
     st = wait_stopped(gd, "linux")
     assert (st["State"], st["StateReason"]) == ("stopped", "reboot"), why(gd, "linux")
     assert st["ExitInfo"]["exit_type_name"] in ("PSCI_SYSTEM_RESET", "PSCI_SYSTEM_RESET2"), st["ExitInfo"]
-    assert console_log(gd, "linux").count(BANNER) == 1, why(gd, "linux")
+    assert gd.console_log("linux").count(BANNER) == 1, why(gd, "linux")
 
 
 def test_reboot_with_on_reboot_restart_boots_again(env, gd, gdir):
     create(env, "linux", gdir, "--start", vcpus=2, test="reboot", on_reboot="restart")
     # the guest reboots forever: two banners and two markers are two boots
     wait_console(gd, "linux", marker(2), count=2, timeout=2 * BOOT_TIMEOUT)
-    assert console_log(gd, "linux").count(BANNER) >= 2, why(gd, "linux")
+    assert gd.console_log("linux").count(BANNER) >= 2, why(gd, "linux")
     gd.ctl("kill", "linux")
     assert gd.wait_state("linux", "stopped")[1].startswith("killed")
 
@@ -153,13 +145,13 @@ def test_command_typed_into_the_console_runs_in_a_shell(env, gd, gdir):
     create(env, "linux", gdir, "--start", vcpus=2, test="shell")
     wait_console(gd, "linux", b"GUNYAH-LINUX-SHELL")
     wait_for(gd, "linux", "the shell's prompt",
-             lambda: b"# " in console_log(gd, "linux").split(b"GUNYAH-LINUX-SHELL", 1)[-1])
+             lambda: b"# " in gd.console_log("linux").split(b"GUNYAH-LINUX-SHELL", 1)[-1])
     console = subprocess.Popen([env_path("GUNYAHCTL"), f"--bus-address={gd.bus.address}", "console", "linux"],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         console.stdin.write(b"echo hi-$((6*7))\n")
         console.stdin.flush()
-        wait_for(gd, "linux", "hi-42 from the shell", lambda: b"hi-42\r\n" in console_log(gd, "linux"))
+        wait_for(gd, "linux", "hi-42 from the shell", lambda: b"hi-42\r\n" in gd.console_log("linux"))
         # communicate() writes, closes stdin and waits (it refuses a closed stdin)
         out, err = console.communicate(b"exit\n", timeout=BOOT_TIMEOUT)
     finally:
@@ -184,7 +176,7 @@ def test_stop_presses_the_power_button_and_linux_powers_off(env, gd, gdir):
     path = "graceful" if st["StateReason"] == "shutdown" else "forced"
     print(f"Stop() of a running Linux guest: {path} path ({st['StateReason']}) after {took:.1f}s")
     assert st["StateReason"] == "shutdown", f"{p.stdout}\n{why(gd, 'linux')}"
-    assert b"GUNYAH-LINUX-POWER-BUTTON" in console_log(gd, "linux"), why(gd, "linux")
+    assert b"GUNYAH-LINUX-POWER-BUTTON" in gd.console_log("linux"), why(gd, "linux")
     assert st["ExitInfo"]["exit_type_name"] == "PSCI_POWER_OFF", st["ExitInfo"]
 
 
