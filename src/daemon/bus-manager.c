@@ -98,57 +98,41 @@ static int method_list_vms(sd_bus_message *msg, void *userdata, sd_bus_error *er
 }
 
 /* StartVM, StopVM, KillVM, DestroyVM: the VM1 methods by name. */
-typedef enum ByNameVerb { VERB_START, VERB_STOP, VERB_KILL, VERB_DESTROY } ByNameVerb;
-
-static int by_name(sd_bus_message *msg, Manager *m, ByNameVerb verb, sd_bus_error *error) {
-        static const char *const names[] = { "start", "stop", "kill", "destroy" };
+static int by_name(sd_bus_message *msg, Manager *m, VmVerb verb, sd_bus_error *error) {
         const char *name;
         uint64_t timeout = 0;
         Vm *vm;
         int r;
 
         r = sd_bus_message_read(msg, "s", &name);
-        if (r >= 0 && verb == VERB_STOP)
+        if (r >= 0 && verb == VM_VERB_STOP)
                 r = sd_bus_message_read(msg, "t", &timeout);
         if (r < 0)
                 return r;
         r = lookup_vm(m, name, &vm, error);
         if (r < 0)
                 return r;
-        r = bus_verify_manage(m, msg, vm->name, names[verb], error);
+        r = bus_verify_manage(m, msg, vm->name, vm_verb_to_string(verb), error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
-        switch (verb) {
-        case VERB_START:
-                r = vm_start(vm, VM_REASON_START, error);
-                break;
-        case VERB_STOP:
-                r = vm_stop(vm, timeout, error);
-                break;
-        case VERB_KILL:
-                r = vm_kill(vm, VM_REASON_KILLED, error);
-                break;
-        case VERB_DESTROY:
-                r = vm_destroy(vm, error);
-                break;
-        }
+        r = vm_apply_verb(vm, verb, timeout, error);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(msg, NULL);
 }
 
 static int method_start_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return by_name(msg, userdata, VERB_START, error);
+        return by_name(msg, userdata, VM_VERB_START, error);
 }
 static int method_stop_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return by_name(msg, userdata, VERB_STOP, error);
+        return by_name(msg, userdata, VM_VERB_STOP, error);
 }
 static int method_kill_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return by_name(msg, userdata, VERB_KILL, error);
+        return by_name(msg, userdata, VM_VERB_KILL, error);
 }
 static int method_destroy_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return by_name(msg, userdata, VERB_DESTROY, error);
+        return by_name(msg, userdata, VM_VERB_DESTROY, error);
 }
 
 static int property_get_backend(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -297,9 +297,7 @@ static int method_list_vms(VarlinkConnection *c, Manager *m, json_object *params
         return varlink_reply(c, reply);
 }
 
-typedef enum Verb { VERB_START, VERB_STOP, VERB_KILL, VERB_DESTROY } Verb;
-
-static int by_name(VarlinkConnection *c, Manager *m, json_object *params, Verb verb) {
+static int by_name(VarlinkConnection *c, Manager *m, json_object *params, VmVerb verb) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         static const char *const known[] = { "name", NULL };
         static const char *const known_stop[] = { "name", "timeoutUSec", NULL };
@@ -308,9 +306,9 @@ static int by_name(VarlinkConnection *c, Manager *m, json_object *params, Verb v
         Vm *vm;
         int r;
 
-        if (check_known(c, params, verb == VERB_STOP ? known_stop : known) < 0 || get_vm(c, m, params, &vm) < 0)
+        if (check_known(c, params, verb == VM_VERB_STOP ? known_stop : known) < 0 || get_vm(c, m, params, &vm) < 0)
                 return 0;
-        if (verb == VERB_STOP) {
+        if (verb == VM_VERB_STOP) {
                 r = get_param(c, params, "timeoutUSec", json_type_int, false, &t);
                 if (r < 0)
                         return 0;
@@ -321,38 +319,23 @@ static int by_name(VarlinkConnection *c, Manager *m, json_object *params, Verb v
                 }
         }
 
-        switch (verb) {
-        case VERB_START:
-                r = vm_start(vm, VM_REASON_START, &error);
-                break;
-        case VERB_STOP:
-                r = vm_stop(vm, timeout, &error);
-                break;
-        case VERB_KILL:
-                r = vm_kill(vm, VM_REASON_KILLED, &error);
-                break;
-        case VERB_DESTROY:
-                r = vm_destroy(vm, &error);
-                break;
-        default:
-                r = -EINVAL;
-        }
+        r = vm_apply_verb(vm, verb, timeout, &error);
         if (r < 0)
-                return reply_bus_error(c, &error, r, verb == VERB_STOP ? "timeoutUSec" : "name");
+                return reply_bus_error(c, &error, r, verb == VM_VERB_STOP ? "timeoutUSec" : "name");
         return varlink_reply(c, NULL);
 }
 
 static int method_start_vm(VarlinkConnection *c, Manager *m, json_object *params) {
-        return by_name(c, m, params, VERB_START);
+        return by_name(c, m, params, VM_VERB_START);
 }
 static int method_stop_vm(VarlinkConnection *c, Manager *m, json_object *params) {
-        return by_name(c, m, params, VERB_STOP);
+        return by_name(c, m, params, VM_VERB_STOP);
 }
 static int method_kill_vm(VarlinkConnection *c, Manager *m, json_object *params) {
-        return by_name(c, m, params, VERB_KILL);
+        return by_name(c, m, params, VM_VERB_KILL);
 }
 static int method_destroy_vm(VarlinkConnection *c, Manager *m, json_object *params) {
-        return by_name(c, m, params, VERB_DESTROY);
+        return by_name(c, m, params, VM_VERB_DESTROY);
 }
 
 /* ---- SubscribeEvents ---- */

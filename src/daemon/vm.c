@@ -677,6 +677,32 @@ int vm_set_autostart(Vm *vm, bool b, sd_bus_error *error) {
         return 0;
 }
 
+static const char *const verb_names[_VM_VERB_MAX] = {
+        [VM_VERB_START] = "start",
+        [VM_VERB_STOP] = "stop",
+        [VM_VERB_KILL] = "kill",
+        [VM_VERB_DESTROY] = "destroy",
+};
+
+const char *vm_verb_to_string(VmVerb v) {
+        return string_table_lookup(verb_names, ELEMENTSOF(verb_names), v);
+}
+
+int vm_apply_verb(Vm *vm, VmVerb verb, uint64_t timeout_usec, sd_bus_error *error) {
+        switch (verb) {
+        case VM_VERB_START:
+                return vm_start(vm, VM_REASON_START, error);
+        case VM_VERB_STOP:
+                return vm_stop(vm, timeout_usec, error);
+        case VM_VERB_KILL:
+                return vm_kill(vm, VM_REASON_KILLED, error);
+        case VM_VERB_DESTROY:
+                return vm_destroy(vm, error);
+        default:
+                return -EINVAL;
+        }
+}
+
 int vm_save_definition(Vm *vm) {
         Manager *m = vm->manager;
         _cleanup_free_ char *path = NULL;

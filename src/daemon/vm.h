@@ -137,6 +137,22 @@ int vm_kill(Vm *vm, VmReason reason, sd_bus_error *error);
 int vm_destroy(Vm *vm, sd_bus_error *error);
 int vm_set_autostart(Vm *vm, bool b, sd_bus_error *error);
 
+/* The by-name verbs of Manager1 and io.gunyah.Manager (StartVM, ...). */
+typedef enum VmVerb {
+        VM_VERB_START,
+        VM_VERB_STOP,
+        VM_VERB_KILL,
+        VM_VERB_DESTROY,
+        _VM_VERB_MAX,
+        _VM_VERB_INVALID = -EINVAL,
+} VmVerb;
+
+/* "start", "stop", ...: also the polkit "verb" detail. */
+const char *vm_verb_to_string(VmVerb v);
+/* Applies verb as an API call does; timeout_usec is for VM_VERB_STOP.
+ * May free vm (destroy). */
+int vm_apply_verb(Vm *vm, VmVerb verb, uint64_t timeout_usec, sd_bus_error *error);
+
 bool vm_is_active(const Vm *vm); /* starting, running or stopping */
 
 /* "PSCI_POWER_OFF" etc. for an exited VM, "" otherwise. */
