@@ -1,20 +1,2 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-import pytest
-
-from gunyah_harness import Env
-
-
-@pytest.fixture
-def env():
-    e = Env()
-    e.daemon.start()
-    try:
-        yield e
-    finally:
-        e.close()
-
-
-@pytest.fixture
-def gd(env):
-    """The running daemon of env."""
-    return env.daemon
+from gunyah_fixtures import env, gd  # noqa: F401 (fixtures)

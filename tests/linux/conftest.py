@@ -2,7 +2,7 @@
 import pytest
 
 import linux_guest
-from gunyah_harness import Env
+from gunyah_fixtures import env, gd  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="session")
@@ -13,21 +13,6 @@ def gdir():
         return linux_guest.guest_dir()
     except linux_guest.Unreachable as e:
         pytest.skip(str(e))
-
-
-@pytest.fixture
-def env():
-    e = Env()
-    e.daemon.start()
-    try:
-        yield e
-    finally:
-        e.close()
-
-
-@pytest.fixture
-def gd(env):
-    return env.daemon
 
 
 _outcomes = set()
