@@ -104,7 +104,12 @@ def test_killed_spare_is_replaced_and_vms_still_start(gd):
 
 
 def test_starts_with_and_without_a_spare_behave_the_same(gd):
-    # two VMs at once: the first vCPU takes the spare, the second is forked
+    # two vCPUs: the first takes the spare, the second is forked. The spare
+    # must be ready first: a daemon that just started may still be loading it.
+    spare = wait_spare(gd)
+    deadline = time.monotonic() + 10
+    while f"Spare worker {spare} is idle" not in gd.read_log() and time.monotonic() < deadline:
+        time.sleep(0.02)
     gd.manager().CreateVM(spec_json("smp", "smp", vcpus=2), dbus.UInt64(START))
     state, reason = gd.wait_state("smp", ("stopped", "failed"))
     assert (state, reason) == ("stopped", "poweroff"), (state, reason)
