@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -7,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "time-util.h"
@@ -159,6 +161,52 @@ void worker_pool_refill(WorkerPool *p) {
         }
 }
 
+/* The kernel's PF_EXITING task flag: set as do_exit() begins. */
+#define TASK_FLAG_EXITING 0x00000004U
+
+/* Whether the spare is on its way out although its exit has not reached us:
+ * a SIGKILL is pending, or do_exit() is tearing down its memory (slow for a
+ * large address space) before it closes its fds and becomes a zombie. Such
+ * a spare would take the assignment into its socket and die with it. An
+ * unreadable /proc (hidden processes) counts as alive: the start then fails
+ * only if the spare really dies, as any worker may. */
+static bool pool_spare_dying(const WorkerPool *p) {
+        _cleanup_free_ char *stat = NULL;
+        char path[64], state = 0;
+        unsigned long long flags = 0, pending = 0;
+        const char *rest;
+        int r;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) p->pid);
+        r = read_full_file(path, 4096, &stat, NULL);
+        if (r == -ENOENT || r == -ESRCH)
+                return true;
+        if (r < 0)
+                return false;
+        /* "pid (comm) state ppid ..." (proc(5)): comm may hold anything,
+         * ')' included; fields count from 3 after the last ')'. */
+        rest = strrchr(stat, ')');
+        if (!rest)
+                return false;
+        rest++;
+        for (unsigned field = 3; field <= 31; field++) {
+                char *end;
+
+                rest += strspn(rest, " ");
+                if (field == 3)
+                        state = *rest;
+                else if (field == 9)
+                        flags = strtoull(rest, NULL, 10);
+                else if (field == 31)
+                        pending = strtoull(rest, NULL, 10);
+                end = strchr(rest, ' ');
+                if (!end && field < 31)
+                        return false;
+                rest = end;
+        }
+        return (state && strchr("ZXx", state)) || (flags & TASK_FLAG_EXITING) || (pending & (1ULL << (SIGKILL - 1)));
+}
+
 int worker_pool_take(WorkerPool *p, WorkerSpare *ret) {
         /* A spare still loading is taken too once the binary is known to be
          * able to be one: the assignment waits in its socket, and it is
@@ -166,6 +214,11 @@ int worker_pool_take(WorkerPool *p, WorkerSpare *ret) {
          * then goes to the VM's Worker, which ignores it. */
         if (!p || p->pid <= 0 || (!p->idle && !p->proven))
                 return -EAGAIN;
+        /* Left in the pool: its exit handler reaps and replaces it. */
+        if (pool_spare_dying(p)) {
+                log_debug("Spare worker %d is exiting; not taking it", (int) p->pid);
+                return -EAGAIN;
+        }
         /* The VM's Worker watches it from now on. */
         p->control_source = sd_event_source_disable_unref(p->control_source);
         p->pid_source = sd_event_source_disable_unref(p->pid_source);
