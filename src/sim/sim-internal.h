@@ -30,6 +30,10 @@
  * SIM_SLICE_CHECK_BLOCKS translation blocks. */
 #define SIM_SLICE_NSEC 4000000
 #define SIM_SLICE_CHECK_BLOCKS 1024u
+/* ... or this long while another vCPU waits for the lock: a guest spinning
+ * (WFE, which 2.0.1 cannot report) on a lock the waiting vCPU holds then
+ * wastes a short slice, not a long one. Alone, a vCPU keeps long slices. */
+#define SIM_SLICE_CONTENDED_NSEC 250000
 
 /* sim-va-cover.c: the largest placeholder region covering guest VAs. */
 #define SIM_VA_COVER_CHUNK (UINT64_C(1) << 30)
@@ -111,6 +115,7 @@ struct HvVcpu {
         volatile sig_atomic_t stop_pending;
         bool stop_called; /* uc_emu_stop was called in this uc_emu_start */
         uint64_t slice_deadline_ns;
+        uint64_t slice_contended_deadline_ns;
         uint32_t blocks;
         SimYield yield;
         SimStop stop;

@@ -6,6 +6,31 @@
 #include "mmu.h"
 
 static volatile uint64_t shared_word;
+/* DC ZVA's block (DCZID_EL0.BS = 4: 64 bytes) and the block after it. */
+static uint8_t zva_buf[128] __attribute__((aligned(64)));
+
+/* DC ZVA zeroes its whole block and nothing else, whatever DCZID_EL0.DZP
+ * says (the simulator reports it set so that Linux avoids the instruction). */
+static void dc_zva_check(uint8_t *buf) {
+        uint64_t dczid;
+        unsigned zeroed = 0, kept = 0;
+
+        for (unsigned i = 0; i < sizeof(zva_buf); i++)
+                buf[i] = 0xff;
+        __asm__ volatile("mrs %0, dczid_el0" : "=r"(dczid));
+        __asm__ volatile("dc zva, %0" : : "r"(buf + 8) : "memory");
+        for (unsigned i = 0; i < 64; i++)
+                zeroed += buf[i] == 0;
+        for (unsigned i = 64; i < sizeof(zva_buf); i++)
+                kept += buf[i] == 0xff;
+        uart_puts("mmu: dczid block size field ");
+        uart_put_hex(dczid & 0xf);
+        uart_puts(", dc zva zeroed ");
+        uart_put_hex(zeroed);
+        uart_puts(" bytes, left ");
+        uart_put_hex(kept);
+        uart_puts(" alone\n");
+}
 
 static void high_main(void) {
         uint64_t pc, sp;
@@ -16,6 +41,8 @@ static void high_main(void) {
         uart_puts(pc >= MMU_HIGH_OFFSET ? "mmu: code at a high va\n" : "mmu: code still low\n");
         uart_puts(sp >= MMU_HIGH_OFFSET ? "mmu: stack at a high va\n" : "mmu: stack still low\n");
         *alias = 0x1234abcdULL;
+        dc_zva_check((uint8_t *) ((uintptr_t) zva_buf < MMU_HIGH_OFFSET ? (uintptr_t) zva_buf + MMU_HIGH_OFFSET
+                                                                         : (uintptr_t) zva_buf));
 }
 
 void guest_main(void) {
