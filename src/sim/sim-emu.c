@@ -202,8 +202,8 @@ static void hook_block(uc_engine *uc, uint64_t address, uint32_t size, void *use
                         sim_timer_update(v);
                         sim_emu_set_hcr_vi(v);
                 }
-                if (now >= v->slice_deadline_ns ||
-                    (now >= v->slice_contended_deadline_ns && sim_exec_contended(v->shared)))
+                if (now - v->slice_start_ns >= SIM_SLICE_NSEC ||
+                    (now - v->slice_start_ns >= SIM_SLICE_CONTENDED_NSEC && sim_exec_contended(v->shared)))
                         v->stop_pending = 1;
         }
         if (v->stop_pending) {
@@ -469,8 +469,7 @@ static void sim_emu_main(unsigned lo, unsigned hi) {
                 v->stop_called = false;
                 v->emulating = 1;
                 /* until = 0: nothing executes at 0, which is MMIO (never executable). */
-                v->slice_contended_deadline_ns = now_ns() + SIM_SLICE_CONTENDED_NSEC;
-                v->slice_deadline_ns = v->slice_contended_deadline_ns - SIM_SLICE_CONTENDED_NSEC + SIM_SLICE_NSEC;
+                v->slice_start_ns = now_ns();
                 v->emu_err = uc_emu_start(v->uc, begin, 0, 0, 0);
                 v->emulating = 0;
                 v->in_emu_start = false;

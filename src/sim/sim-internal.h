@@ -114,8 +114,7 @@ struct HvVcpu {
          * only point where unicorn 2.0.1 stops with a correct PC. */
         volatile sig_atomic_t stop_pending;
         bool stop_called; /* uc_emu_stop was called in this uc_emu_start */
-        uint64_t slice_deadline_ns;
-        uint64_t slice_contended_deadline_ns;
+        uint64_t slice_start_ns;
         uint32_t blocks;
         SimYield yield;
         SimStop stop;
