@@ -34,12 +34,14 @@ def guest_path(name):
 
 
 class Bus:
-    """A private dbus-daemon with the session configuration."""
+    """A private dbus-daemon: the session configuration with a socket in
+    workdir, or whatever config_args name (a system-bus-like config file)."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, config_args=None):
+        if config_args is None:
+            config_args = ["--session", f"--address=unix:dir={workdir}"]
         self.proc = subprocess.Popen(
-            ["dbus-daemon", "--session", "--nofork", "--print-address=1", "--nopidfile",
-             f"--address=unix:dir={workdir}"],
+            ["dbus-daemon", *config_args, "--nofork", "--print-address=1", "--nopidfile"],
             stdout=subprocess.PIPE, text=True)
         self.address = self.proc.stdout.readline().strip()
         if not self.address:
@@ -51,6 +53,10 @@ class Bus:
         if self._conn is None:
             self._conn = dbus.bus.BusConnection(self.address)
         return self._conn
+
+    def has_owner(self, name):
+        obj = self.conn.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus")
+        return bool(obj.NameHasOwner(name, dbus_interface="org.freedesktop.DBus"))
 
     def stop(self):
         if self._conn is not None:

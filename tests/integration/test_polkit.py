@@ -15,7 +15,7 @@ import time
 import dbus
 import pytest
 
-from gunyah_harness import Daemon, spec_json
+from gunyah_harness import Bus, Daemon, spec_json
 
 POLKITD = "/usr/lib/polkit-1/polkitd"
 NOBODY = 65534
@@ -93,37 +93,16 @@ SLOW_RULES = """polkit.addRule(function(action, subject) {
 """
 
 
-class SystemBus:
+class SystemBus(Bus):
     """dbus-daemon with a system-bus configuration on a socket in workdir,
-    reachable by every uid; the same interface as gunyah_harness.Bus."""
+    reachable by every uid."""
 
     def __init__(self, workdir):
         sock = os.path.join(workdir, "system_bus_socket")
         config = os.path.join(workdir, "bus.conf")
         with open(config, "w") as f:
             f.write(BUS_CONFIG.format(socket=sock))
-        self.proc = subprocess.Popen(["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1",
-                                      "--nopidfile"], stdout=subprocess.PIPE, text=True)
-        self.address = self.proc.stdout.readline().strip()
-        if not self.address:
-            raise RuntimeError("dbus-daemon did not print its address")
-        self._conn = None
-
-    @property
-    def conn(self):
-        if self._conn is None:
-            self._conn = dbus.bus.BusConnection(self.address)
-        return self._conn
-
-    def has_owner(self, name):
-        obj = self.conn.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus")
-        return bool(obj.NameHasOwner(name, dbus_interface="org.freedesktop.DBus"))
-
-    def stop(self):
-        if self._conn is not None:
-            self._conn.close()
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        super().__init__(workdir, [f"--config-file={config}"])
 
 
 class Polkit:
