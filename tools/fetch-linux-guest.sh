@@ -61,6 +61,8 @@ if ! $force && complete; then
 fi
 
 say() { echo "fetch-linux-guest: $*" >&2; }
+# No silent exit under set -e: whatever fails says which command it was.
+trap 'say "line $LINENO: \"$BASH_COMMAND\" failed (exit $?)"' ERR
 unreachable_re='Could not resolve|Temporary failure|Failed to fetch|Unable to connect|Network is unreachable|Connection (refused|timed out)|No route to host'
 
 if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
@@ -92,8 +94,11 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 fi
 # The meta package names the kernel ABI of the day (linux-image-6.1.0-NN-arm64);
 # its -unsigned twin holds the same kernel without the EFI signature.
+# Empty (not a failure) while apt has no arm64 lists yet: the caller refreshes them.
 kernel_pkg() {
-        apt-cache depends linux-image-arm64:arm64 2>/dev/null |
+        local deps
+        deps=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null) || return 0
+        printf '%s\n' "$deps" |
                 sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*-arm64\)\(:arm64\)\{0,1\}$/\1/p' | head -n 1
 }
 pkg=$(kernel_pkg)
