@@ -63,8 +63,6 @@ static long peak_rss_kib(void) {
 }
 
 static void discard(uint8_t byte, void *userdata) {
-        (void) byte;
-        (void) userdata;
 }
 
 /* ---- through hv_sim_ops ---- */
@@ -123,16 +121,12 @@ typedef struct Bare {
 static uint64_t bare_read(uc_engine *uc, uint64_t offset, unsigned size, void *userdata) {
         Bare *b = userdata;
         uint64_t v = 0;
-
-        (void) uc;
         (void) pl011_mmio_read(&b->uart, offset & (PL011_MMIO_SIZE - 1), size, &v);
         return v;
 }
 
 static void bare_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *userdata) {
         Bare *b = userdata;
-
-        (void) uc;
         (void) pl011_mmio_write(&b->uart, offset & (PL011_MMIO_SIZE - 1), size, value, discard, NULL);
         b->exits++;
 }

@@ -29,11 +29,6 @@ void log_set_use_kmsg_prefix(int enable) {
 int log_internalv(int level, int error, const char *file, int line, const char *func,
                   const char *format, va_list ap) {
         char buf[2048];
-
-        (void) file;
-        (void) line;
-        (void) func;
-
         if (error < 0)
                 error = -error;
         if (level > max_level)

@@ -213,8 +213,6 @@ typedef struct ConsoleRun {
 
 static void on_console_done(CtlConsole *c, bool detached, int r, void *userdata) {
         ConsoleRun *run = userdata;
-
-        (void) c;
         run->detached = detached;
         if (r < 0)
                 fprintf(stderr, "gunyahctl: console: %s\n", strerror(-r));
@@ -223,8 +221,6 @@ static void on_console_done(CtlConsole *c, bool detached, int r, void *userdata)
 
 static void on_vm_end(CtlWatch *w, CtlWatchEnd end, void *userdata) {
         ConsoleRun *run = userdata;
-
-        (void) w;
         if (end == CTL_WATCH_DAEMON_GONE)
                 run->exit = CTL_EXIT_UNREACHABLE;
         if (run->console)

@@ -197,8 +197,6 @@ static void on_varlink_event(CtlVarlink *v, json_object *reply, int r, void *use
         _cleanup_(json_object_putp) json_object *ev = NULL;
         sd_event *event = userdata;
         json_object *p;
-
-        (void) v;
         if (r < 0 || json_object_object_get_ex(reply, "error", NULL)) {
                 /* No bus to wait on for its return: the stream is over. */
                 if (r < 0)

@@ -52,8 +52,6 @@ static int read_dict(sd_bus_message *m, const char *contents, json_object *obj) 
         char type;
         const char *entry;
         int r;
-
-        (void) contents;
         while ((r = sd_bus_message_peek_type(m, &type, &entry)) > 0) {
                 _cleanup_(json_object_putp) json_object *key = NULL, *value = NULL;
 

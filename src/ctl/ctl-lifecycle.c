@@ -176,8 +176,6 @@ static void start_on_end(CtlWatch *w, CtlWatchEnd end, void *userdata) {
 
 static void start_on_console_done(CtlConsole *c, bool detached, int r, void *userdata) {
         StartRun *run = userdata;
-
-        (void) c;
         run->console = NULL; /* finished; freed by the verb */
         if (r < 0)
                 fprintf(stderr, "gunyahctl: start %s: console: %s\n", run->name, strerror(-r));

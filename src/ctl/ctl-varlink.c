@@ -245,7 +245,6 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 }
 
 static int on_defer(sd_event_source *s, void *userdata) {
-        (void) s;
         dispatch_buffered(userdata);
         return 0;
 }

@@ -127,8 +127,6 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         CtlWatch *w = userdata;
         const char *interface, *name, *state = NULL, *reason = NULL;
         int r;
-
-        (void) ret_error;
         r = sd_bus_message_read(m, "s", &interface);
         if (r < 0 || !streq(interface, GUNYAH_VM_INTERFACE))
                 return 0;
@@ -156,8 +154,6 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
 static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         CtlWatch *w = userdata;
         const char *path;
-
-        (void) ret_error;
         if (sd_bus_message_read(m, "o", &path) < 0 || !streq(path, w->path) || w->ended)
                 return 0;
         w->ended = true;
@@ -168,8 +164,6 @@ static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error
 static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         CtlWatch *w = userdata;
         const char *name, *old_owner, *new_owner;
-
-        (void) ret_error;
         if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, GUNYAH_BUS_NAME) || new_owner[0] ||
             w->ended)
                 return 0;
@@ -281,8 +275,6 @@ static void on_varlink_event(CtlVarlink *v, json_object *reply, int r, void *use
         CtlWatch *w = userdata;
         json_object *p;
         const char *event, *vm;
-
-        (void) v;
         if (r < 0 || json_object_object_get_ex(reply, "error", NULL)) {
                 watch_end(w, CTL_WATCH_DAEMON_GONE);
                 return;

@@ -73,8 +73,6 @@ static int method_list_vms(sd_bus_message *msg, void *userdata, sd_bus_error *er
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *m = userdata;
         int r;
-
-        (void) error;
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
                 return r;

@@ -141,8 +141,6 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         PolkitQuery *q = userdata;
         sd_bus *bus = sd_bus_message_get_bus(q->call);
         int r;
-
-        (void) ret_error;
         q->slot = sd_bus_slot_unref(q->slot);
         query_answer(q, reply);
         q->answered = true;
@@ -273,8 +271,6 @@ static int on_bus_message(sd_bus_message *msg, void *userdata, sd_bus_error *ret
         const char *iface, *property, *verb = NULL;
         PolkitQuery *q;
         int r;
-
-        (void) ret_error;
         if (!sd_bus_message_is_method_call(msg, "org.freedesktop.DBus.Properties", "Set"))
                 return 0;
         if (sd_bus_path_decode(sd_bus_message_get_path(msg), GUNYAH_VM_PATH_PREFIX, &name) <= 0)

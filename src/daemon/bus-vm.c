@@ -46,10 +46,6 @@ static int vm_object_find(sd_bus *bus, const char *path, const char *interface, 
         _cleanup_free_ char *name = NULL;
         Vm *vm;
         int r;
-
-        (void) bus;
-        (void) interface;
-        (void) error;
         r = sd_bus_path_decode(path, GUNYAH_VM_PATH_PREFIX, &name);
         if (r <= 0)
                 return r;
@@ -63,10 +59,6 @@ static int vm_object_find(sd_bus *bus, const char *path, const char *interface, 
 static int vm_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
         Manager *m = userdata;
         char **l;
-
-        (void) bus;
-        (void) path;
-        (void) error;
         l = calloc(m->n_vms + 1, sizeof(char *));
         if (!l)
                 return -ENOMEM;

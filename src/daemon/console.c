@@ -205,8 +205,6 @@ static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *user
         ConsoleClient *cl = userdata;
         Console *c = cl->console;
         char buf[1024];
-
-        (void) s;
         if (revents & EPOLLOUT) {
                 client_flush(cl);
                 return 0; /* cl may be gone */

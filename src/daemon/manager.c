@@ -339,8 +339,6 @@ int manager_create_vm(Manager *m, const char *json, uint64_t flags, Vm **ret, sd
  * the new contents; a running one keeps its spec until it is started again. */
 static void manager_refresh_vm(Manager *m, Vm *vm, VmSpec **spec) {
         _cleanup_free_ char *json = NULL;
-
-        (void) m;
         if (vm_spec_to_json(*spec, &json) < 0 || streq(json, vm->spec_json))
                 return;
         if (vm_is_active(vm)) {
@@ -421,9 +419,6 @@ static void manager_load_dir(Manager *m, const char *dir, bool read_only) {
 /* SIGHUP: pick up admin definitions added, changed or removed since start. */
 static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
-
-        (void) s;
-        (void) si;
         (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading VM definitions...");
         manager_load_dir(m, m->config_dir, true);
 
@@ -504,8 +499,6 @@ void manager_check_exit(Manager *m) {
 
 static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
-
-        (void) s;
         log_info("Received %s, stopping running VMs.", strsignal((int) si->ssi_signo));
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping running VMs...");
         m->exiting = true;

@@ -69,7 +69,6 @@ static void connection_free(VarlinkConnection *c) {
 }
 
 static int on_free_connection(sd_event_source *source, void *userdata) {
-        (void) source;
         connection_free(userdata);
         return 0;
 }

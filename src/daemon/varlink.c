@@ -156,7 +156,6 @@ static int check_known(VarlinkConnection *c, json_object *params, const char *co
                 return 0;
         json_object_object_foreach(params, key, value) {
                 bool ok = false;
-                (void) value;
                 for (const char *const *k = known; *k; k++)
                         ok = ok || streq(*k, key);
                 if (!ok) {
@@ -344,8 +343,6 @@ static void on_vm_event(Manager *m, Vm *vm, const char *event, void *userdata) {
         VarlinkConnection *c = userdata;
         _cleanup_free_ char *reason = NULL;
         json_object *p;
-
-        (void) m;
         if (varlink_connection_is_closed(c))
                 return; /* unsubscribed once the event loop frees it */
         reason = vm_state_reason_string(vm);
@@ -397,8 +394,6 @@ static int method_subscribe_events(VarlinkConnection *c, Manager *m, json_object
 static int method_get_info(VarlinkConnection *c, Manager *m, json_object *params) {
         static const char *const known[] = { NULL };
         json_object *p, *ifaces;
-
-        (void) m;
         if (check_known(c, params, known) < 0)
                 return 0;
         p = json_object_new_object();
@@ -423,8 +418,6 @@ static int method_get_interface_description(VarlinkConnection *c, Manager *m, js
         static const char *const known[] = { "interface", NULL };
         const char *iface, *text;
         json_object *v, *p;
-
-        (void) m;
         if (check_known(c, params, known) < 0 || get_param(c, params, "interface", json_type_string, true, &v) < 0)
                 return 0;
         iface = json_object_get_string(v);

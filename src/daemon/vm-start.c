@@ -24,9 +24,6 @@
 static int on_console_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Vm *vm = userdata;
         char buf[4096];
-
-        (void) s;
-        (void) revents;
         for (;;) {
                 ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
                 if (n < 0) {

@@ -229,9 +229,6 @@ static VmReason reason_from_exit(uint32_t status, uint16_t type) {
 
 static int on_stop_grace_expired(sd_event_source *s, uint64_t usec, void *userdata) {
         Vm *vm = userdata;
-
-        (void) s;
-        (void) usec;
         for (size_t i = 0; i < vm->n_workers; i++)
                 if (!vm->workers[i]->exited) {
                         log_warning("VM %s: worker of vCPU %u did not leave, killing it", vm->name,
@@ -410,9 +407,6 @@ void vm_fail_start(Vm *vm, const char *detail) {
 static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Vm *vm = userdata;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-
-        (void) s;
-        (void) usec;
         vm->restart_timer = sd_event_source_disable_unref(vm->restart_timer);
         if (vm->state != VM_STATE_STOPPED)
                 return 0;
@@ -488,8 +482,6 @@ static void vm_apply_lifecycle(Vm *vm) {
 static int on_workers_gone(sd_event_source *s, void *userdata) {
         Vm *vm = userdata;
         Manager *m = vm->manager;
-
-        (void) s;
         vm->finish_stop_event = sd_event_source_disable_unref(vm->finish_stop_event);
         if (vm->state != VM_STATE_STOPPING)
                 return 0;
@@ -578,9 +570,6 @@ int vm_start(Vm *vm, VmReason reason, sd_bus_error *error) {
 
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Vm *vm = userdata;
-
-        (void) s;
-        (void) usec;
         vm->stop_timer = sd_event_source_disable_unref(vm->stop_timer);
         if (vm->state != VM_STATE_STOPPING || vm->stop_decided)
                 return 0;

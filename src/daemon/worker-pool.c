@@ -52,9 +52,6 @@ static int on_spare_control(sd_event_source *s, int fd, uint32_t revents, void *
         WorkerPool *p = userdata;
         WorkerMessage msg;
         ssize_t n;
-
-        (void) s;
-        (void) revents;
         n = recv(fd, &msg, sizeof(msg), MSG_DONTWAIT);
         if (n == (ssize_t) sizeof(msg) && msg.type == WORKER_MSG_IDLE) {
                 p->idle = true;
@@ -73,8 +70,6 @@ static int on_spare_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         WorkerPool *p = userdata;
         bool was_idle = p->idle;
         pid_t pid = p->pid;
-
-        (void) s;
         pool_forget_spare(p);
 
         if (!was_idle && si->si_code == CLD_EXITED) {
@@ -128,9 +123,6 @@ static int pool_spawn(WorkerPool *p) {
 static int on_refill(sd_event_source *s, uint64_t usec, void *userdata) {
         WorkerPool *p = userdata;
         int r;
-
-        (void) s;
-        (void) usec;
         p->refill_source = sd_event_source_disable_unref(p->refill_source);
         if (p->pid > 0 || p->disabled)
                 return 0;

@@ -26,8 +26,6 @@
 static int on_worker_control(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Worker *w = userdata;
         WorkerMessage msg;
-
-        (void) s;
         for (;;) {
                 ssize_t n = recv(fd, &msg, sizeof(msg), MSG_DONTWAIT);
                 if (n < 0) {
@@ -58,8 +56,6 @@ static int on_worker_control(sd_event_source *s, int fd, uint32_t revents, void 
 
 static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Worker *w = userdata;
-
-        (void) s;
         w->exited = true;
         w->exit_code = si->si_code;
         w->exit_status = si->si_status;

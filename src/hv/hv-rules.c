@@ -234,7 +234,6 @@ bool gh_rules_has_vcpu(const GhRulesVm *vm, uint32_t vcpu_id) {
 }
 
 static int vcpu_check(const void *arg) {
-        (void) arg;
         return 0;
 }
 

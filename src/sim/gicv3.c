@@ -177,7 +177,6 @@ bool sim_gic_signaled(HvVcpu *v) {
 
 /* Per-INTID state word and bit, in the redistributor of v or the distributor. */
 static uint32_t *state_word(HvVcpu *v, uint32_t *words_gicd, uint32_t *word_gicr, uint32_t intid) {
-        (void) v;
         return intid < 32 ? word_gicr : &words_gicd[intid / 32];
 }
 
@@ -461,23 +460,19 @@ static void gicr_write(HvVcpu *v, uint32_t cpu, uint32_t off, unsigned size, uin
 }
 
 static uint64_t gicd_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *userdata) {
-        (void) uc;
         return gicd_read(userdata, (uint32_t) offset, size);
 }
 
 static void gicd_mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *userdata) {
-        (void) uc;
         gicd_write(userdata, (uint32_t) offset, size, value);
         sim_emu_set_hcr_vi(userdata);
 }
 
 static uint64_t gicr_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *userdata) {
-        (void) uc;
         return gicr_read(userdata, (uint32_t) (offset / SIM_GICR_STRIDE), (uint32_t) (offset % SIM_GICR_STRIDE), size);
 }
 
 static void gicr_mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *userdata) {
-        (void) uc;
         gicr_write(userdata, (uint32_t) (offset / SIM_GICR_STRIDE), (uint32_t) (offset % SIM_GICR_STRIDE), size, value);
 }
 

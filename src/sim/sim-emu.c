@@ -169,12 +169,10 @@ static uint32_t hook_sysreg(HvVcpu *v, uc_arm64_reg reg, const uc_arm64_cp_reg *
 }
 
 static uint32_t hook_mrs(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_reg *cp, void *userdata) {
-        (void) uc;
         return hook_sysreg(userdata, reg, cp, true);
 }
 
 static uint32_t hook_msr(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_reg *cp, void *userdata) {
-        (void) uc;
         return hook_sysreg(userdata, reg, cp, false);
 }
 
@@ -187,10 +185,6 @@ void sim_emu_request_stop(HvVcpu *v) {
  * resume from the block's start, executing MMIO accesses twice. */
 static void hook_block(uc_engine *uc, uint64_t address, uint32_t size, void *userdata) {
         HvVcpu *v = userdata;
-
-        (void) uc;
-        (void) address;
-        (void) size;
         if (v->exc_entering)
                 sim_exception_entered(v);
         if (sim_gic_take_update(v))
@@ -214,9 +208,6 @@ static void hook_block(uc_engine *uc, uint64_t address, uint32_t size, void *use
 
 static bool hook_bad_access(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value, void *userdata) {
         HvVcpu *v = userdata;
-
-        (void) size;
-        (void) value;
         if (sim_sysreg_get(uc, SIM_SCTLR_EL1) & 1) {
                 /* MMU on: 2.0.1 checked the VA against its regions. */
                 switch (type) {
@@ -254,8 +245,6 @@ static bool hook_bad_access(uc_engine *uc, uc_mem_type type, uint64_t addr, int 
 static uint64_t mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *userdata) {
         SimMmioGap *gap = userdata;
         HvVcpu *v = gap->vcpu;
-
-        (void) uc;
         if (v->aborting) {
                 v->stop_pending = 1;
                 return 0;
@@ -273,8 +262,6 @@ static uint64_t mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *u
 static void mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *userdata) {
         SimMmioGap *gap = userdata;
         HvVcpu *v = gap->vcpu;
-
-        (void) uc;
         if (v->aborting) {
                 v->stop_pending = 1;
                 return;

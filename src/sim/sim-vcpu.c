@@ -30,7 +30,6 @@
 static HvVcpu *volatile attached[SIM_VCPUS_MAX];
 
 static void sim_kick_handler(int sig) {
-        (void) sig;
         /* A spurious stop only ends the current slice early. */
         for (unsigned i = 0; i < SIM_VCPUS_MAX; i++) {
                 HvVcpu *v = attached[i];

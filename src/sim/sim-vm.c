@@ -42,7 +42,6 @@ void sim_close(HvBackend *b) {
 }
 
 HvAbi sim_abi(HvBackend *b) {
-        (void) b;
         return HV_ABI_U17;
 }
 

@@ -54,13 +54,11 @@ static const HvBackendOps *ops;
 static HvVcpu *vcpu;
 
 static void on_kick(int sig) {
-        (void) sig;
         if (ops && vcpu)
                 ops->vcpu_kick(vcpu);
 }
 
 static void irq_line(uint32_t spi, bool level, void *userdata) {
-        (void) userdata;
         (void) ops->vcpu_irq_line(vcpu, spi, level);
 }
 
@@ -393,11 +391,10 @@ static int enter_sandbox(const WorkerArgs *a) {
                 .isolated = a->isolated,
         };
         const char *step = NULL;
-        bool seccomp_log = false;
         int r;
 
 #if GUNYAH_SANDBOX_TEST_HOOKS
-        seccomp_log = a->test_hook == TEST_HOOK_SECCOMP_LOG;
+        bool seccomp_log = a->test_hook == TEST_HOOK_SECCOMP_LOG;
         if (a->test_hook == TEST_HOOK_LAYERS || seccomp_log) {
                 r = sandbox_confine(&c, &step);
                 if (r >= 0 && a->test_hook == TEST_HOOK_LAYERS)
@@ -409,7 +406,6 @@ static int enter_sandbox(const WorkerArgs *a) {
         } else
 #endif
                 r = sandbox_enter(&c, &step);
-        (void) seccomp_log;
         if (r < 0) {
                 /* Sent before the seccomp filter, or allowed by it: send is. */
                 report_failure(a->vcpu, r, strna(step), NULL);

@@ -362,8 +362,6 @@ static int field_enum(SpecParser *p, const Field *f, json_object *v, const char 
 static int field_name(SpecParser *p, const Field *f, json_object *v, const char *path, VmSpec *s) {
         const char *str;
         int r;
-
-        (void) f;
         r = value_get_string(p, v, path, &str);
         if (r < 0)
                 return r;
@@ -381,8 +379,6 @@ static int field_uuid(SpecParser *p, const Field *f, json_object *v, const char 
         const char *str;
         bool ok;
         int r;
-
-        (void) f;
         if (json_object_is_type(v, json_type_null)) {
                 s->uuid[0] = '\0';
                 return 0;
@@ -535,7 +531,6 @@ static int parse_fields(SpecParser *p, json_object *o, const char *path,
                 return spec_error(p, -EINVAL, path, "must be an object, got %s", json_type_name(o));
 
         json_object_object_foreach(o, key, value) {
-                (void) value;
                 if (!field_find(fields, n, key))
                         return unknown_key(p, path, key, fields, n);
         }

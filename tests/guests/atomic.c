@@ -22,7 +22,6 @@ static void work(void) {
 }
 
 void guest_secondary_main(uint64_t context) {
-        (void) context;
         work();
 }
 

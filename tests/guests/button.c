@@ -32,8 +32,6 @@ void vec_handler(uint64_t slot, uint64_t *frame) {
         unsigned cpu = (unsigned) (guest_mpidr() & 0xff);
         uint64_t intid;
         uint32_t mis;
-
-        (void) frame;
         if (slot != VEC_SLOT_IRQ_CUR) {
                 uart_puts("button: unexpected exception\n");
                 psci_system_off();
@@ -70,7 +68,6 @@ static void wait_for_button(unsigned cpu) {
 }
 
 void guest_secondary_main(uint64_t context) {
-        (void) context;
         vectors_install();
         wait_for_button(target);
 }

@@ -13,8 +13,6 @@ static volatile uint64_t cpu1_ready;
 void vec_handler(uint64_t slot, uint64_t *frame) {
         unsigned cpu = (unsigned) (guest_mpidr() & 0xff);
         uint64_t intid;
-
-        (void) frame;
         if (slot != VEC_SLOT_IRQ_CUR) {
                 uart_puts("gic: unexpected exception\n");
                 psci_system_off();
@@ -32,7 +30,6 @@ void vec_handler(uint64_t slot, uint64_t *frame) {
 }
 
 void guest_secondary_main(uint64_t context) {
-        (void) context;
         vectors_install();
         gic_cpu_init(1, 0);
         irqs_on();

@@ -21,8 +21,6 @@ static bool periodic;
 void vec_handler(uint64_t slot, uint64_t *frame) {
         uint64_t intid;
         bool ok;
-
-        (void) frame;
         if (slot != VEC_SLOT_IRQ_CUR) {
                 uart_puts("timer: unexpected exception\n");
                 psci_system_off();

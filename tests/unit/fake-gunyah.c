@@ -239,7 +239,6 @@ static int dev_create_vm(unsigned long arg, bool vendor) {
                 return -ENOMEM;
         o->vm = fake.n_vms++;
         gh_rules_vm_init(&fake.vms[o->vm].rules, FAKE_GUNYAH_PAGE_SIZE);
-        (void) vendor;
         return obj_fd(o, true);
 }
 
@@ -283,8 +282,6 @@ static bool host_mapped(void *userdata, uint64_t mem_id, uint64_t offset, uint64
         char line[512];
         FILE *f;
         bool found = false;
-
-        (void) userdata;
         f = fopen("/proc/self/maps", "re");
         if (!f)
                 return false;
@@ -413,7 +410,6 @@ static int vm_ioctl(int vm_index, uint32_t request, unsigned long int_arg, const
         case GUNYAH_VM_REMOVE_FUNCTION:
                 return vm_function(vm, vm_index, request, arg, call);
         case GUNYAH_VM_START:
-                (void) int_arg;
                 return mode_is_u17() ? gh_rules_start(&vm->rules, host_mapped, NULL) : a14_start(vm);
         default:
                 return -ENOTTY;

@@ -183,7 +183,6 @@ int sim_harness_vcpu_loop(HvVcpu *vcpu, int console_fd, const char *input, uint6
 static HvVcpu *worker_vcpu;
 
 static void worker_kick(int sig) {
-        (void) sig;
         if (worker_vcpu)
                 hv_sim_ops.vcpu_kick(worker_vcpu);
 }

@@ -14,7 +14,6 @@
 #define N(x) (sizeof(x) / sizeof((x)[0]))
 
 static int teardown(void **state) {
-        (void) state;
         fake_gunyah_teardown();
         return 0;
 }
@@ -49,7 +48,6 @@ static const struct {
 };
 
 static void test_probe_verdicts(void **state) {
-        (void) state;
         for (size_t i = 0; i < N(cases); i++) {
                 const char *path = fake_gunyah_setup(cases[i].mode);
                 AbiProbe p;
@@ -89,8 +87,6 @@ static void test_probe_sequence_u17(void **state) {
         struct gunyah_userspace_memory_region umr;
         struct gunyah_map_mem_args map;
         AbiProbe p;
-        (void) state;
-
         assert_int_equal(abi_probe(path, &p), 0);
         assert_int_equal(fake_gunyah_n_calls(), 7);
         expect_call(0, GH_VENDOR_CREATE_VM, FAKE_GUNYAH_KIND_DEVICE, -ENOTTY);
@@ -121,8 +117,6 @@ static void test_probe_sequence_u17(void **state) {
 static void test_probe_vendor_stops_early(void **state) {
         const char *path = fake_gunyah_setup(FAKE_GUNYAH_VENDOR);
         AbiProbe p;
-        (void) state;
-
         assert_int_equal(abi_probe(path, &p), 0);
         assert_int_equal(p.kind, ABI_KIND_VENDOR);
         /* vendor CREATE_VM, then the 'G' CREATE_VM that must fail; nothing else */
@@ -134,8 +128,6 @@ static void test_probe_vendor_stops_early(void **state) {
 static void test_probe_missing_device_issues_no_ioctl(void **state) {
         const char *path = fake_gunyah_setup(FAKE_GUNYAH_MISSING);
         AbiProbe p;
-        (void) state;
-
         assert_int_equal(abi_probe(path, &p), 0);
         assert_int_equal(p.kind, ABI_KIND_NO_DEVICE);
         assert_int_equal(p.open_error, -ENOENT);
@@ -155,7 +147,6 @@ static void test_kernel_backend_refuses_unsupported(void **state) {
                 { FAKE_GUNYAH_VENDOR, -EOPNOTSUPP, 0 },
                 { FAKE_GUNYAH_MISSING, -ENOENT, 0 },
         };
-        (void) state;
         for (size_t i = 0; i < N(modes); i++) {
                 HvBackend *b = NULL;
                 int r;
@@ -187,8 +178,6 @@ static size_t count_open_fds(void) {
  * returned: the only new fds are the fake's own references. */
 static void test_probe_leaks_no_fd(void **state) {
         static const FakeGunyahMode modes[] = { FAKE_GUNYAH_U17, FAKE_GUNYAH_A14, FAKE_GUNYAH_A15, FAKE_GUNYAH_VENDOR };
-        (void) state;
-
         for (size_t i = 0; i < N(modes); i++) {
                 const char *path = fake_gunyah_setup(modes[i]);
                 size_t fds = count_open_fds(), objs = fake_gunyah_n_objects();
@@ -204,7 +193,6 @@ static void test_probe_leaks_no_fd(void **state) {
 }
 
 static void test_abi_kind_strings(void **state) {
-        (void) state;
         for (int k = 0; k < _ABI_KIND_MAX; k++)
                 assert_int_equal(abi_kind_from_string(abi_kind_to_string(k)), k);
         assert_string_equal(abi_kind_to_string(ABI_KIND_VENDOR), "vendor-0xB2");

@@ -114,7 +114,6 @@ static int prop_cells(const void *fdt, const char *path, const char *name, uint3
 }
 
 static void test_dtb_root_and_memory(void **state) {
-        (void) state;
         VmSpec s = make_spec(1, NULL);
         void *fdt = build(&s, 0, NULL);
 
@@ -147,7 +146,6 @@ static void test_dtb_root_and_memory(void **state) {
 }
 
 static void test_dtb_chosen(void **state) {
-        (void) state;
         VmSpec s = make_spec(1, "console=ttyAMA0 earlycon");
         VmLayout l;
         void *fdt = build(&s, 0x12345, &l);
@@ -172,7 +170,6 @@ static void test_dtb_chosen(void **state) {
 }
 
 static void test_dtb_cpus_psci_timer(void **state) {
-        (void) state;
         VmSpec s = make_spec(4, NULL);
         void *fdt = build(&s, 0, NULL);
 
@@ -214,7 +211,6 @@ static void test_dtb_cpus_psci_timer(void **state) {
 }
 
 static void test_dtb_gic(void **state) {
-        (void) state;
         VmSpec s = make_spec(4, NULL);
         void *fdt = build(&s, 0, NULL);
         const char *gic = "/intc@3fff0000";
@@ -239,7 +235,6 @@ static void test_dtb_gic(void **state) {
 }
 
 static void test_dtb_pl011_and_doorbell(void **state) {
-        (void) state;
         VmSpec s = make_spec(1, NULL);
         void *fdt = build(&s, 0, NULL);
         const char *uart = "/pl011@9000000", *bell = "/gunyah-vm-config/vdevices/bell-5";
@@ -276,7 +271,6 @@ static void test_dtb_pl011_and_doorbell(void **state) {
 }
 
 static void test_dtb_power_button(void **state) {
-        (void) state;
         VmSpec s = make_spec(1, NULL);
         VmLayout l;
         void *fdt = build(&s, 0, &l);
@@ -307,7 +301,6 @@ static void test_dtb_power_button(void **state) {
 }
 
 static void test_dtb_vm_config(void **state) {
-        (void) state;
         VmSpec s = make_spec(2, NULL);
         s.memory.base = 0x100000000;
         void *fdt = build(&s, 0, NULL);
@@ -325,7 +318,6 @@ static void test_dtb_vm_config(void **state) {
 }
 
 static void test_dtb_64_vcpus_long_cmdline(void **state) {
-        (void) state;
         char cmdline[2048];
         memset(cmdline, 'x', sizeof(cmdline) - 1);
         cmdline[sizeof(cmdline) - 1] = '\0';
@@ -341,7 +333,6 @@ static void test_dtb_64_vcpus_long_cmdline(void **state) {
 /* ---- boot preparation: files -> RAM ---- */
 
 static void test_boot_images_load_into_ram(void **state) {
-        (void) state;
         uint8_t kernel[4096], initrd[3000];
         _cleanup_(vm_boot_images_freep) VmBootImages *b = NULL;
         char err[VM_BOOT_ERROR_MAX] = "";
@@ -373,7 +364,6 @@ static void test_boot_images_load_into_ram(void **state) {
 }
 
 static void test_boot_images_errors_name_the_file(void **state) {
-        (void) state;
         VmBootImages *b = NULL;
         char err[VM_BOOT_ERROR_MAX] = "";
         VmSpec s = make_spec(1, NULL);

@@ -33,8 +33,6 @@ static void test_write_atomic_then_read_back(void **state) {
         char path[64], *buf = NULL;
         size_t size;
         struct stat st;
-
-        (void) state;
         snprintf(path, sizeof(path), "%s/vm.json", dir);
         assert_int_equal(write_file_atomic(path, "{\"a\":1}", 7, 0600), 0);
         assert_int_equal(write_file_atomic(path, "{\"b\":22}", 8, 0640), 0);
@@ -51,8 +49,6 @@ static void test_write_atomic_then_read_back(void **state) {
 
 static void test_write_atomic_failure_leaves_nothing(void **state) {
         char path[96];
-
-        (void) state;
         snprintf(path, sizeof(path), "%s/missing-dir/vm.json", dir);
         assert_int_equal(write_file_atomic(path, "x", 1, 0600), -ENOENT);
         assert_int_equal(count_entries(), 0);
@@ -62,8 +58,6 @@ static void test_read_full_file_limits(void **state) {
         char path[64], *buf = NULL;
         size_t size;
         int fd;
-
-        (void) state;
         snprintf(path, sizeof(path), "%s/big", dir);
         fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
         assert_true(fd >= 0);
@@ -82,12 +76,10 @@ static void test_read_full_file_limits(void **state) {
 }
 
 static int setup(void **state) {
-        (void) state;
         return mkdtemp(dir) ? 0 : -1;
 }
 
 static int teardown(void **state) {
-        (void) state;
         return rmdir(dir);
 }
 

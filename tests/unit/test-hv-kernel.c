@@ -25,7 +25,6 @@
 #define REG_X0 GUNYAH_VM_BOOT_CONTEXT_REG(GUNYAH_VM_BOOT_CONTEXT_REG_SET_X, 0)
 
 static int teardown(void **state) {
-        (void) state;
         fake_gunyah_teardown();
         return 0;
 }
@@ -54,8 +53,6 @@ static void test_flag_encoders_per_generation(void **state) {
                 { (HvMemAccess) 7, HV_PROT_RWX, -EINVAL, 0, 0, 0x7 },
                 { _HV_MEM_ACCESS_INVALID, HV_PROT_READ, -EINVAL, 0, 0, 0x1 },
         };
-        (void) state;
-
         for (size_t i = 0; i < N(cases); i++) {
                 uint32_t f = 0xdead;
 
@@ -164,8 +161,6 @@ static void test_u17_start_sequence_call_by_call(void **state) {
         const FakeGunyahCall *c;
         U17Vm t;
         size_t i;
-        (void) state;
-
         u17_start_vm(&t);
         i = first_call_of_vm(1); /* VM 0 was the probe's */
         assert_int_equal(fake_gunyah_n_calls() - i, 10);
@@ -225,8 +220,6 @@ static void test_u17_vcpu_attach_run_mmio_and_kick(void **state) {
         int fds[HV_VCPU_EXPORT_FDS_MAX], worker_fd;
         size_t n = N(fds);
         U17Vm t;
-        (void) state;
-
         u17_start_vm(&t);
         assert_int_equal(hv_kernel_ops.vcpu_export(t.vm, 0, fds, &n), 0);
         assert_int_equal(n, 1);
@@ -276,8 +269,6 @@ static void test_u17_run_before_start_is_enodev(void **state) {
         HvVcpu *vcpu;
         int fds[1], worker_fd;
         size_t n = 1;
-        (void) state;
-
         assert_int_equal(hv_kernel_ops.open(fake_gunyah_setup(FAKE_GUNYAH_U17), &b), 0);
         assert_int_equal(hv_kernel_ops.vm_create(b, &vm), 0);
         assert_int_equal(hv_kernel_ops.add_vcpu(vm, 0), 0);
@@ -299,8 +290,6 @@ static void test_u17_start_refused_while_lent_memory_mapped(void **state) {
         HvMemBinding ram;
         int mem_fd;
         void *p;
-        (void) state;
-
         assert_int_equal(hv_kernel_ops.open(fake_gunyah_setup(FAKE_GUNYAH_U17), &b), 0);
         assert_int_equal(hv_kernel_ops.vm_create(b, &vm), 0);
         assert_int_equal(hv_kernel_ops.guest_mem_create(vm, RAM_SIZE, &mem_fd), 0);
@@ -324,8 +313,6 @@ static void test_u17_unmap_and_rule_errors_pass_through(void **state) {
         HvMemBinding ram, half;
         struct gunyah_map_mem_args a;
         int mem_fd;
-        (void) state;
-
         assert_int_equal(hv_kernel_ops.open(fake_gunyah_setup(FAKE_GUNYAH_U17), &b), 0);
         assert_int_equal(hv_kernel_ops.vm_create(b, &vm), 0);
         assert_int_equal(hv_kernel_ops.guest_mem_create(vm, RAM_SIZE, &mem_fd), 0);
@@ -353,8 +340,6 @@ static void test_u17_function_wrappers(void **state) {
                                               .datamatch = 0x55, .fd = 9 };
         struct gunyah_fn_desc d = { .type = GUNYAH_FN_IOEVENTFD, .arg_size = sizeof(io), .arg = (uint64_t) (uintptr_t) &io };
         int dev, vm;
-        (void) state;
-
         dev = open(fake_gunyah_setup(FAKE_GUNYAH_U17), O_RDWR | O_CLOEXEC);
         assert_true(dev >= 0);
         vm = gh_ioctl_create_vm(dev);
@@ -379,8 +364,6 @@ static void test_vm_destroy_closes_every_fd(void **state) {
         int vm_fd, vcpu0, vcpu1, fds[1];
         size_t n = 1;
         U17Vm t;
-        (void) state;
-
         u17_start_vm(&t);
         vm_fd = fake_gunyah_call(first_call_of_vm(1))->result;
         assert_int_equal(hv_kernel_ops.vcpu_export(t.vm, 0, fds, &n), 0);
@@ -408,8 +391,6 @@ static void test_a14_sequence(void **state) {
         size_t i;
         const FakeGunyahCall *c;
         struct gunyah_userspace_memory_region arg;
-        (void) state;
-
         assert_int_equal(hv_kernel_ops.open(fake_gunyah_setup(FAKE_GUNYAH_A14), &b), 0);
         assert_int_equal(hv_kernel_ops.abi(b), HV_ABI_A14);
         assert_int_equal(hv_kernel_ops.vm_create(b, &vm), 0);
@@ -470,7 +451,6 @@ static void test_a14_sequence(void **state) {
 }
 
 static void test_backend_lookup_finds_kernel(void **state) {
-        (void) state;
         assert_ptr_equal(hv_backend_lookup("kernel"), &hv_kernel_ops);
         assert_string_equal(hv_kernel_ops.name, "kernel");
         assert_null(hv_backend_lookup("qemu"));

@@ -42,7 +42,6 @@ static void test_create_guest_mem_rules(void **state) {
                 { "4K size on 16K pages", 0, 0x1000, 16384, -EINVAL },
                 { "16K size on 16K pages", 0, 0x4000, 16384, 0 },
         };
-        (void) state;
         for (size_t i = 0; i < N(cases); i++) {
                 struct gunyah_create_mem_args a = { .flags = cases[i].flags, .size = cases[i].size };
                 expect_result(cases[i].name, gh_rules_create_guest_mem(&a, cases[i].page_size), cases[i].expected);
@@ -104,8 +103,6 @@ static void test_map_mem_rules(void **state) {
                 { "unmap: tail", BASE + MiB2 - 0x1000, LEND_RWX | GUNYAH_MEM_UNMAP, MiB2 - 0x1000, 0x1000, MEM_PLAIN, 0 },
                 { "unmap: whole", BASE, LEND_RWX | GUNYAH_MEM_UNMAP, 0, MiB2, MEM_PLAIN, 0 },
         };
-        (void) state;
-
         for (size_t i = 0; i < N(cases); i++) {
                 const GhRulesGuestMem *mem = cases[i].mem == MEM_PLAIN ? &mem_plain
                                              : cases[i].mem == MEM_HUGE ? &mem_huge
@@ -129,8 +126,6 @@ static void test_unmap_trims_and_removes_bindings(void **state) {
         struct gunyah_map_mem_args head = { .guest_addr = BASE, .flags = LEND_RWX | GUNYAH_MEM_UNMAP, .offset = 0, .size = 0x1000 };
         struct gunyah_map_mem_args rest = { .guest_addr = BASE + 0x1000, .flags = LEND_RWX | GUNYAH_MEM_UNMAP, .offset = 0x1000, .size = MiB2 - 0x1000 };
         GhRulesVm vm;
-        (void) state;
-
         vm_with_binding(&vm);
         assert_non_null(gh_rules_find_binding(&vm, BASE));
         assert_int_equal(gh_rules_map_mem(&vm, &head, &mem_plain), 0);
@@ -149,8 +144,6 @@ static void test_unmap_trims_and_removes_bindings(void **state) {
 
 static void test_binding_lent_by_access(void **state) {
         GhRulesBinding b = { .flags = GUNYAH_MEM_ALLOW_RWX };
-        (void) state;
-
         assert_true(gh_rules_binding_is_lent(&b)); /* DEFAULT means lend */
         b.flags = LEND_RWX;
         assert_true(gh_rules_binding_is_lent(&b));
@@ -171,7 +164,6 @@ static void test_dtb_config_overflow(void **state) {
                 { "wraps", UINT64_MAX, 2, -EOVERFLOW },
                 { "huge size", 0x1000, UINT64_MAX, -EOVERFLOW },
         };
-        (void) state;
         for (size_t i = 0; i < N(cases); i++) {
                 struct gunyah_vm_dtb_config c = { .guest_phys_addr = cases[i].gpa, .size = cases[i].size };
                 GhRulesVm vm;
@@ -199,7 +191,6 @@ static void test_boot_context_register_rules(void **state) {
                 { "probe value", 0xffffffffu, -EINVAL },
                 { "bits above 0xffff ignored", 0xabcd0100u, 0 },
         };
-        (void) state;
         for (size_t i = 0; i < N(cases); i++) {
                 struct gunyah_vm_boot_context c = { .reg = cases[i].reg, .value = 0x1234 + i };
                 uint64_t v = 0;
@@ -217,8 +208,6 @@ static void test_boot_context_register_rules(void **state) {
 static void test_boot_context_unset_is_enoent(void **state) {
         GhRulesVm vm;
         uint64_t v = 42;
-        (void) state;
-
         gh_rules_vm_init(&vm, 0);
         assert_int_equal(gh_rules_get_boot_context(&vm, GUNYAH_VM_BOOT_CONTEXT_REG(GUNYAH_VM_BOOT_CONTEXT_REG_SET_X, 1), &v),
                          -ENOENT);
@@ -294,7 +283,6 @@ static const struct {
 };
 
 static void test_add_function_rules(void **state) {
-        (void) state;
         for (size_t i = 0; i < N(add_cases); i++) {
                 GhRulesVm vm, before;
 
@@ -328,7 +316,6 @@ static const struct {
 };
 
 static void test_remove_function_rules(void **state) {
-        (void) state;
         for (size_t i = 0; i < N(remove_cases); i++) {
                 GhRulesVm vm;
 
@@ -374,8 +361,6 @@ static void test_start_rules(void **state) {
                 { "dtb in shared binding", DTB_IN_SHARED, false, -EINVAL },
                 { "lent range mapped in host", DTB_INSIDE, true, -EBUSY },
         };
-        (void) state;
-
         for (size_t i = 0; i < N(cases); i++) {
                 struct gunyah_map_mem_args shared = { .guest_addr = BASE + 4 * MiB2, .flags = SHARE_RWX, .offset = 4 * MiB2, .size = MiB2 };
                 struct gunyah_vm_dtb_config dtb = { .size = 0x2000 };
@@ -406,8 +391,6 @@ static void test_start_asks_only_about_lent_ranges(void **state) {
         struct gunyah_vm_dtb_config dtb = { .guest_phys_addr = BASE, .size = 0x1000 };
         GhRulesVm vm;
         int calls = 0;
-        (void) state;
-
         vm_with_binding(&vm);
         assert_int_equal(gh_rules_map_mem(&vm, &shared, &mem_plain), 0);
         assert_int_equal(gh_rules_set_dtb_config(&vm, &dtb), 0);
@@ -419,8 +402,6 @@ static void test_boot_context_after_start_is_einval(void **state) {
         struct gunyah_vm_dtb_config dtb = { .guest_phys_addr = BASE, .size = 0x1000 };
         struct gunyah_vm_boot_context pc = { .reg = GUNYAH_VM_BOOT_CONTEXT_REG(GUNYAH_VM_BOOT_CONTEXT_REG_SET_PC, 0), .value = BASE };
         GhRulesVm vm;
-        (void) state;
-
         vm_with_binding(&vm);
         assert_int_equal(gh_rules_set_dtb_config(&vm, &dtb), 0);
         assert_int_equal(gh_rules_set_boot_context(&vm, &pc), 0);
@@ -432,8 +413,6 @@ static void test_vcpu_run_rules(void **state) {
         struct gunyah_vm_dtb_config dtb = { .guest_phys_addr = BASE, .size = 0x1000 };
         const FnArg v0 = VCPU(0), v1 = VCPU(1);
         GhRulesVm vm;
-        (void) state;
-
         vm_with_binding(&vm);
         assert_int_equal(add_fn(&vm, GUNYAH_FN_VCPU, 4, &v0), 0);
         assert_int_equal(gh_rules_vcpu_run(&vm, 0), -ENODEV); /* before START */
@@ -451,8 +430,6 @@ static void test_vcpu_run_rules(void **state) {
 static void test_vcpu_run_after_failed_start(void **state) {
         const FnArg v0 = VCPU(0);
         GhRulesVm vm;
-        (void) state;
-
         gh_rules_vm_init(&vm, 0);
         assert_int_equal(add_fn(&vm, GUNYAH_FN_VCPU, 4, &v0), 0);
         assert_int_equal(gh_rules_start(&vm, NULL, NULL), -EINVAL);
@@ -460,7 +437,6 @@ static void test_vcpu_run_after_failed_start(void **state) {
 }
 
 static void test_vm_state_strings(void **state) {
-        (void) state;
         for (int s = 0; s < _GH_RULES_VM_STATE_MAX; s++)
                 assert_int_equal(gh_rules_vm_state_from_string(gh_rules_vm_state_to_string(s)), s);
         assert_string_equal(gh_rules_vm_state_to_string(GH_RULES_VM_FAILED), "failed");

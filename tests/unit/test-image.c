@@ -44,7 +44,6 @@ static uint8_t *make_arm64(size_t file_size, uint64_t text_offset, uint64_t imag
 }
 
 static void test_image_arm64_probe(void **state) {
-        (void) state;
         uint8_t *p = make_arm64(4096, 0, 0x10000, 0xa);
         VmImageInfo info;
         char err[VM_IMAGE_ERROR_MAX] = "";
@@ -64,7 +63,6 @@ static void test_image_arm64_probe(void **state) {
 }
 
 static void test_image_arm64_old_kernel_uses_fixed_offset(void **state) {
-        (void) state;
         uint8_t *p = make_arm64(8192, 0x1234, 0, 0);
         VmImageInfo info;
 
@@ -87,7 +85,6 @@ static void expect_probe_error(const void *data, size_t size, VmKernelFormat f, 
 }
 
 static void test_image_arm64_rejects_bad_headers(void **state) {
-        (void) state;
         uint8_t *p;
 
         p = make_arm64(4096, 0, 4095, 0);
@@ -179,7 +176,6 @@ static const Seg good_segs[] = {
 #define GOOD_ELF_SIZE (ELF_DATA_OFF + 0x200)
 
 static void test_image_elf_probe(void **state) {
-        (void) state;
         uint8_t *p = make_elf(GOOD_ELF_SIZE, RAM_BASE + 0x40, good_segs, ELEMENTSOF(good_segs));
         VmImageInfo info;
         char err[VM_IMAGE_ERROR_MAX] = "";
@@ -206,7 +202,6 @@ static void expect_elf_error(uint8_t *p, size_t size, const char *needle) {
 }
 
 static void test_image_elf_rejects_bad_identity(void **state) {
-        (void) state;
         uint8_t *p;
 
         p = make_elf(GOOD_ELF_SIZE, RAM_BASE, good_segs, ELEMENTSOF(good_segs));
@@ -236,7 +231,6 @@ static void set_le16_at(uint8_t *p, size_t off, uint16_t v) {
 }
 
 static void test_image_elf_rejects_lying_program_headers(void **state) {
-        (void) state;
         uint8_t *p;
 
         p = make_elf(GOOD_ELF_SIZE, RAM_BASE, good_segs, 0);
@@ -261,7 +255,6 @@ static void test_image_elf_rejects_lying_program_headers(void **state) {
 }
 
 static void test_image_elf_rejects_lying_segments(void **state) {
-        (void) state;
         static const struct {
                 const char *name;
                 Seg seg;
@@ -280,7 +273,6 @@ static void test_image_elf_rejects_lying_segments(void **state) {
 }
 
 static void test_image_elf_rejects_overlap_entry_and_count(void **state) {
-        (void) state;
         const Seg overlap[] = {
                 { PT_LOAD, RAM_BASE, ELF_DATA_OFF, 0x100, 0x1000 },
                 { PT_LOAD, RAM_BASE + 0xfff, ELF_DATA_OFF, 0x100, 0x100 },
@@ -302,7 +294,6 @@ static void test_image_elf_rejects_overlap_entry_and_count(void **state) {
 }
 
 static void test_image_raw_and_empty(void **state) {
-        (void) state;
         uint8_t blob[100] = { 0x14, 0x00, 0x00, 0x00 };
         VmImageInfo info;
 
@@ -330,7 +321,6 @@ static uint8_t *make_ram(void) {
 }
 
 static void test_image_load_arm64_zeroes_bss(void **state) {
-        (void) state;
         uint8_t *p = make_arm64(4096, 0, 0x3000, 0), *ram = make_ram();
         VmImageInfo info;
         char err[VM_IMAGE_ERROR_MAX] = "";
@@ -364,7 +354,6 @@ static void test_image_load_arm64_zeroes_bss(void **state) {
 }
 
 static void test_image_load_elf_segments(void **state) {
-        (void) state;
         uint8_t *p = make_elf(GOOD_ELF_SIZE, RAM_BASE, good_segs, ELEMENTSOF(good_segs)), *ram = make_ram();
         VmImageInfo info;
         char err[VM_IMAGE_ERROR_MAX] = "";

@@ -68,7 +68,6 @@ static void compute_fails(const VmSpec *s, const VmImageInfo *k, uint64_t initrd
 }
 
 static void test_layout_image_at_ram_base(void **state) {
-        (void) state;
         VmSpec s = make_spec(1);
         VmImageInfo k = image_kernel(0, 0x123000);
         VmLayout l = compute_ok(&s, &k, 0, false);
@@ -92,7 +91,6 @@ static void test_layout_image_at_ram_base(void **state) {
 }
 
 static void test_layout_text_offset_needs_boot_context(void **state) {
-        (void) state;
         VmSpec s = make_spec(1);
         VmImageInfo k = image_kernel(0x80000, 0x100000);
 
@@ -104,7 +102,6 @@ static void test_layout_text_offset_needs_boot_context(void **state) {
 }
 
 static void test_layout_elf_entry(void **state) {
-        (void) state;
         VmSpec s = make_spec(1);
 
         /* Linked at RAM base, entering at RAM base: fine on every ABI. */
@@ -130,7 +127,6 @@ static void test_layout_elf_entry(void **state) {
 }
 
 static void test_layout_raw(void **state) {
-        (void) state;
         VmSpec s = make_spec(1);
         VmImageInfo k = { .format = VM_KERNEL_FORMAT_RAW, .file_size = 100, .load_size = 100 };
         VmLayout l = compute_ok(&s, &k, 0, false);
@@ -143,7 +139,6 @@ static void test_layout_raw(void **state) {
 }
 
 static void test_layout_initrd_after_kernel(void **state) {
-        (void) state;
         VmSpec s = make_spec(1);
         VmImageInfo k = image_kernel(0, 0x300001);
         VmLayout l = compute_ok(&s, &k, 0x1000, false);
@@ -155,7 +150,6 @@ static void test_layout_initrd_after_kernel(void **state) {
 }
 
 static void test_layout_exact_fit_and_one_byte_over(void **state) {
-        (void) state;
         VmSpec s = make_spec(1);
         VmImageInfo k = image_kernel(0, 0x200000);
         uint64_t room = RAM_SIZE - 0x200000 /* kernel */ - 0x200000 /* DTB window */;
@@ -176,7 +170,6 @@ static void test_layout_exact_fit_and_one_byte_over(void **state) {
 }
 
 static void test_layout_gic(void **state) {
-        (void) state;
         VmImageInfo k = image_kernel(0, 0x1000);
 
         VmSpec s = make_spec(1);
@@ -200,7 +193,6 @@ static void test_layout_gic(void **state) {
 }
 
 static void test_layout_console(void **state) {
-        (void) state;
         VmImageInfo k = image_kernel(0, 0x1000);
         VmSpec s = make_spec(4);
 
@@ -224,7 +216,6 @@ static void test_layout_console(void **state) {
 }
 
 static void test_layout_ram_rules(void **state) {
-        (void) state;
         VmImageInfo k = image_kernel(0, 0x1000);
         VmSpec s = make_spec(1);
 
@@ -242,7 +233,6 @@ static void test_layout_ram_rules(void **state) {
 }
 
 static void test_layout_dtb_room_for_overlay(void **state) {
-        (void) state;
         VmLayout l = { .dtb_window = 0x200000 };
         char err[VM_LAYOUT_ERROR_MAX] = "";
 

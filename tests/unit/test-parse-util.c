@@ -19,8 +19,6 @@ static void test_parse_size_accepts_units(void **state) {
                 { "1T", UINT64_C(1) << 40 }, { "2m", 2 * MiB },
         };
         uint64_t v;
-
-        (void) state;
         for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
                 assert_int_equal(parse_size(ok[i].s, &v), 0);
                 assert_int_equal(v, ok[i].v);
@@ -30,8 +28,6 @@ static void test_parse_size_accepts_units(void **state) {
 static void test_parse_size_rejects_garbage_and_overflow(void **state) {
         static const char *const bad[] = { "", "M", "-1", " 1", "1 M", "1X", "1MM", "0x", "1.5G", "1Gi" };
         uint64_t v = 42;
-
-        (void) state;
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_int_equal(parse_size(bad[i], &v), -EINVAL);
         assert_int_equal(v, 42); /* untouched on failure */
@@ -43,8 +39,6 @@ static void test_parse_u64_u32_int(void **state) {
         uint64_t u;
         uint32_t w;
         int i;
-
-        (void) state;
         assert_int_equal(parse_u64("0x10", &u), 0);
         assert_int_equal(u, 16);
         assert_int_equal(parse_u64("10a", &u), -EINVAL);
@@ -60,8 +54,6 @@ static void test_parse_u64_u32_int(void **state) {
 static void test_format_size_round_trips(void **state) {
         char buf[FORMAT_SIZE_MAX];
         uint64_t v;
-
-        (void) state;
         assert_string_equal(format_size(buf, sizeof(buf), 256 * MiB), "256M");
         assert_string_equal(format_size(buf, sizeof(buf), GiB), "1G");
         assert_string_equal(format_size(buf, sizeof(buf), 1536 * KiB), "1536K");

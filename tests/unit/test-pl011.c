@@ -51,16 +51,12 @@ static Pl011 *new_uart(void) {
 static void test_pl011_ids_are_primecell_pl011(void **state) {
         static const uint32_t ids[8] = { 0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1 };
         Pl011 *s = new_uart();
-
-        (void) state;
         for (unsigned i = 0; i < 8; i++)
                 assert_int_equal(rd(s, 0xfe0 + 4 * i), ids[i]);
 }
 
 static void test_pl011_reset_state(void **state) {
         Pl011 *s = new_uart();
-
-        (void) state;
         assert_int_equal(rd(s, PL011_CR), 0x300);
         assert_int_equal(rd(s, PL011_IFLS), 0x12);
         assert_int_equal(rd(s, PL011_FR), PL011_FR_TXFE | PL011_FR_RXFE);
@@ -74,8 +70,6 @@ static void test_pl011_reset_state(void **state) {
 static void test_pl011_dr_write_outputs_low_byte_in_order(void **state) {
         Pl011 *s = new_uart();
         Output o = { 0 };
-
-        (void) state;
         assert_int_equal(pl011_mmio_write(s, PL011_DR, 4, 0x141, collect, &o), 0);
         assert_int_equal(pl011_mmio_write(s, PL011_DR, 1, 'b', collect, &o), 0);
         assert_int_equal(pl011_mmio_write(s, PL011_DR, 2, '\n', collect, &o), 0);
@@ -88,8 +82,6 @@ static void test_pl011_dr_write_outputs_low_byte_in_order(void **state) {
 static void test_pl011_dr_write_raises_txris(void **state) {
         Pl011 *s = new_uart();
         Output o = { 0 };
-
-        (void) state;
         wr(s, PL011_ICR, PL011_INT_ALL);
         assert_int_equal(rd(s, PL011_RIS), 0);
         assert_int_equal(pl011_mmio_write(s, PL011_DR, 4, 'x', collect, &o), 0);
@@ -103,8 +95,6 @@ static void test_pl011_stored_registers_keep_their_bits(void **state) {
                 { PL011_IMSC, 0x7ff }, { PL011_DMACR, 0x7 },
         };
         Pl011 *s = new_uart();
-
-        (void) state;
         for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
                 wr(s, regs[i].off, 0xffffffff);
                 assert_int_equal(rd(s, regs[i].off), regs[i].mask);
@@ -116,8 +106,6 @@ static void test_pl011_stored_registers_keep_their_bits(void **state) {
 static void test_pl011_rx_fifo_holds_32_in_order(void **state) {
         Pl011 *s = new_uart();
         uint8_t in[40];
-
-        (void) state;
         for (unsigned i = 0; i < sizeof(in); i++)
                 in[i] = (uint8_t) (0x30 + i);
         wr(s, PL011_LCR_H, PL011_LCR_H_FEN);
@@ -140,8 +128,6 @@ static void test_pl011_rx_fifo_holds_32_in_order(void **state) {
 
 static void test_pl011_rx_without_fifo_holds_one_byte(void **state) {
         Pl011 *s = new_uart();
-
-        (void) state;
         assert_int_equal(pl011_rx_room(s), 1);
         assert_int_equal(pl011_rx_push(s, (const uint8_t *) "ab", 2), 1);
         assert_int_equal(rd(s, PL011_FR) & (PL011_FR_RXFF | PL011_FR_RXFE), PL011_FR_RXFF);
@@ -152,8 +138,6 @@ static void test_pl011_rx_without_fifo_holds_one_byte(void **state) {
 
 static void test_pl011_fifo_enable_change_flushes(void **state) {
         Pl011 *s = new_uart();
-
-        (void) state;
         wr(s, PL011_LCR_H, PL011_LCR_H_FEN);
         assert_int_equal(pl011_rx_push(s, (const uint8_t *) "abc", 3), 3);
         wr(s, PL011_LCR_H, PL011_LCR_H_FEN | 0x60);   /* word length only: kept */
@@ -166,8 +150,6 @@ static void test_pl011_fifo_enable_change_flushes(void **state) {
 static void test_pl011_rx_interrupts_follow_trigger_level(void **state) {
         Pl011 *s = new_uart();
         uint8_t buf[16] = { 0 };
-
-        (void) state;
         wr(s, PL011_LCR_H, PL011_LCR_H_FEN);   /* IFLS reset: RX at 1/2 = 16 */
         wr(s, PL011_ICR, PL011_INT_ALL);
         assert_int_equal(pl011_rx_push(s, buf, 15), 15);
@@ -185,8 +167,6 @@ static void test_pl011_rx_interrupts_follow_trigger_level(void **state) {
 
 static void test_pl011_rx_interrupt_without_fifo_on_first_byte(void **state) {
         Pl011 *s = new_uart();
-
-        (void) state;
         wr(s, PL011_ICR, PL011_INT_ALL);
         assert_int_equal(pl011_rx_push(s, (const uint8_t *) "z", 1), 1);
         assert_int_equal(rd(s, PL011_RIS), PL011_INT_RT | PL011_INT_RX);
@@ -194,8 +174,6 @@ static void test_pl011_rx_interrupt_without_fifo_on_first_byte(void **state) {
 
 static void test_pl011_mask_gates_the_line(void **state) {
         Pl011 *s = new_uart();
-
-        (void) state;
         assert_false(pl011_irq_pending(s));          /* TXRIS set, masked */
         wr(s, PL011_IMSC, PL011_INT_RX | PL011_INT_RT);
         assert_false(pl011_irq_pending(s));
@@ -214,8 +192,6 @@ static void test_pl011_mask_gates_the_line(void **state) {
 
 static void test_pl011_icr_clears_only_written_ones(void **state) {
         Pl011 *s = new_uart();
-
-        (void) state;
         assert_int_equal(pl011_rx_push(s, (const uint8_t *) "q", 1), 1);
         wr(s, PL011_IMSC, PL011_INT_ALL);
         wr(s, PL011_ICR, PL011_INT_TX);
@@ -231,8 +207,6 @@ static void test_pl011_icr_clears_only_written_ones(void **state) {
 static void test_pl011_loopback_feeds_rx(void **state) {
         Pl011 *s = new_uart();
         Output o = { 0 };
-
-        (void) state;
         wr(s, PL011_CR, 0x301 | PL011_CR_LBE);
         assert_int_equal(pl011_mmio_write(s, PL011_DR, 4, 'L', collect, &o), 0);
         assert_int_equal(o.n, 0);
@@ -241,8 +215,6 @@ static void test_pl011_loopback_feeds_rx(void **state) {
 
 static void test_pl011_rsr_ecr(void **state) {
         Pl011 *s = new_uart();
-
-        (void) state;
         s->rsr = 0xf;   /* no input path produces errors; set one directly */
         assert_int_equal(rd(s, PL011_RSR), 0xf);
         wr(s, PL011_RSR, 0);
@@ -252,8 +224,6 @@ static void test_pl011_rsr_ecr(void **state) {
 static void test_pl011_subword_accesses(void **state) {
         Pl011 *s = new_uart();
         uint64_t v;
-
-        (void) state;
         wr(s, PL011_IBRD, 0x1234);
         assert_int_equal(pl011_mmio_read(s, PL011_IBRD, 2, &v), 0);
         assert_int_equal(v, 0x1234);
@@ -271,8 +241,6 @@ static void test_pl011_bad_sizes_and_alignment_are_unhandled(void **state) {
         };
         Pl011 *s = new_uart();
         Output o = { 0 };
-
-        (void) state;
         wr(s, PL011_CR, 0x301);
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 uint64_t v = 0xdead;
@@ -288,8 +256,6 @@ static void test_pl011_bad_sizes_and_alignment_are_unhandled(void **state) {
 static void test_pl011_unmapped_offsets_read_zero(void **state) {
         static const uint64_t holes[] = { 0x008, 0x014, 0x01c, 0x04c, 0x800, 0xfdc };
         Pl011 *s = new_uart();
-
-        (void) state;
         for (size_t i = 0; i < sizeof(holes) / sizeof(holes[0]); i++) {
                 uint64_t v = 0xdead;
                 assert_int_equal(pl011_mmio_read(s, holes[i], 4, &v), -ENXIO);
@@ -304,8 +270,6 @@ static void test_pl011_read_only_and_write_only_registers(void **state) {
         static const uint64_t read_only[] = { PL011_FR, PL011_RIS, PL011_MIS, 0xfe0, 0xffc };
         Pl011 *s = new_uart();
         uint64_t v = 0xdead;
-
-        (void) state;
         for (size_t i = 0; i < sizeof(read_only) / sizeof(read_only[0]); i++)
                 assert_int_equal(pl011_mmio_write(s, read_only[i], 4, 0, NULL, NULL), -EACCES);
         assert_int_equal(rd(s, PL011_RIS), PL011_INT_TX);
@@ -326,8 +290,6 @@ static void test_pl011_shared_between_processes(void **state) {
         bool mismatch = false;
         pid_t pid;
         int status;
-
-        (void) state;
         assert_true(s != MAP_FAILED);
         pl011_reset(s);
         wr(s, PL011_LCR_H, PL011_LCR_H_FEN);

@@ -144,26 +144,22 @@ static int do_socket(void) {
 }
 
 static void test_kernel_allows_vcpu_run_ioctl_only(void **state) {
-        (void) state;
         assert_allowed("kernel", vcpu_run_on_bad_fd);
         assert_killed("kernel", other_ioctl);
 }
 
 static void test_kernel_writes_irqfds_only(void **state) {
-        (void) state;
         assert_allowed("kernel", write_irqfd);
         assert_killed("kernel", write_vcpu_fd);
         assert_killed("sim", write_irqfd);
 }
 
 static void test_sim_has_no_ioctl(void **state) {
-        (void) state;
         assert_killed("sim", vcpu_run_on_bad_fd);
         assert_killed("sim", other_ioctl);
 }
 
 static void test_common_writes_to_stderr_only(void **state) {
-        (void) state;
         assert_allowed("kernel", write_stderr);
         assert_allowed("sim", write_stderr);
         assert_killed("kernel", write_stdout);
@@ -171,7 +167,6 @@ static void test_common_writes_to_stderr_only(void **state) {
 }
 
 static void test_no_backend_opens_forks_or_makes_sockets(void **state) {
-        (void) state;
         assert_killed("kernel", open_file);
         assert_killed("sim", open_file);
         assert_killed("kernel", do_fork);
@@ -181,7 +176,6 @@ static void test_no_backend_opens_forks_or_makes_sockets(void **state) {
 }
 
 static void test_sim_maps_memory_but_never_executable(void **state) {
-        (void) state;
         assert_allowed("sim", mmap_rw);
         assert_killed("sim", mmap_exec);
         assert_killed("sim", mprotect_exec);
@@ -189,21 +183,18 @@ static void test_sim_maps_memory_but_never_executable(void **state) {
 }
 
 static void test_sim_futex_wait_wake_only(void **state) {
-        (void) state;
         assert_allowed("sim", futex_wake);
         assert_killed("sim", futex_lock_pi);
         assert_killed("kernel", futex_wake);
 }
 
 static void test_sim_tgkill_sends_the_kick_only(void **state) {
-        (void) state;
         assert_allowed("sim", kick_self);
         assert_killed("sim", kill_self_term);
         assert_killed("kernel", kick_self);
 }
 
 static void test_unknown_backend_is_refused(void **state) {
-        (void) state;
         assert_null(seccomp_table_for_backend("qemu"));
         assert_int_equal(sandbox_seccomp_install("qemu", false), -EPROTONOSUPPORT);
 }
@@ -211,8 +202,6 @@ static void test_unknown_backend_is_refused(void **state) {
 static void test_every_rule_has_a_reason(void **state) {
         const SeccompTable *tables[] = { &seccomp_table_common, &seccomp_table_sanitizer, &seccomp_table_kernel,
                                          &seccomp_table_sim };
-
-        (void) state;
         for (size_t t = 0; t < ELEMENTSOF(tables); t++)
                 for (size_t i = 0; i < tables[t]->n_rules; i++) {
                         const SeccompRule *r = &tables[t]->rules[i];

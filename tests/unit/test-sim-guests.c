@@ -55,7 +55,6 @@ static void assert_console_expected(const char *guest) {
 }
 
 static void test_sim_hello_powers_off(void **state) {
-        (void) state;
         run_guest("hello", 1, NULL, NULL, NULL);
         assert_all_status(1, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
         assert_int_equal(res->vcpu[0].last.status.exit_info.reason_size, 4);
@@ -63,14 +62,12 @@ static void test_sim_hello_powers_off(void **state) {
 }
 
 static void test_sim_smp_cpu_on_order(void **state) {
-        (void) state;
         run_guest("smp", 4, NULL, NULL, NULL);
         assert_all_status(4, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
         assert_console_expected("smp");
 }
 
 static void test_sim_smp_two_processes(void **state) {
-        (void) state;
         run_guest("smp", 2, NULL, NULL, NULL);
         assert_all_status(2, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
         /* Both workers printed: vCPU 1 ran in its own process. */
@@ -79,7 +76,6 @@ static void test_sim_smp_two_processes(void **state) {
 }
 
 static void test_sim_reset(void **state) {
-        (void) state;
         run_guest("reset", 1, NULL, NULL, NULL);
         assert_all_status(1, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_SYSTEM_RESET);
 }
@@ -88,8 +84,6 @@ static void test_sim_reset2_reason(void **state) {
         /* RM words: 0x8000 (SMC64 flag), reset type 0x80000001, cookie 0x1234, 0;
          * the kernel keeps 8 bytes and the RM's size. */
         static const uint8_t reason[8] = { 0x00, 0x80, 0x00, 0x00, 0x01, 0x00, 0x00, 0x80 };
-
-        (void) state;
         run_guest("reset2", 1, NULL, NULL, NULL);
         assert_all_status(1, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_SYSTEM_RESET2);
         assert_int_equal(res->vcpu[0].last.status.exit_info.reason_size, 16);
@@ -98,7 +92,6 @@ static void test_sim_reset2_reason(void **state) {
 }
 
 static void test_sim_crash_is_hyp_error(void **state) {
-        (void) state;
         run_guest("crash", 1, NULL, NULL, NULL);
         assert_all_status(1, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_HYP_ERROR);
         assert_non_null(strstr(res->console, "crash: executing udf"));
@@ -106,14 +99,12 @@ static void test_sim_crash_is_hyp_error(void **state) {
 }
 
 static void test_sim_echo_input(void **state) {
-        (void) state;
         run_guest("echo", 1, NULL, "abc\n\x04", NULL);
         assert_all_status(1, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
         assert_string_equal(res->console, "echo: ready\nabc\necho: bye\n");
 }
 
 static void test_sim_spin_kick_then_destroy(void **state) {
-        (void) state;
         run_guest("spin", 2, NULL, NULL, "spin: spinning\n");
         /* The kicked worker left run with -EINTR... */
         assert_int_equal(res->vcpu[0].rc, -EINTR);
@@ -127,7 +118,6 @@ static void test_sim_spin_kick_then_destroy(void **state) {
 }
 
 static void test_sim_mmio_flood(void **state) {
-        (void) state;
         run_guest("mmio-flood", 1, "flood=5000", NULL, NULL);
         assert_all_status(1, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
         assert_non_null(strstr(res->console, "flood: done 5000\n"));
@@ -144,8 +134,6 @@ static void test_sim_memtouch_checksum(void **state) {
         char expected[128];
         VmImageInfo info;
         size_t size;
-
-        (void) state;
         run_guest("memtouch", 1, NULL, NULL, NULL);
         assert_all_status(1, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
 
@@ -170,8 +158,6 @@ static void test_sim_memtouch_checksum(void **state) {
 static void test_sim_atomic_four_processes(void **state) {
         unsigned long long total = 0, expected = 1;
         const char *line;
-
-        (void) state;
         run_guest("atomic", 4, NULL, NULL, NULL);
         assert_all_status(4, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
         line = strstr(res->console, "atomic: total=");
@@ -182,7 +168,6 @@ static void test_sim_atomic_four_processes(void **state) {
 }
 
 static void test_sim_exceptions_reach_vectors(void **state) {
-        (void) state;
         run_guest("exceptions", 1, NULL, NULL, NULL);
         assert_all_status(1, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
         /* ESR, ELR and FAR per exception, byte for byte as QEMU prints them. */
@@ -190,7 +175,6 @@ static void test_sim_exceptions_reach_vectors(void **state) {
 }
 
 static void test_sim_gic_sgis_between_vcpus(void **state) {
-        (void) state;
         run_guest("gic", 2, NULL, NULL, NULL);
         assert_all_status(2, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
         /* GIC accesses never leave the sim: the MMIO exits are the console's. */
@@ -199,14 +183,12 @@ static void test_sim_gic_sgis_between_vcpus(void **state) {
 }
 
 static void test_sim_timer_ppis(void **state) {
-        (void) state;
         run_guest("timer", 1, NULL, NULL, NULL);
         assert_all_status(1, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF);
         assert_console_expected("timer");
 }
 
 static void test_sim_mmu_code_at_a_high_va(void **state) {
-        (void) state;
         /* Code, stack and console through TTBR1 (the VA-cover path Linux
          * needs): the same output QEMU gives (qemu-mmu). */
         run_guest("mmu", 1, NULL, NULL, NULL);

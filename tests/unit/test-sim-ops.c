@@ -254,8 +254,6 @@ static void test_sim_mmio_exit_fields_and_fault(void **state) {
         HvVm *vm;
         HvVcpu *vcpu;
         struct gunyah_vcpu_run *run;
-
-        (void) state;
         vcpu = attach_guest("hello", &b, &vm);
         run = ops->vcpu_run_block(vcpu);
         /* The first PL011 access: the FR poll, a 4-byte read. */
@@ -306,8 +304,6 @@ static void test_sim_page_fault_read_only(void **state) {
         static SimHarnessResult res;
         SimHarnessOptions o = { .guest = "hello", .vcpus = 1, .prot = HV_PROT_READ | HV_PROT_EXEC };
         _cleanup_free_ char *path = sim_harness_guest_path("hello");
-
-        (void) state;
         if (!path)
                 skip();
         assert_int_equal(sim_harness_run(&o, &res), 0);
@@ -321,8 +317,6 @@ static void test_sim_page_fault_unbound(void **state) {
         static SimHarnessResult res;
         SimHarnessOptions o = { .guest = "memtouch", .vcpus = 1, .bind_size = 32 * MiB_ };
         _cleanup_free_ char *path = sim_harness_guest_path("memtouch");
-
-        (void) state;
         if (!path)
                 skip();
         assert_int_equal(sim_harness_run(&o, &res), 0);
@@ -413,8 +407,6 @@ static void test_sim_irq_line_wakes_a_vcpu_in_wfi(void **state) {
         HvVm *vm;
         size_t n = 0;
         int r;
-
-        (void) state;
         p.vcpu = attach_guest("button", &b, &vm);
         run = ops->vcpu_run_block(p.vcpu);
         assert_int_equal(sem_init(&p.taken, 0, 0), 0);

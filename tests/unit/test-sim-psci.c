@@ -32,8 +32,6 @@ static int64_t call(SimShared *s, uint32_t self, uint64_t x0, uint64_t x1, uint6
 
 static void test_psci_discovery(void **state) {
         SimShared *s = new_vm(1);
-
-        (void) state;
         assert_int_equal(call(s, 0, PSCI_VERSION_FN, 0, 0, 0, NULL), 0x10001);
         assert_int_equal(call(s, 0, SMCCC_VERSION_FN, 0, 0, 0, NULL), 0x10001);
         assert_int_equal(call(s, 0, PSCI_FEATURES, PSCI_CPU_ON_64, 0, 0, NULL), 0);
@@ -48,8 +46,6 @@ static void test_psci_discovery(void **state) {
 
 static void test_psci_cpu_on_states(void **state) {
         SimShared *s = new_vm(2);
-
-        (void) state;
         assert_int_equal(call(s, 0, PSCI_AFFINITY_INFO_64, 1, 0, 0, NULL), 1);
         assert_int_equal(call(s, 0, PSCI_CPU_ON_64, 7, 0x80001000, 5, NULL), -2);   /* no vCPU 7 */
         assert_int_equal(call(s, 0, PSCI_CPU_ON_64, 0x100, 0x80001000, 5, NULL), -2); /* Aff1 */
@@ -69,8 +65,6 @@ static void test_psci_cpu_on_states(void **state) {
 
 static void test_psci_cpu_on_smc32_truncates(void **state) {
         SimShared *s = new_vm(2);
-
-        (void) state;
         assert_int_equal(call(s, 0, PSCI_CPU_ON_32, 1, 0xffffffff80001000ull, 0xffffffff00000007ull, NULL), 0);
         assert_int_equal(s->vcpus[1].entry, 0x80001000);
         assert_int_equal(s->vcpus[1].context_id, 7);
@@ -80,8 +74,6 @@ static void test_psci_cpu_on_smc32_truncates(void **state) {
 static void test_psci_cpu_off(void **state) {
         SimShared *s = new_vm(2);
         PsciAction a;
-
-        (void) state;
         s->vcpus[1].power = SIM_POWER_ON;
         call(s, 1, PSCI_CPU_OFF, 0, 0, 0, &a);
         assert_int_equal(a, PSCI_ACTION_CPU_OFF);
@@ -98,8 +90,6 @@ static void test_psci_system_calls_end_vm(void **state) {
                 { PSCI_SYSTEM_OFF, GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF },
                 { PSCI_SYSTEM_RESET, GUNYAH_VM_EXIT_TYPE_PSCI_SYSTEM_RESET },
         };
-
-        (void) state;
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 SimShared *s = new_vm(2);
                 PsciAction a;
@@ -122,8 +112,6 @@ static void test_psci_reset2_reason_words(void **state) {
         static const uint8_t r64[8] = { 0x00, 0x80, 0, 0, 0x01, 0, 0, 0x80 };
         static const uint8_t r32[8] = { 0x00, 0x00, 0, 0, 0x02, 0, 0, 0x00 };
         SimShared *s = new_vm(1);
-
-        (void) state;
         call(s, 0, PSCI_SYSTEM_RESET2_64, 0x80000001u, 0xaabbccdd11223344ull, 0, NULL);
         assert_int_equal(s->exit_info.type, GUNYAH_VM_EXIT_TYPE_PSCI_SYSTEM_RESET2);
         assert_int_equal(s->exit_info.reason_size, 16);

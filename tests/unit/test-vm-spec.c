@@ -235,7 +235,6 @@ static const InvalidCase invalid_cases[] = {
 };
 
 static void test_spec_rejects_invalid_documents(void **state) {
-        (void) state;
         for (size_t i = 0; i < ELEMENTSOF(invalid_cases); i++)
                 parse_fails(invalid_cases[i].json, invalid_cases[i].path, invalid_cases[i].substring);
 }
@@ -245,8 +244,6 @@ static void test_spec_memory_size_message_is_exact(void **state) {
         VmSpec *s = NULL;
         char buf[600];
         const char *json = SPEC("\"memory\": {\"size\": 1000000}");
-
-        (void) state;
         assert_int_equal(vm_spec_parse(json, strlen(json), VM_SPEC_SKIP_FILE_CHECKS, &s, &e), -EINVAL);
         assert_string_equal(vm_spec_error_to_string(&e, buf, sizeof(buf)),
                             "memory.size: must be a multiple of 2 MiB, got 1000000");
@@ -257,16 +254,12 @@ static void test_spec_error_to_string(void **state) {
         VmSpecError doc = { .path = "", .message = "the document is empty" };
         VmSpecError key = { .path = "vcpus", .message = "must be an integer, got string" };
         char buf[600];
-
-        (void) state;
         assert_string_equal(vm_spec_error_to_string(&doc, buf, sizeof(buf)), "the document is empty");
         assert_string_equal(vm_spec_error_to_string(&key, buf, sizeof(buf)), "vcpus: must be an integer, got string");
 }
 
 static void test_spec_rejects_nul_byte_in_document(void **state) {
         static const char json[] = "{\"name\": \"t\"\0, " KERNEL "}";
-
-        (void) state;
         parse_fails_len(json, sizeof(json) - 1, VM_SPEC_SKIP_FILE_CHECKS, -EINVAL, "", "NUL byte");
 }
 
@@ -275,8 +268,6 @@ static void test_spec_parses_by_length(void **state) {
         const char json[] = SPEC0 "garbage";
         VmSpecError e = {};
         VmSpec *s = NULL;
-
-        (void) state;
         assert_int_equal(vm_spec_parse(json, strlen(SPEC0), VM_SPEC_SKIP_FILE_CHECKS, &s, &e), 0);
         vm_spec_free(s);
         parse_fails_len(json, strlen(SPEC0) + 1, VM_SPEC_SKIP_FILE_CHECKS, -EINVAL, "", "trailing characters");
@@ -286,8 +277,6 @@ static void test_spec_long_value_is_shortened_in_message(void **state) {
         const char *json = "{\"name\": \"/" N64 N64 N64 "\", " KERNEL "}";
         VmSpecError e = {};
         VmSpec *s = NULL;
-
-        (void) state;
         assert_int_equal(vm_spec_parse(json, strlen(json), VM_SPEC_SKIP_FILE_CHECKS, &s, &e), -EINVAL);
         assert_non_null(strstr(e.message, "...\""));
         assert_null(strstr(e.message, N64 N64));
@@ -297,8 +286,6 @@ static void test_spec_size_limit(void **state) {
         size_t n = VM_SPEC_SIZE_MAX;
         _cleanup_free_ char *json = malloc(n + 2);
         VmSpec *s = NULL;
-
-        (void) state;
         assert_non_null(json);
         /* Exactly the limit: a valid spec padded with whitespace is accepted. */
         memset(json, ' ', n + 1);
@@ -312,16 +299,12 @@ static void test_spec_size_limit(void **state) {
 
 static void test_spec_error_may_be_null(void **state) {
         VmSpec *s = (VmSpec *) 0x1;
-
-        (void) state;
         assert_int_equal(vm_spec_parse("[]", 2, VM_SPEC_SKIP_FILE_CHECKS, &s, NULL), -EINVAL);
         assert_ptr_equal(s, (VmSpec *) 0x1);
 }
 
 static void test_spec_defaults_filled(void **state) {
         VmSpec *s;
-
-        (void) state;
         s = parse_ok(SPEC0);
         assert_string_equal(s->name, "t");
         assert_string_equal(s->uuid, "");
@@ -362,8 +345,6 @@ static void test_spec_defaults_filled(void **state) {
 
 static void test_spec_every_key_parsed(void **state) {
         VmSpec *s;
-
-        (void) state;
         s = parse_ok(FULL_SPEC);
         assert_string_equal(s->name, "Full_1.x-y");
         assert_string_equal(s->uuid, "123e4567-e89b-12d3-a456-426614174000");
@@ -429,7 +410,6 @@ static const ValidCase valid_cases[] = {
 };
 
 static void test_spec_accepts_boundary_values(void **state) {
-        (void) state;
         for (size_t i = 0; i < ELEMENTSOF(valid_cases); i++) {
                 const ValidCase *c = &valid_cases[i];
                 VmSpec *s = parse_ok(c->json);
@@ -450,8 +430,6 @@ static void test_spec_accepts_boundary_values(void **state) {
 
 static void test_spec_kernel_string_shorthand(void **state) {
         VmSpec *s;
-
-        (void) state;
         s = parse_ok("{\"name\": \"t\", \"kernel\": \"/boot/Image\"}");
         assert_string_equal(s->kernel.path, "/boot/Image");
         assert_null(s->kernel.cmdline);
@@ -461,8 +439,6 @@ static void test_spec_kernel_string_shorthand(void **state) {
 
 static void test_spec_nulls_mean_absent(void **state) {
         VmSpec *s;
-
-        (void) state;
         s = parse_ok("{\"name\": \"t\", \"uuid\": null, \"initrd\": null,"
                      " \"kernel\": {\"path\": \"/k\", \"cmdline\": null}}");
         assert_string_equal(s->uuid, "");
@@ -478,8 +454,6 @@ static void test_spec_nulls_mean_absent(void **state) {
 
 static void test_spec_name_length_limit(void **state) {
         VmSpec *s;
-
-        (void) state;
         s = parse_ok("{\"name\": \"" N64 "\", " KERNEL "}");
         assert_string_equal(s->name, N64);
         vm_spec_free(s);
@@ -491,8 +465,6 @@ static void test_spec_cmdline_length_limit(void **state) {
         _cleanup_free_ char *json = malloc(sizeof(prefix) + n + 8);
         VmSpec *s;
         char *p;
-
-        (void) state;
         assert_non_null(json);
         p = stpcpy(json, prefix);
         memset(p, 'x', n);
@@ -534,7 +506,6 @@ static const char *const round_trip_docs[] = {
 };
 
 static void test_spec_to_json_round_trips(void **state) {
-        (void) state;
         for (size_t i = 0; i < ELEMENTSOF(round_trip_docs); i++) {
                 _cleanup_free_ char *text = NULL, *text2 = NULL;
                 VmSpec *a = parse_ok(round_trip_docs[i]), *b;
@@ -587,8 +558,6 @@ static void test_spec_to_json_fills_every_default(void **state) {
         _cleanup_free_ char *text = NULL;
         VmSpec *s = parse_ok(SPEC0);
         json_object *o;
-
-        (void) state;
         assert_int_equal(vm_spec_to_json(s, &text), 0);
         o = json_tokener_parse(text);
         assert_non_null(o);
@@ -606,8 +575,6 @@ static void test_spec_to_json_fills_every_default(void **state) {
 static void test_spec_to_json_refuses_invalid_enum(void **state) {
         VmSpec *s = parse_ok(SPEC0);
         char *text = (char *) 0x1;
-
-        (void) state;
         s->on_crash = _VM_ACTION_MAX;
         assert_int_equal(vm_spec_to_json(s, &text), -EINVAL);
         assert_ptr_equal(text, (char *) 0x1);
@@ -618,8 +585,6 @@ static void test_vm_name_is_valid(void **state) {
         static const char *const good[] = { "a", "A", "0", "hello", "a.b-c_d", "vm..1", N64 };
         static const char *const bad[] = { "", ".", "..", "../x", "a/b", "/a", "_a", "-a", ".a",
                                            "a b", "a\n", "a:b", "caf\xc3\xa9", N64 "x" };
-
-        (void) state;
         for (size_t i = 0; i < ELEMENTSOF(good); i++)
                 if (!vm_name_is_valid(good[i]))
                         fail_msg("\"%s\" refused", good[i]);
@@ -630,7 +595,6 @@ static void test_vm_name_is_valid(void **state) {
 }
 
 static void test_enum_string_tables(void **state) {
-        (void) state;
         for (int i = 0; i < _VM_KERNEL_FORMAT_MAX; i++)
                 assert_int_equal(vm_kernel_format_from_string(vm_kernel_format_to_string(i)), i);
         for (int i = 0; i < _VM_CONSOLE_TYPE_MAX; i++)
@@ -920,8 +884,6 @@ static void test_spec_absolute_paths_flag(void **state) {
         unsigned flags = VM_SPEC_ABSOLUTE_PATHS | VM_SPEC_SKIP_FILE_CHECKS;
         VmSpecError e = {};
         VmSpec *s = NULL;
-
-        (void) state;
         assert_int_equal(vm_spec_parse(rel, strlen(rel), flags, &s, &e), -EINVAL);
         assert_string_equal(e.path, "kernel");
         assert_non_null(strstr(e.message, "absolute path"));

@@ -40,7 +40,6 @@ void guest_boot(uint64_t x0) {
 }
 
 __attribute__((weak)) void guest_secondary_main(uint64_t context) {
-        (void) context;
 }
 
 void guest_secondary(uint64_t context) {

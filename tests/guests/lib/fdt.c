@@ -117,8 +117,6 @@ struct prop_query {
 
 static int match_path(const void *fdt, const char *path, unsigned depth, uint32_t off, void *userdata) {
         struct prop_query *q = userdata;
-
-        (void) depth;
         if (strcmp(path, q->path) != 0)
                 return 0;
         q->value = node_prop(fdt, off, q->name, &q->len);

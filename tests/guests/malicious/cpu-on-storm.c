@@ -5,7 +5,6 @@
 #include "malicious.h"
 
 void guest_secondary_main(uint64_t context) {
-        (void) context;
         (void) psci_call(PSCI_CPU_OFF, 0, 0, 0);
         guest_park();
 }

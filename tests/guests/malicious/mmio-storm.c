@@ -12,7 +12,6 @@ static void storm(void) {
 }
 
 void guest_secondary_main(uint64_t context) {
-        (void) context;
         storm();
 }
 

@@ -9,7 +9,6 @@ static void __noreturn spin(void) {
 }
 
 void guest_secondary_main(uint64_t context) {
-        (void) context;
         spin();
 }
 
