@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus-error.h"
 #include "bus-errors.h"
 #include "bus-manager.h"
 #include "bus-polkit.h"
@@ -12,22 +13,9 @@
 #include "manager.h"
 #include "vm.h"
 
-static int lookup_vm(Manager *m, const char *name, Vm **ret, sd_bus_error *error) {
-        Vm *vm;
-
-        if (!vm_name_is_valid(name))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Invalid VM name '%s': must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}.",
-                                         name);
-        vm = manager_get_vm(m, name);
-        if (!vm)
-                return sd_bus_error_setf(error, GUNYAH_ERROR_NO_SUCH_VM, "No VM named '%s'.", name);
-        *ret = vm;
-        return 0;
-}
-
 static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
+        VmError e = VM_ERROR_NULL;
         const char *spec;
         uint64_t flags;
         Vm *vm;
@@ -39,23 +27,14 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
         r = bus_verify_manage(m, msg, NULL, "create", error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-
-        r = manager_create_vm(m, spec, flags, &vm, error);
+        r = manager_create_vm(m, spec, flags, &vm, &e);
         if (r < 0)
-                return r;
-
-        if (flags & GUNYAH_CREATE_START) {
-                /* The VM exists either way; a failed start shows in its state. */
-                _cleanup_(sd_bus_error_free) sd_bus_error start_error = SD_BUS_ERROR_NULL;
-                r = vm_start(vm, VM_REASON_START, &start_error);
-                if (r < 0)
-                        log_debug("VM %s created, start failed: %s", vm->name, start_error.message);
-        }
+                return bus_error_from_vm_error(error, &e, r);
         return sd_bus_reply_method_return(msg, "o", vm->object_path);
 }
 
 static int method_get_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+        VmError e = VM_ERROR_NULL;
         const char *name;
         Vm *vm;
         int r;
@@ -63,29 +42,33 @@ static int method_get_vm(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         r = sd_bus_message_read(msg, "s", &name);
         if (r < 0)
                 return r;
-        r = lookup_vm(m, name, &vm, error);
+        r = manager_lookup_vm(userdata, name, &vm, &e);
         if (r < 0)
-                return r;
+                return bus_error_from_vm_error(error, &e, r);
         return sd_bus_reply_method_return(msg, "o", vm->object_path);
 }
 
 static int method_list_vms(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        Manager *m = userdata;
+        _cleanup_free_ Vm **vms = NULL;
+        size_t n;
         int r;
+
+        r = manager_list_vms(userdata, &vms, &n);
+        if (r < 0)
+                return r;
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(reply, 'a', "(ssso)");
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < m->n_vms; i++) {
-                Vm *vm = m->vms[i];
-                _cleanup_free_ char *reason = vm_state_reason_string(vm);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *reason = vm_state_reason_string(vms[i]);
                 if (!reason)
                         return -ENOMEM;
-                r = sd_bus_message_append(reply, "(ssso)", vm->name, vm_state_to_string(vm->state), reason,
-                                          vm->object_path);
+                r = sd_bus_message_append(reply, "(ssso)", vms[i]->name, vm_state_to_string(vms[i]->state), reason,
+                                          vms[i]->object_path);
                 if (r < 0)
                         return r;
         }
@@ -97,6 +80,7 @@ static int method_list_vms(sd_bus_message *msg, void *userdata, sd_bus_error *er
 
 /* StartVM, StopVM, KillVM, DestroyVM: the VM1 methods by name. */
 static int by_name(sd_bus_message *msg, Manager *m, VmVerb verb, sd_bus_error *error) {
+        VmError e = VM_ERROR_NULL;
         const char *name;
         uint64_t timeout = 0;
         Vm *vm;
@@ -107,17 +91,10 @@ static int by_name(sd_bus_message *msg, Manager *m, VmVerb verb, sd_bus_error *e
                 r = sd_bus_message_read(msg, "t", &timeout);
         if (r < 0)
                 return r;
-        r = lookup_vm(m, name, &vm, error);
+        r = manager_lookup_vm(m, name, &vm, &e);
         if (r < 0)
-                return r;
-        r = bus_verify_manage(m, msg, vm->name, vm_verb_to_string(verb), error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-
-        r = vm_apply_verb(vm, verb, timeout, error);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(msg, NULL);
+                return bus_error_from_vm_error(error, &e, r);
+        return bus_vm_apply_verb(msg, vm, verb, timeout, error);
 }
 
 static int method_start_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -136,14 +113,11 @@ static int method_destroy_vm(sd_bus_message *msg, void *userdata, sd_bus_error *
 static int property_get_backend(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
         return sd_bus_message_append(reply, "s", m->ops->name);
 }
 
 static int property_get_abi(sd_bus *bus, const char *path, const char *interface, const char *property,
                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
         return sd_bus_message_append(reply, "s", manager_abi_string(userdata));
 }
 
@@ -151,8 +125,6 @@ static int property_get_features(sd_bus *bus, const char *path, const char *inte
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         int r;
-
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
         r = sd_bus_message_open_container(reply, 'a', "s");
         if (r < 0)
                 return r;
@@ -168,7 +140,6 @@ static int property_get_features(sd_bus *bus, const char *path, const char *inte
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        (void) bus, (void) path, (void) interface, (void) property, (void) error, (void) userdata;
         return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
 }
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus-error.h"
 #include "bus-errors.h"
 #include "bus-polkit.h"
 #include "bus-vm.h"
@@ -12,33 +13,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "vm.h"
-#include "worker.h"
-
-/* The model's errnos and the D-Bus errors clients see, in one table. */
-static const struct {
-        int errnum;
-        const char *name;
-} errno_map[] = {
-        { ESRCH, GUNYAH_ERROR_NO_SUCH_VM },
-        { EEXIST, GUNYAH_ERROR_VM_EXISTS },
-        { EBADMSG, GUNYAH_ERROR_INVALID_SPEC },
-        { EBUSY, GUNYAH_ERROR_INVALID_STATE },
-        { EROFS, GUNYAH_ERROR_READ_ONLY },
-        { EOPNOTSUPP, GUNYAH_ERROR_NOT_SUPPORTED },
-        { EINVAL, SD_BUS_ERROR_INVALID_ARGS },
-        { E2BIG, SD_BUS_ERROR_INVALID_ARGS },
-        { EPERM, SD_BUS_ERROR_ACCESS_DENIED },
-        { EACCES, SD_BUS_ERROR_ACCESS_DENIED },
-};
-
-int bus_error_from_errno(sd_bus_error *error, int r, const char *context) {
-        if (sd_bus_error_is_set(error))
-                return -sd_bus_error_get_errno(error) ?: r;
-        for (size_t i = 0; i < ELEMENTSOF(errno_map); i++)
-                if (errno_map[i].errnum == -r)
-                        return sd_bus_error_setf(error, errno_map[i].name, "%s: %s", context, strerror(-r));
-        return sd_bus_error_setf(error, GUNYAH_ERROR_FAILED, "%s: %s", context, strerror(-r));
-}
+#include "vm-instance.h"
 
 static int vm_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                           sd_bus_error *error) {
@@ -57,13 +32,19 @@ static int vm_object_find(sd_bus *bus, const char *path, const char *interface, 
 }
 
 static int vm_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
-        Manager *m = userdata;
+        _cleanup_free_ Vm **vms = NULL;
         char **l;
-        l = calloc(m->n_vms + 1, sizeof(char *));
+        size_t n;
+        int r;
+
+        r = manager_list_vms(userdata, &vms, &n);
+        if (r < 0)
+                return r;
+        l = calloc(n + 1, sizeof(char *));
         if (!l)
                 return -ENOMEM;
-        for (size_t i = 0; i < m->n_vms; i++) {
-                l[i] = strdup(m->vms[i]->object_path);
+        for (size_t i = 0; i < n; i++) {
+                l[i] = strdup(vms[i]->object_path);
                 if (!l[i]) {
                         for (size_t j = 0; j < i; j++)
                                 free(l[j]);
@@ -78,16 +59,12 @@ static int vm_node_enumerator(sd_bus *bus, const char *path, void *userdata, cha
 static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Vm *vm = userdata;
-
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
         return sd_bus_message_append(reply, "s", vm_state_to_string(vm->state));
 }
 
 static int property_get_state_reason(sd_bus *bus, const char *path, const char *interface, const char *property,
                                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *s = vm_state_reason_string(userdata);
-
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
         if (!s)
                 return -ENOMEM;
         return sd_bus_message_append(reply, "s", s);
@@ -150,31 +127,24 @@ int bus_vm_append_exit_info(sd_bus_message *reply, const Vm *vm) {
 
 static int property_get_exit_info(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
         return bus_vm_append_exit_info(reply, userdata);
 }
 
 static int property_get_vcpus(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Vm *vm = userdata;
-
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
         return sd_bus_message_append(reply, "u", vm->spec->vcpus);
 }
 
 static int property_get_memory_size(sd_bus *bus, const char *path, const char *interface, const char *property,
                                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Vm *vm = userdata;
-
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
         return sd_bus_message_append(reply, "t", vm->spec->memory.size);
 }
 
 static int property_get_autostart(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Vm *vm = userdata;
-
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
         return sd_bus_message_append(reply, "b", vm->spec->autostart);
 }
 
@@ -182,32 +152,28 @@ static int property_set_autostart(sd_bus *bus, const char *path, const char *int
                                   sd_bus_message *value, void *userdata, sd_bus_error *error) {
         Vm *vm = userdata;
         int b, r;
-
-        (void) bus, (void) path, (void) interface, (void) property;
         r = sd_bus_message_read(value, "b", &b);
         if (r < 0)
                 return r;
         r = bus_verify_manage(vm->manager, value, vm->name, "set-autostart", error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        return vm_set_autostart(vm, b, error);
+        VmError e = VM_ERROR_NULL;
+        r = vm_set_autostart(vm, b, &e);
+        return r < 0 ? bus_error_from_vm_error(error, &e, r) : r;
 }
 
 static int property_get_worker_pids(sd_bus *bus, const char *path, const char *interface, const char *property,
                                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Vm *vm = userdata;
+        pid_t pids[VM_VCPUS_MAX];
+        size_t n = vm_worker_pids(userdata, pids, ELEMENTSOF(pids));
         int r;
 
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
         r = sd_bus_message_open_container(reply, 'a', "u");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append(reply, "u", (uint32_t) pids[i]);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < vm->n_workers; i++)
-                if (!vm->workers[i]->exited) {
-                        r = sd_bus_message_append(reply, "u", (uint32_t) vm->workers[i]->pid);
-                        if (r < 0)
-                                return r;
-                }
         return sd_bus_message_close_container(reply);
 }
 
@@ -215,8 +181,6 @@ static int property_get_crash_restart_limit(sd_bus *bus, const char *path, const
                                             const char *property, sd_bus_message *reply, void *userdata,
                                             sd_bus_error *error) {
         Vm *vm = userdata;
-
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
         return sd_bus_message_append(reply, "u", vm->spec->crash_restart_limit);
 }
 
@@ -224,94 +188,63 @@ static int property_get_crash_restart_backoff(sd_bus *bus, const char *path, con
                                               const char *property, sd_bus_message *reply, void *userdata,
                                               sd_bus_error *error) {
         Vm *vm = userdata;
-
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
         return sd_bus_message_append(reply, "t", (uint64_t) vm->spec->crash_restart_backoff_msec * 1000);
 }
 
-static int property_get_string_ptr(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
-        return sd_bus_message_append(reply, "s", *(char **) userdata ?: "");
-}
 
 static int property_get_uuid(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Vm *vm = userdata;
-
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
         return sd_bus_message_append(reply, "s", vm->uuid);
 }
 
 static int property_get_persistent(sd_bus *bus, const char *path, const char *interface, const char *property,
                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Vm *vm = userdata;
-
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
         return sd_bus_message_append(reply, "b", vm->persistent);
 }
 
 /* ---- methods ---- */
 
-static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Vm *vm = userdata;
+int bus_vm_apply_verb(sd_bus_message *msg, Vm *vm, VmVerb verb, uint64_t timeout_usec, sd_bus_error *error) {
+        VmError e = VM_ERROR_NULL;
         int r;
 
-        r = bus_verify_manage(vm->manager, msg, vm->name, "start", error);
+        r = bus_verify_manage(vm->manager, msg, vm->name, vm_verb_to_string(verb), error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = vm_start(vm, VM_REASON_START, error);
+        r = vm_apply_verb(vm, verb, timeout_usec, &e);
         if (r < 0)
-                return r;
+                return bus_error_from_vm_error(error, &e, r);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
+static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return bus_vm_apply_verb(msg, userdata, VM_VERB_START, 0, error);
+}
+
 static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Vm *vm = userdata;
         uint64_t timeout;
         int r;
 
         r = sd_bus_message_read(msg, "t", &timeout);
         if (r < 0)
                 return r;
-        r = bus_verify_manage(vm->manager, msg, vm->name, "stop", error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        r = vm_stop(vm, timeout, error);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(msg, NULL);
+        return bus_vm_apply_verb(msg, userdata, VM_VERB_STOP, timeout, error);
 }
 
 static int method_kill(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Vm *vm = userdata;
-        int r;
-
-        r = bus_verify_manage(vm->manager, msg, vm->name, "kill", error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        r = vm_kill(vm, VM_REASON_KILLED, error);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(msg, NULL);
+        return bus_vm_apply_verb(msg, userdata, VM_VERB_KILL, 0, error);
 }
 
 static int method_destroy(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Vm *vm = userdata;
-        int r;
-
-        r = bus_verify_manage(vm->manager, msg, vm->name, "destroy", error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        r = vm_destroy(vm, error);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(msg, NULL);
+        return bus_vm_apply_verb(msg, userdata, VM_VERB_DESTROY, 0, error);
 }
 
 static int method_open_console(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Vm *vm = userdata;
         _cleanup_close_ int fd = -EBADF;
+        VmError e = VM_ERROR_NULL;
         int r;
 
         r = bus_verify_console(vm->manager, msg, vm->name, error);
@@ -319,31 +252,21 @@ static int method_open_console(sd_bus_message *msg, void *userdata, sd_bus_error
                 return r < 0 ? r : 1;
         r = console_open_client(vm->console, vm->manager->event, &fd);
         if (r < 0)
-                return bus_error_from_errno(error, r, "Cannot open the console");
+                return bus_error_from_vm_error(error, &e, vm_error_set(&e, VM_ERROR_FAILED, r, NULL,
+                                                                        "Cannot open the console: %s", strerror(-r)));
         return sd_bus_reply_method_return(msg, "h", fd);
 }
 
 static int method_get_device_tree(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(vm_boot_images_freep) VmBootImages *boot = NULL;
-        Vm *vm = userdata;
-        const void *dtb = vm->dtb;
-        size_t size = vm->dtb_size;
-        char errbuf[512] = "";
+        _cleanup_free_ void *dtb = NULL;
+        VmError e = VM_ERROR_NULL;
+        size_t size;
         int r;
 
-        if (!dtb) {
-                /* Not running: build it exactly as a start would. */
-                bool bc = vm->manager->ops->abi(vm->manager->backend) != HV_ABI_A14;
-                r = vm_boot_images_prepare(vm->spec, bc, &boot, errbuf, sizeof(errbuf));
-                if (r < 0)
-                        return sd_bus_error_setf(error, GUNYAH_ERROR_INVALID_SPEC,
-                                                 "Cannot build the devicetree of VM '%s': %s", vm->name,
-                                                 errbuf[0] ? errbuf : strerror(-r));
-                dtb = boot->dtb;
-                size = boot->dtb_size;
-        }
-
+        r = vm_device_tree(userdata, &dtb, &size, &e);
+        if (r < 0)
+                return bus_error_from_vm_error(error, &e, r);
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
                 return r;
@@ -355,7 +278,7 @@ static int method_get_device_tree(sd_bus_message *msg, void *userdata, sd_bus_er
 
 static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Name", "s", property_get_string_ptr, offsetof(Vm, name), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Name", "s", NULL, offsetof(Vm, name), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("UUID", "s", property_get_uuid, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("StateReason", "s", property_get_state_reason, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -365,7 +288,7 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_WRITABLE_PROPERTY("Autostart", "b", property_get_autostart, property_set_autostart, 0,
                                  SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE | SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_PROPERTY("Persistent", "b", property_get_persistent, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Spec", "s", property_get_string_ptr, offsetof(Vm, spec_json),
+        SD_BUS_PROPERTY("Spec", "s", NULL, offsetof(Vm, spec_json),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("WorkerPIDs", "au", property_get_worker_pids, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CrashRestartCount", "u", NULL, offsetof(Vm, crash_restart_count),
@@ -379,11 +302,12 @@ static const sd_bus_vtable vm_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("StoppedTimestamp", "t", NULL, offsetof(Vm, stopped_usec),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_METHOD("Start", NULL, NULL, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("t", timeout_usec), SD_BUS_NO_RESULT, method_stop,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD("Kill", NULL, NULL, method_kill, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD("Destroy", NULL, NULL, method_destroy, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_kill, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Destroy", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_destroy,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", fd), method_open_console,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetDeviceTree", SD_BUS_NO_ARGS, SD_BUS_RESULT("ay", dtb), method_get_device_tree,

@@ -3,8 +3,9 @@
 
 #include <systemd/sd-bus.h>
 
+#include "vm.h"
+
 typedef struct Manager Manager;
-typedef struct Vm Vm;
 
 /* org.gunyah.VM1 on /org/gunyah/Manager1/vm/<escaped name>. */
 int bus_vm_register(Manager *m);
@@ -17,5 +18,6 @@ void bus_vm_emit_workers_changed(Vm *vm);
 /* ExitInfo as a{sv}; shared with the varlink interface's field names. */
 int bus_vm_append_exit_info(sd_bus_message *reply, const Vm *vm);
 
-/* Translates a -errno from the model into a D-Bus error, once, here. */
-int bus_error_from_errno(sd_bus_error *error, int r, const char *context);
+/* The VM1 methods and the Manager1 by-name verbs, after the lookup: polkit,
+ * then the model, then the reply. */
+int bus_vm_apply_verb(sd_bus_message *msg, Vm *vm, VmVerb verb, uint64_t timeout_usec, sd_bus_error *error);

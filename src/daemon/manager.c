@@ -144,6 +144,9 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         m = calloc(1, sizeof(*m));
         if (!m)
                 return log_oom();
+        r = hashmap_new(&m->vms);
+        if (r < 0)
+                return log_oom();
         m->no_sandbox = c->no_sandbox;
         m->worker_user = strdup(c->worker_user ?: GUNYAH_WORKER_USER_DEFAULT);
         if (!m->worker_user)
@@ -219,9 +222,13 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         varlink_stop(m);
         bus_polkit_done(m);
-        for (size_t i = 0; i < m->n_vms; i++)
-                vm_free(m->vms[i]);
-        free(m->vms);
+        if (m->vms) {
+                size_t state = 0;
+                Vm *vm;
+                while (hashmap_iterate(m->vms, &state, (void **) &vm))
+                        vm_free(vm);
+                hashmap_free(m->vms);
+        }
         worker_pool_free(m->pool);
         free(m->subscribers);
         if (m->backend && m->ops)
@@ -245,93 +252,124 @@ static int vm_compare(const void *a, const void *b) {
         return strcmp((*(Vm *const *) a)->name, (*(Vm *const *) b)->name);
 }
 
+size_t manager_n_vms(const Manager *m) {
+        return hashmap_size(m->vms);
+}
+
+int manager_list_vms(Manager *m, Vm ***ret, size_t *ret_n) {
+        size_t n = 0, state = 0;
+        Vm **a, *vm;
+
+        a = calloc(hashmap_size(m->vms) + 1, sizeof(Vm *));
+        if (!a)
+                return -ENOMEM;
+        while (hashmap_iterate(m->vms, &state, (void **) &vm))
+                a[n++] = vm;
+        qsort(a, n, sizeof(Vm *), vm_compare);
+        *ret = a;
+        *ret_n = n;
+        return 0;
+}
+
 Vm *manager_get_vm(Manager *m, const char *name) {
-        for (size_t i = 0; i < m->n_vms; i++)
-                if (streq(m->vms[i]->name, name))
-                        return m->vms[i];
-        return NULL;
+        return hashmap_get(m->vms, name);
+}
+
+int manager_lookup_vm(Manager *m, const char *name, Vm **ret, VmError *error) {
+        Vm *vm;
+
+        if (!vm_name_is_valid(name))
+                return vm_error_set(error, VM_ERROR_INVALID_ARGUMENT, EINVAL, "name",
+                                    "Invalid VM name '%s': must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}.", name);
+        vm = manager_get_vm(m, name);
+        if (!vm) {
+                vm_error_set_vm(error, name);
+                return vm_error_set(error, VM_ERROR_NO_SUCH_VM, ESRCH, "name", "No VM named '%s'.", name);
+        }
+        *ret = vm;
+        return 0;
 }
 
 int manager_add_vm(Manager *m, Vm *vm) {
-        Vm **a;
+        int r;
 
-        if (manager_get_vm(m, vm->name))
-                return -EEXIST;
-        a = reallocarray(m->vms, m->n_vms + 1, sizeof(Vm *));
-        if (!a)
-                return -ENOMEM;
-        m->vms = a;
-        m->vms[m->n_vms++] = vm;
-        qsort(m->vms, m->n_vms, sizeof(Vm *), vm_compare);
-
+        r = hashmap_put(m->vms, vm->name, vm);
+        if (r < 0)
+                return r;
         (void) sd_bus_emit_object_added(m->bus, vm->object_path);
         manager_notify_vm_event(m, vm, "added");
         return 0;
 }
 
 void manager_remove_vm(Manager *m, Vm *vm) {
-        for (size_t i = 0; i < m->n_vms; i++) {
-                if (m->vms[i] != vm)
-                        continue;
-                memmove(m->vms + i, m->vms + i + 1, (m->n_vms - i - 1) * sizeof(Vm *));
-                m->n_vms--;
-                break;
-        }
+        if (hashmap_get(m->vms, vm->name) == vm)
+                (void) hashmap_remove(m->vms, vm->name);
         (void) sd_bus_emit_object_removed(m->bus, vm->object_path);
         manager_notify_vm_event(m, vm, "removed");
 }
 
-int manager_create_vm(Manager *m, const char *json, uint64_t flags, Vm **ret, sd_bus_error *error) {
+static int check_create_arguments(const char *json, uint64_t flags, VmError *error) {
+        if (flags & ~GUNYAH_CREATE_FLAGS_ALL)
+                return vm_error_set(error, VM_ERROR_INVALID_ARGUMENT, EINVAL, "flags",
+                                    "Unknown CreateVM flags 0x%" PRIx64 " (known: persist=0x1, start=0x2, transient=0x4).",
+                                    flags & ~GUNYAH_CREATE_FLAGS_ALL);
+        if ((flags & GUNYAH_CREATE_PERSIST) && (flags & GUNYAH_CREATE_TRANSIENT))
+                return vm_error_set(error, VM_ERROR_INVALID_ARGUMENT, EINVAL, "transient",
+                                    "CreateVM flags persist and transient exclude each other.");
+        if (strlen(json) > VM_SPEC_SIZE_MAX)
+                return vm_error_set(error, VM_ERROR_INVALID_ARGUMENT, EINVAL, "spec",
+                                    "Spec is %zu bytes, larger than the limit of %d bytes.", strlen(json),
+                                    VM_SPEC_SIZE_MAX);
+        return 0;
+}
+
+int manager_create_vm(Manager *m, const char *json, uint64_t flags, Vm **ret, VmError *error) {
         _cleanup_(vm_spec_freep) VmSpec *spec = NULL;
+        _cleanup_(vm_freep) Vm *vm = NULL;
         VmSpecError e = {};
         char buf[600];
-        Vm *vm;
+        Vm *added;
         int r;
 
-        if (flags & ~GUNYAH_CREATE_FLAGS_ALL)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Unknown CreateVM flags 0x%" PRIx64 " (known: persist=0x1, start=0x2, transient=0x4).",
-                                         flags & ~GUNYAH_CREATE_FLAGS_ALL);
-        if ((flags & GUNYAH_CREATE_PERSIST) && (flags & GUNYAH_CREATE_TRANSIENT))
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
-                                        "CreateVM flags persist and transient exclude each other.");
-        if (strlen(json) > VM_SPEC_SIZE_MAX)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Spec is %zu bytes, larger than the limit of %d bytes.", strlen(json),
-                                         VM_SPEC_SIZE_MAX);
-
+        r = check_create_arguments(json, flags, error);
+        if (r < 0)
+                return r;
         r = vm_spec_parse(json, strlen(json), VM_SPEC_ABSOLUTE_PATHS, &spec, &e);
         if (r < 0)
-                return sd_bus_error_setf(error, GUNYAH_ERROR_INVALID_SPEC, "%s",
-                                         vm_spec_error_to_string(&e, buf, sizeof(buf)));
-
-        if (manager_get_vm(m, spec->name))
-                return sd_bus_error_setf(error, GUNYAH_ERROR_VM_EXISTS, "A VM named '%s' already exists.",
-                                         spec->name);
+                return vm_error_set(error, VM_ERROR_INVALID_SPEC, EBADMSG, "spec", "%s",
+                                    vm_spec_error_to_string(&e, buf, sizeof(buf)));
+        if (manager_get_vm(m, spec->name)) {
+                vm_error_set_vm(error, spec->name);
+                return vm_error_set(error, VM_ERROR_VM_EXISTS, EEXIST, "spec", "A VM named '%s' already exists.",
+                                    spec->name);
+        }
 
         r = vm_new(m, spec, &vm);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to create VM '%s': %m", spec->name);
+                return vm_error_set(error, VM_ERROR_SYSTEM, r, NULL, "Failed to create VM '%s': %s", spec->name,
+                                    strerror(-r));
         TAKE_PTR(spec);
         vm->transient = flags & GUNYAH_CREATE_TRANSIENT;
 
         if (flags & GUNYAH_CREATE_PERSIST) {
                 r = vm_save_definition(vm);
-                if (r < 0) {
-                        vm_free(vm);
-                        return sd_bus_error_set_errnof(error, r, "Failed to persist VM: %m");
-                }
+                if (r < 0)
+                        return vm_error_set(error, VM_ERROR_SYSTEM, r, NULL, "Failed to persist VM: %s", strerror(-r));
         }
-
         r = manager_add_vm(m, vm);
         if (r < 0) {
                 if (vm->definition_path)
                         (void) unlink(vm->definition_path);
-                vm_free(vm);
-                return sd_bus_error_set_errnof(error, r, "Failed to add VM: %m");
+                return vm_error_set(error, VM_ERROR_SYSTEM, r, NULL, "Failed to add VM: %s", strerror(-r));
         }
+        added = TAKE_PTR(vm);
 
-        *ret = vm;
+        if (flags & GUNYAH_CREATE_START) {
+                VmError start_error = VM_ERROR_NULL;
+                if (vm_start(added, VM_REASON_START, &start_error) < 0)
+                        log_debug("VM %s created, start failed: %s", added->name, start_error.message);
+        }
+        *ret = added;
         return 0;
 }
 
@@ -422,23 +460,16 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
         (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading VM definitions...");
         manager_load_dir(m, m->config_dir, true);
 
-        /* Admin files that are gone take their (inactive) VMs with them. */
-        for (size_t i = m->n_vms; i > 0; i--) {
-                Vm *vm = m->vms[i - 1];
-                if (!vm->read_only || !vm->definition_path || access(vm->definition_path, F_OK) >= 0)
-                        continue;
-                if (vm_is_active(vm)) {
-                        log_notice("VM %s: %s was removed; the VM goes once it has stopped", vm->name,
-                                   vm->definition_path);
-                        vm->destroy_when_stopped = true;
-                        vm->read_only = false;
-                        continue;
-                }
-                log_info("VM %s: %s was removed, forgetting the VM", vm->name, vm->definition_path);
-                manager_remove_vm(m, vm);
-                vm_free(vm);
-        }
-        (void) sd_notifyf(false, "READY=1\nSTATUS=Managing %zu VM(s) on the %s backend.", m->n_vms, m->ops->name);
+        /* Admin files that are gone take their VMs with them (running ones once stopped). */
+        _cleanup_free_ Vm **vms = NULL;
+        size_t n;
+        if (manager_list_vms(m, &vms, &n) < 0)
+                return log_oom();
+        for (size_t i = 0; i < n; i++)
+                if (vms[i]->read_only && vms[i]->definition_path && access(vms[i]->definition_path, F_OK) < 0)
+                        vm_undefine(vms[i]);
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Managing %zu VM(s) on the %s backend.", manager_n_vms(m),
+                          m->ops->name);
         return 0;
 }
 
@@ -446,14 +477,16 @@ int manager_startup(Manager *m) {
         manager_load_dir(m, m->config_dir, true);
         manager_load_dir(m, m->vm_state_dir, false);
 
-        for (size_t i = 0; i < m->n_vms; i++) {
-                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-                Vm *vm = m->vms[i];
+        _cleanup_free_ Vm **vms = NULL;
+        size_t n;
+        int r = manager_list_vms(m, &vms, &n);
+        if (r < 0)
+                return log_oom();
+        for (size_t i = 0; i < n; i++) {
+                VmError error = VM_ERROR_NULL;
 
-                if (!vm->spec->autostart)
-                        continue;
-                if (vm_start(vm, VM_REASON_AUTOSTART, &error) < 0)
-                        log_error("Autostart of VM %s failed: %s", vm->name, error.message);
+                if (vms[i]->spec->autostart && vm_start(vms[i], VM_REASON_AUTOSTART, &error) < 0)
+                        log_error("Autostart of VM %s failed: %s", vms[i]->name, error.message);
         }
         return 0;
 }
@@ -491,8 +524,10 @@ void manager_refill_pool(Manager *m) {
 void manager_check_exit(Manager *m) {
         if (!m->exiting)
                 return;
-        for (size_t i = 0; i < m->n_vms; i++)
-                if (vm_is_active(m->vms[i]))
+        size_t state = 0;
+        Vm *vm;
+        while (hashmap_iterate(m->vms, &state, (void **) &vm))
+                if (vm_is_active(vm))
                         return;
         (void) sd_event_exit(m->event, 0);
 }
@@ -504,13 +539,13 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         m->exiting = true;
 
         /* Definitions stay; running VMs are stopped with the reason recorded. */
-        for (size_t i = 0; i < m->n_vms; i++) {
-                Vm *vm = m->vms[i];
-                if (!vm_is_active(vm))
-                        continue;
-                vm_set_reason_detail(vm, "gunyahd is stopping");
-                (void) vm_kill(vm, VM_REASON_DAEMON_EXIT, NULL);
-        }
+        _cleanup_free_ Vm **vms = NULL;
+        size_t n;
+        if (manager_list_vms(m, &vms, &n) < 0)
+                return log_oom();
+        for (size_t i = 0; i < n; i++)
+                if (vm_is_active(vms[i]))
+                        (void) vm_kill(vms[i], VM_REASON_DAEMON_EXIT, "gunyahd is stopping", NULL);
         manager_check_exit(m);
         return 0;
 }
@@ -533,9 +568,10 @@ int manager_run(Manager *m) {
         (void) manager_startup(m);
         manager_refill_pool(m);
 
-        (void) sd_notifyf(false, "READY=1\nSTATUS=Managing %zu VM(s) on the %s backend.", m->n_vms, m->ops->name);
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Managing %zu VM(s) on the %s backend.", manager_n_vms(m),
+                          m->ops->name);
         log_info("gunyahd %s ready on the %s backend (ABI %s), %zu VM(s) defined.", PACKAGE_VERSION, m->ops->name,
-                 manager_abi_string(m), m->n_vms);
+                 manager_abi_string(m), manager_n_vms(m));
 
         r = sd_event_loop(m->event);
         if (r < 0)

@@ -5,6 +5,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "hashmap.h"
 #include "hv.h"
 #include "vm.h"
 
@@ -54,8 +55,7 @@ struct Manager {
         char *worker_test_hook; /* TEST ONLY: "VM:ATTEMPT", hook builds only */
         bool no_sandbox;
 
-        Vm **vms; /* sorted by name */
-        size_t n_vms;
+        Hashmap *vms; /* name → Vm */
 
         /* State-change subscribers (varlink SubscribeEvents). */
         struct {
@@ -82,11 +82,18 @@ int manager_startup(Manager *m); /* load definitions, autostart */
 int manager_run(Manager *m);     /* until SIGTERM/SIGINT; stops VMs on the way out */
 
 Vm *manager_get_vm(Manager *m, const char *name);
+/* As manager_get_vm, for a name a client gave: an invalid name or no such VM is an error. */
+int manager_lookup_vm(Manager *m, const char *name, Vm **ret, VmError *error);
 int manager_add_vm(Manager *m, Vm *vm);
 void manager_remove_vm(Manager *m, Vm *vm);
+size_t manager_n_vms(const Manager *m);
+/* Every VM, sorted by name, in a new array (*ret is the caller's; the VMs are not). */
+int manager_list_vms(Manager *m, Vm ***ret, size_t *ret_n);
 
-/* Creates a VM from a JSON spec document (CreateVM). */
-int manager_create_vm(Manager *m, const char *json, uint64_t flags, Vm **ret, sd_bus_error *error);
+/* Creates a VM from a JSON spec document (CreateVM); with
+ * GUNYAH_CREATE_START also starts it (the VM exists either way: a failed
+ * start shows in its state). */
+int manager_create_vm(Manager *m, const char *json, uint64_t flags, Vm **ret, VmError *error);
 
 void manager_notify_vm_event(Manager *m, Vm *vm, const char *event);
 int manager_subscribe(Manager *m, VmEventCallback cb, void *userdata);

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "json-util.h"
-#include "bus-errors.h"
+#include "bus-errors.h" /* CreateVM flags */
 #include "config.h"
 #include "id-util.h"
 #include "log.h"
@@ -16,7 +16,6 @@
 #include "varlink.h"
 #include "vm-spec.h"
 #include "vm.h"
-#include "worker.h"
 
 #define IFACE "io.gunyah.Manager"
 #define SERVICE "org.varlink.service"
@@ -27,21 +26,16 @@ static inline void json_object_putp(json_object **o) {
                 json_object_put(*o);
 }
 
-/* The errors vm_* and manager_* name (D-Bus) and what varlink clients see,
- * in one table; anything else becomes Failed. */
-static const struct {
-        const char *bus;
-        const char *varlink;
-} error_map[] = {
-        { GUNYAH_ERROR_NO_SUCH_VM, IFACE ".NoSuchVM" },
-        { GUNYAH_ERROR_VM_EXISTS, IFACE ".VMExists" },
-        { GUNYAH_ERROR_INVALID_SPEC, IFACE ".InvalidSpec" },
-        { GUNYAH_ERROR_INVALID_STATE, IFACE ".InvalidState" },
-        { GUNYAH_ERROR_START_FAILED, IFACE ".StartFailed" },
-        { GUNYAH_ERROR_READ_ONLY, IFACE ".ReadOnlyDefinition" },
-        { GUNYAH_ERROR_NOT_SUPPORTED, IFACE ".NotSupported" },
-        { SD_BUS_ERROR_ACCESS_DENIED, IFACE ".PermissionDenied" },
-        { GUNYAH_ERROR_FAILED, IFACE ".Failed" },
+/* Every model error kind and the varlink error clients see, in one table;
+ * an unset error or a system error is Failed. */
+static const char *const varlink_error_names[_VM_ERROR_KIND_MAX] = {
+        [VM_ERROR_NO_SUCH_VM] = IFACE ".NoSuchVM",
+        [VM_ERROR_VM_EXISTS] = IFACE ".VMExists",
+        [VM_ERROR_INVALID_SPEC] = IFACE ".InvalidSpec",
+        [VM_ERROR_INVALID_STATE] = IFACE ".InvalidState",
+        [VM_ERROR_START_FAILED] = IFACE ".StartFailed",
+        [VM_ERROR_READ_ONLY] = IFACE ".ReadOnlyDefinition",
+        [VM_ERROR_NOT_SUPPORTED] = IFACE ".NotSupported",
 };
 
 /* json-c reports allocation failures as NULL; this keeps building an object
@@ -56,17 +50,25 @@ static int error_with_message(VarlinkConnection *c, const char *error, const cha
         return varlink_error(c, error, p);
 }
 
-/* Answers with the varlink form of an error the model set. InvalidArgs
- * becomes InvalidParameter naming `parameter`, the argument it concerns. */
-static int reply_bus_error(VarlinkConnection *c, const sd_bus_error *e, int r, const char *parameter) {
-        if (!sd_bus_error_is_set(e))
+/* Answers with the varlink form of an error the model set: an invalid
+ * argument is InvalidParameter naming it (or `parameter`, the argument the
+ * call concerns); NoSuchVM also names the VM. */
+static int reply_vm_error(VarlinkConnection *c, const VmError *e, int r, const char *parameter) {
+        json_object *p;
+
+        if (!vm_error_is_set(e))
                 return error_with_message(c, IFACE ".Failed", strerror(-r));
-        if (sd_bus_error_has_name(e, SD_BUS_ERROR_INVALID_ARGS))
-                return varlink_error_invalid_parameter(c, parameter);
-        for (size_t i = 0; i < ELEMENTSOF(error_map); i++)
-                if (sd_bus_error_has_name(e, error_map[i].bus))
-                        return error_with_message(c, error_map[i].varlink, e->message);
-        return error_with_message(c, IFACE ".Failed", e->message);
+        if (e->kind == VM_ERROR_INVALID_ARGUMENT)
+                return varlink_error_invalid_parameter(c, parameter ?: e->parameter);
+        if (e->kind != VM_ERROR_NO_SUCH_VM)
+                return error_with_message(c, varlink_error_names[e->kind] ?: IFACE ".Failed", e->message);
+        p = json_object_new_object();
+        if (!p || json_add(p, "name", json_object_new_string(e->vm)) < 0 ||
+            json_add(p, "message", json_object_new_string(e->message)) < 0) {
+                json_object_put(p);
+                return log_oom();
+        }
+        return varlink_error(c, IFACE ".NoSuchVM", p);
 }
 
 static json_object *exit_info_to_json(const VmExitInfo *e) {
@@ -108,8 +110,10 @@ static json_object *vm_to_json(const Vm *vm) {
 
         if (!o || !pids || !reason)
                 return NULL;
-        for (size_t i = 0; i < vm->n_workers; i++)
-                if (!vm->workers[i]->exited && json_object_array_add(pids, json_object_new_int(vm->workers[i]->pid)) < 0)
+        pid_t pid[VM_VCPUS_MAX];
+        size_t n = vm_worker_pids(vm, pid, ELEMENTSOF(pid));
+        for (size_t i = 0; i < n; i++)
+                if (json_object_array_add(pids, json_object_new_int(pid[i])) < 0)
                         return NULL;
         r |= json_add(o, "name", json_object_new_string(vm->name));
         r |= json_add(o, "uuid", json_object_new_string(vm->uuid));
@@ -135,11 +139,13 @@ static json_object *vm_to_json(const Vm *vm) {
 
 static json_object *vm_list_to_json(Manager *m) {
         _cleanup_(json_object_putp) json_object *a = json_object_new_array();
+        _cleanup_free_ Vm **vms = NULL;
+        size_t n;
 
-        if (!a)
+        if (!a || manager_list_vms(m, &vms, &n) < 0)
                 return NULL;
-        for (size_t i = 0; i < m->n_vms; i++) {
-                json_object *v = vm_to_json(m->vms[i]);
+        for (size_t i = 0; i < n; i++) {
+                json_object *v = vm_to_json(vms[i]);
                 if (!v || json_object_array_add(a, v) < 0) {
                         json_object_put(v);
                         return NULL;
@@ -198,41 +204,23 @@ static int get_bool(VarlinkConnection *c, json_object *params, const char *key, 
 
 /* Looks up the VM the "name" parameter names, answering the error itself. */
 static int get_vm(VarlinkConnection *c, Manager *m, json_object *params, Vm **ret) {
-        json_object *v, *p;
-        const char *name;
-        Vm *vm;
+        VmError e = VM_ERROR_NULL;
+        json_object *v;
         int r;
 
         r = get_param(c, params, "name", json_type_string, true, &v);
         if (r < 0)
                 return r;
-        name = json_object_get_string(v);
-        if (!vm_name_is_valid(name)) {
-                (void) varlink_error_invalid_parameter(c, "name");
-                return -EINVAL;
-        }
-        vm = manager_get_vm(m, name);
-        if (!vm) {
-                _cleanup_free_ char *msg = NULL;
-                p = json_object_new_object();
-                if (asprintf(&msg, "No VM named '%s'.", name) < 0)
-                        msg = NULL;
-                if (!p || json_add(p, "name", json_object_new_string(name)) < 0 ||
-                    json_add(p, "message", json_object_new_string(msg ?: "")) < 0) {
-                        json_object_put(p);
-                        return log_oom();
-                }
-                (void) varlink_error(c, IFACE ".NoSuchVM", p);
-                return -ESRCH;
-        }
-        *ret = vm;
-        return 0;
+        r = manager_lookup_vm(m, json_object_get_string(v), ret, &e);
+        if (r < 0)
+                (void) reply_vm_error(c, &e, r, "name");
+        return r;
 }
 
 /* ---- io.gunyah.Manager ---- */
 
 static int method_create_vm(VarlinkConnection *c, Manager *m, json_object *params) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        VmError e = VM_ERROR_NULL;
         static const char *const known[] = { "spec", "persist", "start", "transient", NULL };
         bool persist, start, transient;
         json_object *spec, *reply;
@@ -247,16 +235,11 @@ static int method_create_vm(VarlinkConnection *c, Manager *m, json_object *param
                 return varlink_error_invalid_parameter(c, "transient");
 
         r = manager_create_vm(m, json_object_get_string(spec),
-                              (persist ? GUNYAH_CREATE_PERSIST : 0) | (transient ? GUNYAH_CREATE_TRANSIENT : 0), &vm,
-                              &error);
+                              (persist ? GUNYAH_CREATE_PERSIST : 0) | (transient ? GUNYAH_CREATE_TRANSIENT : 0) |
+                                      (start ? GUNYAH_CREATE_START : 0),
+                              &vm, &e);
         if (r < 0)
-                return reply_bus_error(c, &error, r, "spec");
-        if (start) {
-                /* As on D-Bus: the VM exists either way; a failed start shows in its state. */
-                _cleanup_(sd_bus_error_free) sd_bus_error start_error = SD_BUS_ERROR_NULL;
-                if (vm_start(vm, VM_REASON_START, &start_error) < 0)
-                        log_debug("VM %s created over varlink, start failed: %s", vm->name, start_error.message);
-        }
+                return reply_vm_error(c, &e, r, "spec");
 
         reply = json_object_new_object();
         if (!reply || json_add(reply, "name", json_object_new_string(vm->name)) < 0 ||
@@ -297,7 +280,7 @@ static int method_list_vms(VarlinkConnection *c, Manager *m, json_object *params
 }
 
 static int by_name(VarlinkConnection *c, Manager *m, json_object *params, VmVerb verb) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        VmError e = VM_ERROR_NULL;
         static const char *const known[] = { "name", NULL };
         static const char *const known_stop[] = { "name", "timeoutUSec", NULL };
         uint64_t timeout = STOP_TIMEOUT_DEFAULT_USEC;
@@ -318,9 +301,9 @@ static int by_name(VarlinkConnection *c, Manager *m, json_object *params, VmVerb
                 }
         }
 
-        r = vm_apply_verb(vm, verb, timeout, &error);
+        r = vm_apply_verb(vm, verb, timeout, &e);
         if (r < 0)
-                return reply_bus_error(c, &error, r, verb == VM_VERB_STOP ? "timeoutUSec" : "name");
+                return reply_vm_error(c, &e, r, verb == VM_VERB_STOP ? "timeoutUSec" : "name");
         return varlink_reply(c, NULL);
 }
 

@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "bus-errors.h"
+#include "bus-errors.h" /* the object path prefix */
 #include "bus-vm.h"
 #include "console.h"
+#include "dtb.h"
 #include "fileio.h"
 #include "id-util.h"
 #include "log.h"
@@ -18,71 +18,22 @@
 #include "manager.h"
 #include "string-table.h"
 #include "time-util.h"
-#include "vm-start.h"
+#include "vm-instance.h"
 #include "vm.h"
 #include "worker-protocol.h"
 #include "worker.h"
 
-/* After the first exit, how long workers get to leave on their own. */
-#define VM_WORKER_STOP_GRACE_USEC (2 * USEC_PER_SEC)
 /* The crash restart back-off doubles up to this. */
 #define VM_CRASH_BACKOFF_MAX_USEC (5 * 60 * USEC_PER_SEC)
 
-static const char *const state_names[_VM_STATE_MAX] = {
-        [VM_STATE_DEFINED] = "defined",   [VM_STATE_STARTING] = "starting",
-        [VM_STATE_RUNNING] = "running",   [VM_STATE_STOPPING] = "stopping",
-        [VM_STATE_STOPPED] = "stopped",   [VM_STATE_FAILED] = "failed",
-};
+/* What an event carries besides its kind. */
+typedef struct VmEventArgs {
+        VmReason reason;       /* START, KILL, GUEST_EXIT */
+        const char *detail;    /* shown after the reason where the transition records it */
+        uint64_t timeout_usec; /* STOP */
+} VmEventArgs;
 
-static const char *const reason_names[_VM_REASON_MAX] = {
-        [VM_REASON_NONE] = "",
-        [VM_REASON_START] = "start",
-        [VM_REASON_AUTOSTART] = "autostart",
-        [VM_REASON_RESTART] = "restart",
-        [VM_REASON_STOP] = "stop-requested",
-        [VM_REASON_POWEROFF] = "poweroff",
-        [VM_REASON_REBOOT] = "reboot",
-        [VM_REASON_WATCHDOG] = "watchdog",
-        [VM_REASON_CRASHED] = "crashed",
-        [VM_REASON_LOAD_FAILED] = "load-failed",
-        [VM_REASON_KILLED] = "killed",
-        [VM_REASON_SHUTDOWN] = "shutdown",
-        [VM_REASON_WORKER_FAILED] = "worker-failed",
-        [VM_REASON_DAEMON_EXIT] = "daemon-exit",
-};
-
-const char *vm_state_to_string(VmState s) {
-        return string_table_lookup(state_names, ELEMENTSOF(state_names), s);
-}
-
-VmState vm_state_from_string(const char *s) {
-        return (VmState) string_table_index(state_names, ELEMENTSOF(state_names), s);
-}
-
-const char *vm_reason_to_string(VmReason r) {
-        return string_table_lookup(reason_names, ELEMENTSOF(reason_names), r);
-}
-
-VmReason vm_reason_from_string(const char *s) {
-        return (VmReason) string_table_index(reason_names, ELEMENTSOF(reason_names), s);
-}
-
-const char *vm_exit_info_type_name(const VmExitInfo *e) {
-        static const char *const names[] = {
-                [GUNYAH_VM_EXIT_TYPE_VM_EXIT] = "VM_EXIT",
-                [GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF] = "PSCI_POWER_OFF",
-                [GUNYAH_VM_EXIT_TYPE_PSCI_SYSTEM_RESET] = "PSCI_SYSTEM_RESET",
-                [GUNYAH_VM_EXIT_TYPE_PSCI_SYSTEM_RESET2] = "PSCI_SYSTEM_RESET2",
-                [GUNYAH_VM_EXIT_TYPE_WDT_BITE] = "WDT_BITE",
-                [GUNYAH_VM_EXIT_TYPE_HYP_ERROR] = "HYP_ERROR",
-                [GUNYAH_VM_EXIT_TYPE_ASYNC_EXT_ABORT] = "ASYNC_EXT_ABORT",
-                [GUNYAH_VM_EXIT_TYPE_VM_FORCE_STOPPED] = "VM_FORCE_STOPPED",
-        };
-
-        if (e->status != GUNYAH_VM_STATUS_EXITED)
-                return ""; /* the type means something only for an exited VM */
-        return e->exit_type < ELEMENTSOF(names) ? names[e->exit_type] : "UNKNOWN";
-}
+static int vm_handle_event(Vm *vm, VmEvent event, const VmEventArgs *args, VmError *error);
 
 bool vm_is_active(const Vm *vm) {
         return IN_SET(vm->state, VM_STATE_STARTING, VM_STATE_RUNNING, VM_STATE_STOPPING);
@@ -96,8 +47,12 @@ char *vm_state_reason_string(const Vm *vm) {
         return strdup(vm_reason_to_string(vm->reason));
 }
 
+size_t vm_worker_pids(const Vm *vm, pid_t *pids, size_t max) {
+        return vm->instance ? vm_instance_worker_pids(vm->instance, pids, max) : 0;
+}
+
 int vm_new(Manager *m, VmSpec *spec, Vm **ret) {
-        _cleanup_free_ Vm *vm = NULL;
+        _cleanup_(vm_freep) Vm *vm = NULL;
         int r;
 
         vm = calloc(1, sizeof(*vm));
@@ -105,10 +60,8 @@ int vm_new(Manager *m, VmSpec *spec, Vm **ret) {
                 return -ENOMEM;
 
         vm->manager = m;
-        vm->guest_mem_fd = -EBADF;
-        vm->devices_fd = -EBADF;
-        vm->console_read_fd = -EBADF;
         vm->exit_info.vcpu = -1;
+        vm->phase = VM_PHASE_DEFINED;
         vm->state = VM_STATE_DEFINED;
         vm->reason = VM_REASON_NONE;
         vm->created_usec = now_realtime_usec();
@@ -116,39 +69,24 @@ int vm_new(Manager *m, VmSpec *spec, Vm **ret) {
         vm->name = strdup(spec->name);
         if (!vm->name)
                 return -ENOMEM;
-
         if (spec->uuid[0])
                 memcpy(vm->uuid, spec->uuid, sizeof(vm->uuid));
         else {
                 r = uuid_generate_string(vm->uuid);
-                if (r < 0) {
-                        free(vm->name);
+                if (r < 0)
                         return r;
-                }
         }
-
         r = vm_spec_to_json(spec, &vm->spec_json);
-        if (r < 0) {
-                free(vm->name);
+        if (r < 0)
                 return r;
-        }
-
         r = sd_bus_path_encode(GUNYAH_VM_PATH_PREFIX, vm->name, &vm->object_path);
-        if (r < 0) {
-                free(vm->spec_json);
-                free(vm->name);
+        if (r < 0)
                 return r;
-        }
-
         r = console_new(vm->name, m->log_dir, &vm->console);
-        if (r < 0) {
-                free(vm->object_path);
-                free(vm->spec_json);
-                free(vm->name);
+        if (r < 0)
                 return r;
-        }
 
-        vm->spec = spec;
+        vm->spec = spec; /* owned from here on, only on success */
         *ret = TAKE_PTR(vm);
         return 0;
 }
@@ -157,8 +95,7 @@ Vm *vm_free(Vm *vm) {
         if (!vm)
                 return NULL;
 
-        vm_instance_teardown(vm);
-        sd_event_source_disable_unref(vm->finish_stop_event);
+        vm_instance_free(vm->instance);
         sd_event_source_disable_unref(vm->restart_timer);
         sd_event_source_disable_unref(vm->stop_timer);
         console_free(vm->console);
@@ -168,22 +105,24 @@ Vm *vm_free(Vm *vm) {
         free(vm->object_path);
         free(vm->definition_path);
         free(vm->reason_detail);
-        free(vm->dtb);
         free(vm);
         return NULL;
 }
 
-void vm_set_reason_detail(Vm *vm, const char *detail) {
+static void vm_set_reason_detail(Vm *vm, const char *detail) {
         free(vm->reason_detail);
         vm->reason_detail = detail ? strdup(detail) : NULL;
 }
 
-void vm_set_state(Vm *vm, VmState state, VmReason reason) {
+/* Publishes a new state or reason: PropertiesChanged, varlink events, the log. */
+static void vm_publish(Vm *vm, VmState state, VmReason reason) {
         bool changed_state = vm->state != state;
 
+        if (!changed_state && vm->reason == reason)
+                return;
         vm->state = state;
         vm->reason = reason;
-        if (IN_SET(state, VM_STATE_STARTING))
+        if (state == VM_STATE_STARTING)
                 vm->started_usec = 0;
         if (state == VM_STATE_RUNNING)
                 vm->started_usec = now_realtime_usec();
@@ -195,47 +134,12 @@ void vm_set_state(Vm *vm, VmState state, VmReason reason) {
                 log_info("VM %s: %s%s%s%s", vm->name, vm_state_to_string(state), why && *why ? " (" : "",
                          why && *why ? why : "", why && *why ? ")" : "");
 
-        /* Every transition is published, also a new reason within one state. */
         bus_vm_emit_state_changed(vm);
         manager_notify_vm_event(vm->manager, vm, "state");
 
         /* A spare this start took is replaced once the start is over. */
         if (state != VM_STATE_STARTING)
                 manager_refill_pool(vm->manager);
-}
-
-/* ---- exits ---- */
-
-static VmReason reason_from_exit(uint32_t status, uint16_t type) {
-        if (status == GUNYAH_VM_STATUS_LOAD_FAILED)
-                return VM_REASON_LOAD_FAILED;
-        if (status != GUNYAH_VM_STATUS_EXITED)
-                return VM_REASON_CRASHED;
-
-        switch (type) {
-        case GUNYAH_VM_EXIT_TYPE_VM_EXIT:
-        case GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF:
-        case GUNYAH_VM_EXIT_TYPE_VM_FORCE_STOPPED:
-                return VM_REASON_POWEROFF;
-        case GUNYAH_VM_EXIT_TYPE_PSCI_SYSTEM_RESET:
-        case GUNYAH_VM_EXIT_TYPE_PSCI_SYSTEM_RESET2:
-                return VM_REASON_REBOOT;
-        case GUNYAH_VM_EXIT_TYPE_WDT_BITE:
-                return VM_REASON_WATCHDOG;
-        default: /* HYP_ERROR, ASYNC_EXT_ABORT and types we do not know */
-                return VM_REASON_CRASHED;
-        }
-}
-
-static int on_stop_grace_expired(sd_event_source *s, uint64_t usec, void *userdata) {
-        Vm *vm = userdata;
-        for (size_t i = 0; i < vm->n_workers; i++)
-                if (!vm->workers[i]->exited) {
-                        log_warning("VM %s: worker of vCPU %u did not leave, killing it", vm->name,
-                                    vm->workers[i]->vcpu);
-                        worker_kill(vm->workers[i]);
-                }
-        return 0;
 }
 
 static void vm_arm_timer(Vm *vm, sd_event_source **slot, uint64_t usec, sd_event_time_handler_t cb) {
@@ -247,32 +151,71 @@ static void vm_arm_timer(Vm *vm, sd_event_source **slot, uint64_t usec, sd_event
                 log_error_errno(r, "VM %s: failed to arm timer: %m", vm->name);
 }
 
-/* First step of every way out of running: remember why, ask the workers to
- * leave, and kill whatever is still there after the grace period. */
-static void vm_begin_stop(Vm *vm, VmReason final_reason, bool force) {
-        /* The first exit decides the reason; a pending graceful stop or a
-         * forced stop may still be overtaken by it. */
-        if (vm->stop_decided && !force)
-                return;
+/* ---- what the workers say ---- */
 
-        vm->stop_decided = true;
-        vm->pending_reason = final_reason;
-        if (vm->state != VM_STATE_STOPPING)
-                vm_set_state(vm, VM_STATE_STOPPING, final_reason == VM_REASON_SHUTDOWN ? VM_REASON_STOP : final_reason);
+static int on_workers_gone(sd_event_source *s, void *userdata) {
+        Vm *vm = userdata;
+        Manager *m = vm->manager;
 
-        for (size_t i = 0; i < vm->n_workers; i++) {
-                if (vm->workers[i]->exited)
-                        continue;
-                if (force)
-                        worker_kill(vm->workers[i]);
-                else
-                        (void) worker_request_stop(vm->workers[i]);
-        }
-        vm->stop_timer = sd_event_source_disable_unref(vm->stop_timer);
-        if (!force)
-                vm_arm_timer(vm, &vm->stop_timer, VM_WORKER_STOP_GRACE_USEC, on_stop_grace_expired);
+        vm->instance->gone_event = sd_event_source_disable_unref(vm->instance->gone_event);
+        if (!vm_instance_workers_gone(vm->instance))
+                return 0;
+        (void) vm_handle_event(vm, VM_EVENT_WORKERS_GONE, &(VmEventArgs) {}, NULL); /* may free vm */
+        manager_check_exit(m);
+        return 0;
+}
 
-        vm_check_workers_gone(vm);
+static void vm_check_workers_gone(Vm *vm) {
+        if (vm->instance && IN_SET(vm->phase, VM_PHASE_STOPPING, VM_PHASE_ABORTING))
+                vm_instance_watch_workers_gone(vm->instance, on_workers_gone, vm);
+}
+
+static void vm_record_exit(Vm *vm, const VmExitInfo *e) {
+        if (vm->exit_info.valid)
+                return; /* the first report is the one that counts */
+        vm->exit_info = *e;
+        vm->exit_info.valid = true;
+        vm->exit_info.timestamp = now_realtime_usec();
+}
+
+static void on_worker_exited_vm(Vm *vm, const WorkerMessage *msg) {
+        VmExitInfo e = {
+                .status = msg->status,
+                .exit_type = msg->exit_info.type,
+                .reason_size = msg->exit_info.reason_size,
+                .vcpu = (int32_t) msg->vcpu,
+        };
+        VmReason r = vm_reason_from_exit(msg->status, msg->exit_info.type);
+
+        memcpy(e.reason, msg->exit_info.reason, sizeof(e.reason));
+        vm_record_exit(vm, &e);
+        (void) vm_handle_event(vm, r == VM_REASON_POWEROFF ? VM_EVENT_GUEST_POWEROFF : VM_EVENT_GUEST_EXIT,
+                               &(VmEventArgs) { .reason = r }, NULL);
+}
+
+static void on_worker_page_fault(Vm *vm, const WorkerMessage *msg) {
+        vm_record_exit(vm, &(VmExitInfo) {
+                .status = GUNYAH_VM_STATUS_CRASHED,
+                .vcpu = (int32_t) msg->vcpu,
+                .fault_addr = msg->addr,
+                .error = -msg->error,
+        });
+        log_warning("VM %s: vCPU %u: unrecoverable page fault at 0x%" PRIx64 ": %s", vm->name, msg->vcpu,
+                    msg->addr, strerror(-msg->error));
+        (void) vm_handle_event(vm, VM_EVENT_GUEST_EXIT, &(VmEventArgs) { .reason = VM_REASON_CRASHED }, NULL);
+}
+
+static void on_worker_failed(Vm *vm, const WorkerMessage *msg) {
+        VmExitInfo e = { .vcpu = (int32_t) msg->vcpu, .error = -msg->error };
+        char detail[128];
+
+        snprintf(e.step, sizeof(e.step), "%.*s", (int) sizeof(msg->step), msg->step);
+        vm_record_exit(vm, &e);
+        log_error("VM %s: worker of vCPU %u failed in %.*s: %s", vm->name, msg->vcpu, (int) sizeof(msg->step),
+                  msg->step, strerror(-msg->error));
+        snprintf(detail, sizeof(detail), "%s: %s (worker of vCPU %u)", vm->exit_info.step,
+                 errno_to_name(vm->exit_info.error), msg->vcpu);
+        (void) vm_handle_event(vm, VM_EVENT_WORKER_FAILED, &(VmEventArgs) { .detail = detail }, NULL);
 }
 
 void vm_on_worker_message(Vm *vm, Worker *w, const void *data) {
@@ -283,69 +226,20 @@ void vm_on_worker_message(Vm *vm, Worker *w, const void *data) {
         case WORKER_MSG_READY:
                 w->ready = true;
                 log_debug("VM %s: worker of vCPU %u ready", vm->name, w->vcpu);
-                vm_check_all_ready(vm);
+                if (vm->instance && vm_instance_workers_ready(vm->instance))
+                        (void) vm_handle_event(vm, VM_EVENT_READY, &(VmEventArgs) {}, NULL);
                 break;
-
         case WORKER_MSG_VM_EXITED:
-                if (!vm->exit_info.valid) {
-                        vm->exit_info = (VmExitInfo) {
-                                .valid = true,
-                                .status = msg->status,
-                                .exit_type = msg->exit_info.type,
-                                .reason_size = msg->exit_info.reason_size,
-                                .vcpu = (int32_t) msg->vcpu,
-                                .timestamp = now_realtime_usec(),
-                        };
-                        memcpy(vm->exit_info.reason, msg->exit_info.reason, sizeof(vm->exit_info.reason));
-                }
-                /* A graceful stop that the guest honoured is a shutdown. */
-                VmReason r = reason_from_exit(msg->status, msg->exit_info.type);
-                if (vm->state == VM_STATE_STOPPING && !vm->stop_decided &&
-                    vm->pending_reason == VM_REASON_SHUTDOWN && r == VM_REASON_POWEROFF)
-                        r = VM_REASON_SHUTDOWN;
-                vm_begin_stop(vm, r, false);
+                on_worker_exited_vm(vm, msg);
                 break;
-
         case WORKER_MSG_PAGE_FAULT:
-                if (!vm->exit_info.valid)
-                        vm->exit_info = (VmExitInfo) {
-                                .valid = true,
-                                .status = GUNYAH_VM_STATUS_CRASHED,
-                                .vcpu = (int32_t) msg->vcpu,
-                                .fault_addr = msg->addr,
-                                .error = -msg->error,
-                                .timestamp = now_realtime_usec(),
-                        };
-                log_warning("VM %s: vCPU %u: unrecoverable page fault at 0x%" PRIx64 ": %s", vm->name,
-                            msg->vcpu, msg->addr, strerror(-msg->error));
-                vm_begin_stop(vm, VM_REASON_CRASHED, false);
+                on_worker_page_fault(vm, msg);
                 break;
-
         case WORKER_MSG_FAILED:
-                if (!vm->exit_info.valid) {
-                        vm->exit_info = (VmExitInfo) {
-                                .valid = true,
-                                .vcpu = (int32_t) msg->vcpu,
-                                .error = -msg->error,
-                                .timestamp = now_realtime_usec(),
-                        };
-                        snprintf(vm->exit_info.step, sizeof(vm->exit_info.step), "%.*s",
-                                 (int) sizeof(msg->step), msg->step);
-                }
-                log_error("VM %s: worker of vCPU %u failed in %.*s: %s", vm->name, msg->vcpu,
-                          (int) sizeof(msg->step), msg->step, strerror(-msg->error));
-                if (vm->state == VM_STATE_STARTING) {
-                        char detail[128];
-                        snprintf(detail, sizeof(detail), "%s: %s (worker of vCPU %u)", vm->exit_info.step,
-                                 errno_to_name(vm->exit_info.error), msg->vcpu);
-                        vm_fail_start(vm, detail);
-                } else
-                        vm_begin_stop(vm, VM_REASON_WORKER_FAILED, false);
+                on_worker_failed(vm, msg);
                 break;
-
         case WORKER_MSG_IDLE:
                 break; /* a spare taken while loading says it after the assignment was queued */
-
         default:
                 log_warning("VM %s: worker of vCPU %u sent unknown message type %u, ignoring", vm->name,
                             w->vcpu, msg->type);
@@ -353,64 +247,39 @@ void vm_on_worker_message(Vm *vm, Worker *w, const void *data) {
 }
 
 void vm_on_worker_exit(Vm *vm, Worker *w, int code, int status) {
-        bool clean = code == CLD_EXITED && status == 0;
-        /* Expected once a way out is decided; a graceful request alone is not one. */
-        bool unexpected = !vm->stop_decided && vm_is_active(vm);
+        char detail[128];
 
-        if (unexpected) {
-                /* Left while the VM ran, without telling us why: worker-failed. */
-                if (!vm->exit_info.valid)
-                        vm->exit_info = (VmExitInfo) {
-                                .valid = true,
-                                .vcpu = (int32_t) w->vcpu,
-                                .signal = code == CLD_EXITED ? 0 : status,
-                                .exit_code = code == CLD_EXITED ? status : 0,
-                                .timestamp = now_realtime_usec(),
-                        };
-                if (clean)
+        /* Expected once a way out is decided; a graceful request alone is not one. */
+        if (IN_SET(vm->phase, VM_PHASE_STARTING, VM_PHASE_RUNNING, VM_PHASE_STOP_REQUESTED)) {
+                vm_record_exit(vm, &(VmExitInfo) {
+                        .vcpu = (int32_t) w->vcpu,
+                        .signal = code == CLD_EXITED ? 0 : status,
+                        .exit_code = code == CLD_EXITED ? status : 0,
+                });
+                if (code == CLD_EXITED && status == 0)
                         log_error("VM %s: worker of vCPU %u exited without reporting why", vm->name, w->vcpu);
                 else
                         log_error("VM %s: worker of vCPU %u (pid %d) %s %d", vm->name, w->vcpu, (int) w->pid,
                                   code == CLD_EXITED ? "exited with status" : "was killed by signal", status);
-
-                if (vm->state == VM_STATE_STARTING) {
-                        char detail[128];
-                        if (code == CLD_EXITED)
-                                snprintf(detail, sizeof(detail), "spawn-workers: worker of vCPU %u exited with status %d",
-                                         w->vcpu, status);
-                        else
-                                snprintf(detail, sizeof(detail), "spawn-workers: worker of vCPU %u killed by SIG%s",
-                                         w->vcpu, sigabbrev_np(status) ?: "?");
-                        vm_fail_start(vm, detail);
-                } else
-                        vm_begin_stop(vm, VM_REASON_WORKER_FAILED, false);
+                if (code == CLD_EXITED)
+                        snprintf(detail, sizeof(detail), "spawn-workers: worker of vCPU %u exited with status %d",
+                                 w->vcpu, status);
+                else
+                        snprintf(detail, sizeof(detail), "spawn-workers: worker of vCPU %u killed by SIG%s",
+                                 w->vcpu, sigabbrev_np(status) ?: "?");
+                (void) vm_handle_event(vm, VM_EVENT_WORKER_FAILED, &(VmEventArgs) { .detail = detail }, NULL);
         }
-
         vm_check_workers_gone(vm);
 }
 
-void vm_check_all_ready(Vm *vm) {
-        if (vm->state != VM_STATE_STARTING || vm->n_workers != vm->spec->vcpus)
-                return;
-        for (size_t i = 0; i < vm->n_workers; i++)
-                if (!vm->workers[i]->ready)
-                        return;
-        vm_set_state(vm, VM_STATE_RUNNING, vm->reason);
-}
-
-/* A worker could not get going: the start failed, the VM ends failed. */
-void vm_fail_start(Vm *vm, const char *detail) {
-        vm_set_reason_detail(vm, detail);
-        vm_begin_stop(vm, VM_REASON_LOAD_FAILED, true);
-}
+/* ---- lifecycle actions (design §5) ---- */
 
 static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Vm *vm = userdata;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
         vm->restart_timer = sd_event_source_disable_unref(vm->restart_timer);
-        if (vm->state != VM_STATE_STOPPED)
-                return 0;
-        (void) vm_start(vm, VM_REASON_RESTART, &error);
+        if (vm->state == VM_STATE_STOPPED)
+                (void) vm_start(vm, VM_REASON_RESTART, NULL);
         return 0;
 }
 
@@ -422,38 +291,31 @@ static uint64_t crash_backoff_usec(const Vm *vm) {
         return MIN(usec, VM_CRASH_BACKOFF_MAX_USEC);
 }
 
-/* What the spec says to do after the VM stopped for reason. */
-static void vm_apply_lifecycle(Vm *vm) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        VmLifecycleAction action;
-
-        if (vm->manager->exiting)
-                return;
-
+static VmLifecycleAction vm_lifecycle_action(const Vm *vm) {
+        if (vm->transient || vm->destroy_when_stopped)
+                return VM_ACTION_DESTROY;
         switch (vm->reason) {
         case VM_REASON_POWEROFF:
-                action = vm->spec->on_poweroff;
-                break;
+                return vm->spec->on_poweroff;
         case VM_REASON_REBOOT:
-                action = vm->spec->on_reboot;
-                break;
+                return vm->spec->on_reboot;
         case VM_REASON_CRASHED:
         case VM_REASON_WATCHDOG:
         case VM_REASON_WORKER_FAILED:
-                action = vm->spec->on_crash;
-                break;
+                return vm->spec->on_crash;
         default: /* stopped through the API: nothing to do */
-                action = VM_ACTION_STOP;
+                return VM_ACTION_STOP;
         }
+}
 
-        if (vm->transient || vm->destroy_when_stopped)
-                action = VM_ACTION_DESTROY;
-
-        switch (action) {
-        case VM_ACTION_STOP:
+/* What the spec says to do after the VM stopped. May free vm. */
+static void vm_apply_lifecycle(Vm *vm) {
+        if (vm->manager->exiting)
                 return;
+
+        switch (vm_lifecycle_action(vm)) {
         case VM_ACTION_DESTROY:
-                (void) vm_destroy(vm, &error);
+                (void) vm_handle_event(vm, VM_EVENT_DESTROY, &(VmEventArgs) {}, NULL);
                 return;
         case VM_ACTION_RESTART:
                 break;
@@ -461,8 +323,8 @@ static void vm_apply_lifecycle(Vm *vm) {
                 return;
         }
 
-        if (vm->reason == VM_REASON_REBOOT || vm->reason == VM_REASON_POWEROFF) {
-                (void) vm_start(vm, VM_REASON_RESTART, &error);
+        if (IN_SET(vm->reason, VM_REASON_REBOOT, VM_REASON_POWEROFF)) {
+                (void) vm_start(vm, VM_REASON_RESTART, NULL);
                 return;
         }
 
@@ -479,189 +341,211 @@ static void vm_apply_lifecycle(Vm *vm) {
         vm_arm_timer(vm, &vm->restart_timer, crash_backoff_usec(vm), on_restart_timer);
 }
 
-static int on_workers_gone(sd_event_source *s, void *userdata) {
+/* ---- the state machine's actions ---- */
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Vm *vm = userdata;
-        Manager *m = vm->manager;
-        vm->finish_stop_event = sd_event_source_disable_unref(vm->finish_stop_event);
-        if (vm->state != VM_STATE_STOPPING)
-                return 0;
-        for (size_t i = 0; i < vm->n_workers; i++)
-                if (!vm->workers[i]->exited)
-                        return 0;
 
         vm->stop_timer = sd_event_source_disable_unref(vm->stop_timer);
-        vm_instance_teardown(vm);
-        if (!vm->exit_info.timestamp)
-                vm->exit_info.timestamp = now_realtime_usec();
-        vm->exit_info.valid = true;
-        /* A start that failed in a worker ends failed, everything else stopped. */
-        vm_set_state(vm, vm->pending_reason == VM_REASON_LOAD_FAILED ? VM_STATE_FAILED : VM_STATE_STOPPED,
-                     vm->pending_reason);
-        vm_apply_lifecycle(vm); /* may free vm */
-        manager_check_exit(m);
+        if (vm->phase == VM_PHASE_STOP_REQUESTED)
+                log_notice("VM %s: guest did not stop within its timeout, forcing it off", vm->name);
+        (void) vm_handle_event(vm, VM_EVENT_STOP_TIMEOUT, &(VmEventArgs) { .detail = "stop timeout expired" }, NULL);
         return 0;
 }
 
-/* Finishing a stop frees the workers and may free the VM itself, so it never
- * runs inside a worker's or a caller's callback: it is deferred to the loop. */
-void vm_check_workers_gone(Vm *vm) {
-        int r;
-
-        if (vm->state != VM_STATE_STOPPING || vm->finish_stop_event)
-                return;
-        for (size_t i = 0; i < vm->n_workers; i++)
-                if (!vm->workers[i]->exited)
-                        return;
-        r = sd_event_add_defer(vm->manager->event, &vm->finish_stop_event, on_workers_gone, vm);
-        if (r < 0)
-                log_error_errno(r, "VM %s: cannot schedule the end of its stop: %m", vm->name);
+static void vm_press_button(Vm *vm, uint64_t timeout_usec) {
+        (void) vm_instance_press_power_button(vm->instance);
+        if (timeout_usec == 0) /* no time to wait: forced at once */
+                (void) vm_handle_event(vm, VM_EVENT_KILL, &(VmEventArgs) { .reason = VM_REASON_KILLED }, NULL);
+        else
+                vm_arm_timer(vm, &vm->stop_timer, timeout_usec, on_stop_timeout);
 }
 
-/* ---- API operations ---- */
-
-static int invalid_state(Vm *vm, sd_bus_error *error, const char *verb) {
-        return sd_bus_error_setf(error, GUNYAH_ERROR_INVALID_STATE, "Cannot %s VM '%s': it is %s.", verb,
-                                 vm->name, vm_state_to_string(vm->state));
-}
-
-int vm_start(Vm *vm, VmReason reason, sd_bus_error *error) {
-        char errbuf[512] = "";
-        const char *step = NULL;
-        int r;
-
-        if (!IN_SET(vm->state, VM_STATE_DEFINED, VM_STATE_STOPPED, VM_STATE_FAILED))
-                return invalid_state(vm, error, "start");
-
+/* Before a start: nothing of the last run is carried over. */
+static void vm_reset_run(Vm *vm, VmReason reason) {
         vm->restart_timer = sd_event_source_disable_unref(vm->restart_timer);
         if (reason != VM_REASON_RESTART)
                 vm->crash_restart_count = 0;
         vm->exit_info = (VmExitInfo) { .vcpu = -1 };
-        vm->pending_reason = VM_REASON_NONE;
-        vm->stop_decided = false;
         vm_set_reason_detail(vm, NULL);
-        vm_set_state(vm, VM_STATE_STARTING, reason);
-
-        r = vm_instance_start(vm, &step, errbuf, sizeof(errbuf));
-        if (r < 0) {
-                _cleanup_free_ char *detail = NULL;
-
-                vm_instance_teardown(vm);
-                vm->exit_info = (VmExitInfo) {
-                        .valid = true,
-                        .vcpu = -1,
-                        .error = -r,
-                        .timestamp = now_realtime_usec(),
-                };
-                snprintf(vm->exit_info.step, sizeof(vm->exit_info.step), "%s", strna(step));
-                if (asprintf(&detail, "%s: %s%s%s", strna(step), errno_to_name(r), errbuf[0] ? ": " : "",
-                             errbuf) < 0)
-                        detail = NULL;
-                vm_set_reason_detail(vm, detail);
-                log_error_errno(r, "VM %s: start failed at step %s: %s%s%m", vm->name, strna(step), errbuf,
-                                errbuf[0] ? ": " : "");
-                vm_set_state(vm, VM_STATE_FAILED, VM_REASON_LOAD_FAILED);
-                return sd_bus_error_setf(error, GUNYAH_ERROR_START_FAILED, "Starting VM '%s' failed at %s: %s%s%s",
-                                         vm->name, strna(step), errbuf, errbuf[0] ? ": " : "", strerror(-r));
-        }
-
-        /* running once every worker has reported ready (vm_check_all_ready) */
-        return 0;
 }
 
-static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        Vm *vm = userdata;
+static void vm_tear_down(Vm *vm) {
         vm->stop_timer = sd_event_source_disable_unref(vm->stop_timer);
-        if (vm->state != VM_STATE_STOPPING || vm->stop_decided)
-                return 0;
-        log_notice("VM %s: guest did not stop within its timeout, forcing it off", vm->name);
-        vm_set_reason_detail(vm, "stop timeout expired");
-        vm_begin_stop(vm, VM_REASON_KILLED, true);
-        return 0;
+        vm->instance = vm_instance_free(vm->instance);
+        if (!vm->exit_info.timestamp)
+                vm->exit_info.timestamp = now_realtime_usec();
+        vm->exit_info.valid = true;
 }
 
-int vm_stop(Vm *vm, uint64_t timeout_usec, sd_bus_error *error) {
-        if (vm->state == VM_STATE_STOPPING && !vm->stop_decided)
-                return 0; /* already asked */
-        if (vm->state != VM_STATE_RUNNING)
-                return invalid_state(vm, error, "stop");
+static int vm_bring_up(Vm *vm, VmError *error) {
+        _cleanup_free_ char *detail = NULL;
+        char errbuf[512] = "";
+        const char *step = NULL;
+        int r;
 
-        vm->pending_reason = VM_REASON_SHUTDOWN;
-        vm_set_state(vm, VM_STATE_STOPPING, VM_REASON_STOP);
-        (void) vm_instance_request_poweroff(vm);
+        r = vm_instance_new(vm, &vm->instance, &step, errbuf, sizeof(errbuf));
+        if (r >= 0)
+                return 0; /* running once every worker has reported ready */
 
-        if (timeout_usec == 0) {
-                vm_begin_stop(vm, VM_REASON_KILLED, true);
-                return 0;
-        }
-        vm_arm_timer(vm, &vm->stop_timer, timeout_usec, on_stop_timeout);
-        return 0;
+        vm->exit_info = (VmExitInfo) { .valid = true, .vcpu = -1, .error = -r, .timestamp = now_realtime_usec() };
+        snprintf(vm->exit_info.step, sizeof(vm->exit_info.step), "%s", strna(step));
+        if (asprintf(&detail, "%s: %s%s%s", strna(step), errno_to_name(r), errbuf[0] ? ": " : "", errbuf) < 0)
+                detail = NULL;
+        log_error_errno(r, "VM %s: start failed at step %s: %s%s%m", vm->name, strna(step), errbuf,
+                        errbuf[0] ? ": " : "");
+        (void) vm_handle_event(vm, VM_EVENT_START_FAILED, &(VmEventArgs) { .detail = detail }, NULL);
+        return vm_error_set(error, VM_ERROR_START_FAILED, r, NULL, "Starting VM '%s' failed at %s: %s%s%s", vm->name,
+                            strna(step), errbuf, errbuf[0] ? ": " : "", strerror(-r));
 }
 
-int vm_kill(Vm *vm, VmReason reason, sd_bus_error *error) {
-        if (!IN_SET(vm->state, VM_STATE_STARTING, VM_STATE_RUNNING, VM_STATE_STOPPING))
-                return invalid_state(vm, error, "kill");
-
-        vm_begin_stop(vm, reason, true);
-        return 0;
-}
-
-int vm_destroy(Vm *vm, sd_bus_error *error) {
+/* Forgets an inactive VM; DESTROY also removes what the API created for it. */
+static int vm_forget(Vm *vm, bool destroy, VmError *error) {
         Manager *m = vm->manager;
         int r;
 
-        if (vm->read_only)
-                return sd_bus_error_setf(error, GUNYAH_ERROR_READ_ONLY,
-                                         "VM '%s' is defined by %s; remove that file to remove it.", vm->name,
-                                         strna(vm->definition_path));
-        if (vm_is_active(vm)) {
-                /* Destroy of a running VM: kill it, forget it once gone. */
-                vm->destroy_when_stopped = true;
-                if (!vm->stop_decided)
-                        return vm_kill(vm, VM_REASON_KILLED, error);
-                return 0;
+        if (destroy && vm->persistent && vm->definition_path && unlink(vm->definition_path) < 0 && errno != ENOENT) {
+                r = log_error_errno(errno, "VM %s: failed to remove %s: %m", vm->name, vm->definition_path);
+                return vm_error_set(error, VM_ERROR_SYSTEM, r, NULL, "Failed to remove %s: %s", vm->definition_path,
+                                    strerror(-r));
         }
-
-        /* The file goes only after the VM is gone. */
-        if (vm->persistent && vm->definition_path) {
-                if (unlink(vm->definition_path) < 0 && errno != ENOENT) {
-                        r = -errno;
-                        log_error_errno(r, "VM %s: failed to remove %s: %m", vm->name, vm->definition_path);
-                        return sd_bus_error_set_errnof(error, r, "Failed to remove %s: %m", vm->definition_path);
-                }
-        }
-        console_remove_log(vm->console);
+        if (destroy)
+                console_remove_log(vm->console);
+        else
+                log_info("VM %s: %s was removed, forgetting the VM", vm->name, vm->definition_path);
         manager_remove_vm(m, vm);
         vm_free(vm);
         return 0;
 }
 
-int vm_set_autostart(Vm *vm, bool b, sd_bus_error *error) {
+static int resolve_reason(int rule, VmReason current, VmReason from_event, VmReason final) {
+        switch (rule) {
+        case VM_REASON_KEEP:
+                return current;
+        case VM_REASON_FROM_EVENT:
+                return from_event;
+        case VM_REASON_FINAL:
+                return final;
+        default:
+                return rule;
+        }
+}
+
+/* The only place a VM's phase changes: looks the event up in the table and
+ * carries out what the transition says. May free vm (destroy, lifecycle). */
+static int vm_handle_event(Vm *vm, VmEvent event, const VmEventArgs *a, VmError *error) {
+        const VmTransition *t = vm_transition_lookup(vm->phase, event);
+
+        if (!t) {
+                if (vm_event_is_request(event))
+                        return vm_error_set(error, VM_ERROR_INVALID_STATE, EBUSY, NULL, "Cannot %s VM '%s': it is %s.",
+                                            vm_event_to_string(event), vm->name, vm_state_to_string(vm->state));
+                log_debug("VM %s: %s ignored while %s", vm->name, vm_event_to_string(event),
+                          vm_phase_to_string(vm->phase));
+                return 0;
+        }
+        if (t->actions & (VM_DO_DESTROY | VM_DO_FORGET))
+                return vm_forget(vm, t->actions & VM_DO_DESTROY, error);
+
+        vm->final_reason = resolve_reason(t->final_reason, vm->final_reason, a->reason, vm->final_reason);
+        if (t->actions & VM_DO_DESTROY_LATER)
+                vm->destroy_when_stopped = true;
+        if (t->record_detail && a->detail)
+                vm_set_reason_detail(vm, a->detail);
+        if (t->actions & VM_DO_BRING_UP)
+                vm_reset_run(vm, a->reason);
+        if (t->actions & VM_DO_TEAR_DOWN)
+                vm_tear_down(vm);
+
+        vm->phase = t->next;
+        vm_publish(vm, vm_phase_to_state(t->next), resolve_reason(t->reason, vm->reason, a->reason, vm->final_reason));
+
+        if (t->actions & VM_DO_PRESS_BUTTON)
+                vm_press_button(vm, a->timeout_usec);
+        if (t->actions & VM_DO_WORKERS_LEAVE)
+                vm_instance_workers_leave(vm->instance);
+        if (t->actions & VM_DO_WORKERS_KILL)
+                vm_instance_workers_kill(vm->instance);
+        vm_check_workers_gone(vm);
+        if (t->actions & VM_DO_BRING_UP)
+                return vm_bring_up(vm, error);
+        if (t->actions & VM_DO_LIFECYCLE)
+                vm_apply_lifecycle(vm);
+        return 0;
+}
+
+/* ---- API operations ---- */
+
+int vm_start(Vm *vm, VmReason reason, VmError *error) {
+        return vm_handle_event(vm, VM_EVENT_START, &(VmEventArgs) { .reason = reason }, error);
+}
+
+int vm_stop(Vm *vm, uint64_t timeout_usec, VmError *error) {
+        return vm_handle_event(vm, VM_EVENT_STOP, &(VmEventArgs) { .timeout_usec = timeout_usec }, error);
+}
+
+int vm_kill(Vm *vm, VmReason reason, const char *detail, VmError *error) {
+        return vm_handle_event(vm, VM_EVENT_KILL, &(VmEventArgs) { .reason = reason, .detail = detail }, error);
+}
+
+int vm_destroy(Vm *vm, VmError *error) {
+        if (vm->read_only)
+                return vm_error_set(error, VM_ERROR_READ_ONLY, EROFS, NULL,
+                                    "VM '%s' is defined by %s; remove that file to remove it.", vm->name,
+                                    strna(vm->definition_path));
+        return vm_handle_event(vm, VM_EVENT_DESTROY, &(VmEventArgs) {}, error);
+}
+
+void vm_undefine(Vm *vm) {
+        if (vm_is_active(vm))
+                log_notice("VM %s: %s was removed; the VM goes once it has stopped", vm->name, vm->definition_path);
+        vm->read_only = false;
+        (void) vm_handle_event(vm, VM_EVENT_UNDEFINE, &(VmEventArgs) {}, NULL);
+}
+
+static int vm_write_definition(Vm *vm, const char *json) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (asprintf(&path, "%s/%s.json", vm->manager->vm_state_dir, vm->name) < 0)
+                return -ENOMEM;
+        r = write_file_atomic(path, json, strlen(json), 0600);
+        if (r < 0)
+                return log_error_errno(r, "VM %s: failed to write %s: %m", vm->name, path);
+
+        free(vm->definition_path);
+        vm->definition_path = TAKE_PTR(path);
+        vm->persistent = true;
+        return 0;
+}
+
+int vm_save_definition(Vm *vm) {
+        return vm_write_definition(vm, vm->spec_json);
+}
+
+int vm_set_autostart(Vm *vm, bool b, VmError *error) {
+        _cleanup_free_ char *json = NULL;
         int r;
 
         if (vm->read_only)
-                return sd_bus_error_setf(error, GUNYAH_ERROR_READ_ONLY,
-                                         "VM '%s' is defined by %s and cannot be changed over the bus.",
-                                         vm->name, strna(vm->definition_path));
+                return vm_error_set(error, VM_ERROR_READ_ONLY, EROFS, NULL,
+                                    "VM '%s' is defined by %s and cannot be changed over the bus.", vm->name,
+                                    strna(vm->definition_path));
         if (vm->spec->autostart == b)
                 return 0;
 
+        /* The model changes only once the new definition is on disk. */
         vm->spec->autostart = b;
-        char *json = NULL;
         r = vm_spec_to_json(vm->spec, &json);
+        if (r >= 0 && vm->persistent)
+                r = vm_write_definition(vm, json);
         if (r < 0) {
                 vm->spec->autostart = !b;
-                return r;
+                return vm_error_set(error, VM_ERROR_SYSTEM, r, NULL, "Failed to save VM '%s': %s", vm->name,
+                                    strerror(-r));
         }
         free(vm->spec_json);
-        vm->spec_json = json;
-
-        if (vm->persistent) {
-                r = vm_save_definition(vm);
-                if (r < 0) {
-                        vm->spec->autostart = !b;
-                        return sd_bus_error_set_errnof(error, r, "Failed to save VM '%s': %m", vm->name);
-                }
-        }
+        vm->spec_json = TAKE_PTR(json);
         bus_vm_emit_spec_changed(vm);
         return 0;
 }
@@ -677,35 +561,43 @@ const char *vm_verb_to_string(VmVerb v) {
         return string_table_lookup(verb_names, ELEMENTSOF(verb_names), v);
 }
 
-int vm_apply_verb(Vm *vm, VmVerb verb, uint64_t timeout_usec, sd_bus_error *error) {
+int vm_apply_verb(Vm *vm, VmVerb verb, uint64_t timeout_usec, VmError *error) {
         switch (verb) {
         case VM_VERB_START:
                 return vm_start(vm, VM_REASON_START, error);
         case VM_VERB_STOP:
                 return vm_stop(vm, timeout_usec, error);
         case VM_VERB_KILL:
-                return vm_kill(vm, VM_REASON_KILLED, error);
+                return vm_kill(vm, VM_REASON_KILLED, NULL, error);
         case VM_VERB_DESTROY:
                 return vm_destroy(vm, error);
         default:
-                return -EINVAL;
+                return vm_error_set(error, VM_ERROR_INVALID_ARGUMENT, EINVAL, "verb", "Unknown verb %d.", verb);
         }
 }
 
-int vm_save_definition(Vm *vm) {
+int vm_device_tree(Vm *vm, void **ret, size_t *ret_size, VmError *error) {
+        _cleanup_(vm_boot_images_freep) VmBootImages *boot = NULL;
         Manager *m = vm->manager;
-        _cleanup_free_ char *path = NULL;
+        char errbuf[512] = "";
+        void *copy;
         int r;
 
-        if (asprintf(&path, "%s/%s.json", m->vm_state_dir, vm->name) < 0)
-                return -ENOMEM;
+        if (vm->instance && vm->instance->dtb) {
+                copy = malloc(vm->instance->dtb_size);
+                if (!copy)
+                        return -ENOMEM;
+                *ret = memcpy(copy, vm->instance->dtb, vm->instance->dtb_size);
+                *ret_size = vm->instance->dtb_size;
+                return 0;
+        }
 
-        r = write_file_atomic(path, vm->spec_json, strlen(vm->spec_json), 0600);
+        /* Not running: build it exactly as a start would. */
+        r = vm_boot_images_prepare(vm->spec, m->ops->abi(m->backend) != HV_ABI_A14, &boot, errbuf, sizeof(errbuf));
         if (r < 0)
-                return log_error_errno(r, "VM %s: failed to write %s: %m", vm->name, path);
-
-        free(vm->definition_path);
-        vm->definition_path = TAKE_PTR(path);
-        vm->persistent = true;
+                return vm_error_set(error, VM_ERROR_INVALID_SPEC, r, NULL, "Cannot build the devicetree of VM '%s': %s",
+                                    vm->name, errbuf[0] ? errbuf : strerror(-r));
+        *ret = TAKE_PTR(boot->dtb);
+        *ret_size = boot->dtb_size;
         return 0;
 }

@@ -7,7 +7,7 @@ time); gunyahd(8): every option of `gunyahd --help`; gunyah-vm.json(5): every
 key of the VM spec parser's key tables (src/vmconfig/vm-spec.c) and of the
 table in examples/README.md; org.gunyah.Manager1(5): every method, argument
 and property of the interface XML, the CreateVM flags, every error name (as
-D-Bus and as varlink error), VM state and reason (src/daemon/vm.c), ExitInfo
+D-Bus and as varlink error), VM state and reason (src/daemon/vm-state.c), ExitInfo
 key (src/daemon/bus-vm.c) and polkit action.
 
 Usage: check-man.py SOURCE_ROOT GUNYAHCTL GUNYAHD
@@ -104,7 +104,7 @@ check(page, "varlink error names", ["io.gunyah.Manager." + e for e in errors])
 flags = re.findall(r"#define GUNYAH_CREATE_(\w+) \(UINT64_C\(1\) << (\d+)\)", errors_h)
 check(page, "CreateVM flags", [f.lower() for f, _ in flags] + ["0x%x" % (1 << int(b)) for _, b in flags])
 
-vm_c = read("src", "daemon", "vm.c")
+vm_c = read("src", "daemon", "vm-state.c")
 for table, what in (("state_names", "VM states"), ("reason_names", "state reasons")):
     body = re.search(table + r"\[[^]]*\] = \{(.*?)\};", vm_c, re.S).group(1)
     check(page, what, [n for n in re.findall(r'"([^"]*)"', body) if n])

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * A running instance of a VM: what exists from the first start step until
+ * the workers are gone. The hypervisor VM, its guest memory, the device
+ * page, the irqfds, the console pipe, the workers and the devicetree the
+ * guest got. vm.c owns one per active VM and decides when it goes.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "hv.h"
+#include "macro.h"
+#include "time-util.h"
+#include "worker-protocol.h"
+
+/* After the first exit, how long workers get to leave on their own. */
+#define VM_WORKER_STOP_GRACE_USEC (2 * USEC_PER_SEC)
+
+typedef struct Vm Vm;
+typedef struct Worker Worker;
+
+typedef struct VmInstance {
+        Vm *vm;
+        HvVm *hv;
+        int guest_mem_fd;
+        int devices_fd;      /* shared device page handed to every worker */
+        int console_read_fd; /* read end of the console pipe */
+        sd_event_source *console_source;
+        Worker **workers;
+        size_t n_workers;
+        int irqfds[WORKER_IRQFDS_MAX]; /* eventfds registered as irqfds, one per DT doorbell */
+        uint32_t irq_labels[WORKER_IRQFDS_MAX];
+        size_t n_irqfds;
+        void *dtb;
+        size_t dtb_size;
+        sd_event_source *grace_timer; /* workers asked to leave: kill the rest when it fires */
+        sd_event_source *gone_event;  /* deferred "every worker has exited" */
+} VmInstance;
+
+/* Brings up a running instance in the order of spec §6: spec → layout →
+ * DTB → guest memory → bindings → images → DTB config → boot context →
+ * vCPU functions → start → one worker per vCPU. On failure *ret_step names
+ * the step, errbuf may say more, and nothing is left behind. */
+int vm_instance_new(Vm *vm, VmInstance **ret, const char **ret_step, char *errbuf, size_t errlen);
+
+/* Releases everything: workers (killed and reaped if still there), the
+ * hypervisor VM, guest memory, device page, console pipe. */
+VmInstance *vm_instance_free(VmInstance *i);
+DEFINE_TRIVIAL_CLEANUP_FUNC(VmInstance *, vm_instance_free);
+
+/* Asks the guest to power itself off (the power button of the device page). */
+int vm_instance_press_power_button(VmInstance *i);
+/* Asks every worker to leave; the ones still there after a grace period are killed. */
+void vm_instance_workers_leave(VmInstance *i);
+void vm_instance_workers_kill(VmInstance *i);
+
+bool vm_instance_workers_ready(const VmInstance *i);
+bool vm_instance_workers_gone(const VmInstance *i);
+/* Calls done (deferred to the event loop, once) when every worker has exited. */
+void vm_instance_watch_workers_gone(VmInstance *i, sd_event_handler_t done, void *userdata);
+
+/* The PIDs of the workers still running, into pids (at most max). */
+size_t vm_instance_worker_pids(const VmInstance *i, pid_t *pids, size_t max);
