@@ -473,3 +473,24 @@ def test_start_stop_cycles_close_their_irqfds(gd):
     assert irqfd_labels(gd, "cyc").count(7) == 21
     assert eventfds() == eventfds_before
     assert len(os.listdir(f"/proc/{pid}/fd")) == fds_before
+
+
+def test_autostart_change_that_cannot_be_saved_changes_nothing(gd):
+    """Setting Autostart of a persistent VM whose definition cannot be
+    written fails, and Autostart and Spec still say what is on disk: the
+    model changes only once the new definition is saved."""
+    gd.manager().CreateVM(spec_json("save", "spin"), dbus.UInt64(PERSIST))
+    path = os.path.join(gd.dirs["state"], "vms", "save.json")
+    before = gd.vm_props("save")
+    assert json.loads(str(before["Spec"]))["autostart"] is False
+    # rename() onto a directory fails, also for root.
+    os.unlink(path)
+    os.mkdir(path)
+    obj = gd.bus.conn.get_object("org.gunyah.Manager1", gd.vm_path("save"))
+    with pytest.raises(dbus.DBusException) as e:
+        obj.Set("org.gunyah.VM1", "Autostart", dbus.Boolean(True),
+                dbus_interface="org.freedesktop.DBus.Properties")
+    assert "Failed to save VM 'save'" in str(e.value), e.value
+    after = gd.vm_props("save")
+    assert after["Autostart"] == dbus.Boolean(False)
+    assert str(after["Spec"]) == str(before["Spec"]), (before["Spec"], after["Spec"])
