@@ -356,7 +356,3 @@ void bus_vm_emit_spec_changed(Vm *vm) {
 void bus_vm_emit_restart_changed(Vm *vm) {
         emit(vm, "CrashRestartCount", NULL);
 }
-
-void bus_vm_emit_workers_changed(Vm *vm) {
-        emit(vm, "WorkerPIDs", NULL);
-}

@@ -13,7 +13,6 @@ int bus_vm_register(Manager *m);
 void bus_vm_emit_state_changed(Vm *vm);
 void bus_vm_emit_spec_changed(Vm *vm);
 void bus_vm_emit_restart_changed(Vm *vm);
-void bus_vm_emit_workers_changed(Vm *vm);
 
 /* ExitInfo as a{sv}; shared with the varlink interface's field names. */
 int bus_vm_append_exit_info(sd_bus_message *reply, const Vm *vm);

@@ -52,7 +52,7 @@ static void console_open_log(Console *c) {
 }
 
 int console_new(const char *vm_name, const char *log_dir, Console **ret) {
-        Console *c;
+        _cleanup_(console_freep) Console *c = NULL;
 
         c = calloc(1, sizeof(*c));
         if (!c)
@@ -61,25 +61,23 @@ int console_new(const char *vm_name, const char *log_dir, Console **ret) {
         c->input_fd = -EBADF;
         c->name = strdup(vm_name);
         if (!c->name)
-                goto oom;
+                return -ENOMEM;
         if (log_dir) {
                 if (asprintf(&c->log_path, "%s/%s.log", log_dir, vm_name) < 0) {
                         c->log_path = NULL;
-                        goto oom;
+                        return -ENOMEM;
                 }
                 if (asprintf(&c->log_path_old, "%s/%s.log.1", log_dir, vm_name) < 0) {
                         c->log_path_old = NULL;
-                        goto oom;
+                        return -ENOMEM;
                 }
         }
-        *ret = c;
+        *ret = TAKE_PTR(c);
         return 0;
-oom:
-        console_free(c);
-        return -ENOMEM;
 }
 
-static void client_free(ConsoleClient *cl) {
+/* Also for a client under construction, not yet in the console's list. */
+static ConsoleClient *client_free(ConsoleClient *cl) {
         Console *c = cl->console;
 
         for (size_t i = 0; i < c->n_clients; i++)
@@ -91,7 +89,9 @@ static void client_free(ConsoleClient *cl) {
         safe_close(cl->fd);
         free(cl->queue);
         free(cl);
+        return NULL;
 }
+DEFINE_TRIVIAL_CLEANUP_FUNC(ConsoleClient *, client_free);
 
 Console *console_free(Console *c) {
         if (!c)
@@ -145,7 +145,7 @@ static void ring_append(Console *c, const char *data, size_t size) {
         }
 }
 
-size_t console_snapshot(Console *c, void *buf, size_t size) {
+static size_t console_snapshot(Console *c, void *buf, size_t size) {
         size_t n = MIN(size, c->ring_used);
         size_t skip = c->ring_used - n; /* keep the newest bytes */
 
@@ -228,6 +228,8 @@ static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *user
 }
 
 int console_open_client(Console *c, sd_event *event, int *ret_fd) {
+        _cleanup_(client_freep) ConsoleClient *new_client = NULL;
+        _cleanup_close_ int ours = -EBADF, theirs = -EBADF;
         ConsoleClient *cl;
         int pair[2], r;
 
@@ -235,41 +237,32 @@ int console_open_client(Console *c, sd_event *event, int *ret_fd) {
                 return -EMFILE;
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0)
                 return negative_errno();
+        ours = pair[0];
+        theirs = pair[1];
 
-        cl = calloc(1, sizeof(*cl));
-        if (!cl || !(cl->queue = malloc(CONSOLE_CLIENT_QUEUE_MAX))) {
-                free(cl);
-                safe_close(pair[0]);
-                safe_close(pair[1]);
+        new_client = calloc(1, sizeof(*new_client));
+        if (!new_client)
                 return -ENOMEM;
-        }
-        cl->console = c;
-        cl->fd = pair[0];
-
-        r = sd_event_add_io(event, &cl->source, cl->fd, EPOLLIN, on_client_io, cl);
-        if (r < 0) {
-                safe_close(pair[1]);
-                safe_close(cl->fd);
-                free(cl->queue);
-                free(cl);
+        new_client->console = c;
+        new_client->fd = TAKE_FD(ours);
+        new_client->queue = malloc(CONSOLE_CLIENT_QUEUE_MAX);
+        if (!new_client->queue)
+                return -ENOMEM;
+        r = sd_event_add_io(event, &new_client->source, new_client->fd, EPOLLIN, on_client_io, new_client);
+        if (r < 0)
                 return r;
-        }
-        c->clients[c->n_clients++] = cl;
+        cl = c->clients[c->n_clients++] = TAKE_PTR(new_client);
 
         /* Replay what the guest wrote so far, then stream live output. */
         cl->queued = console_snapshot(c, cl->queue, CONSOLE_RING_SIZE);
         client_flush(cl);
 
         /* The caller's end blocks like any socket; ours never does. */
-        int flags = fcntl(pair[1], F_GETFL);
+        int flags = fcntl(theirs, F_GETFL);
         if (flags >= 0)
-                (void) fcntl(pair[1], F_SETFL, flags & ~O_NONBLOCK);
-        *ret_fd = pair[1];
+                (void) fcntl(theirs, F_SETFL, flags & ~O_NONBLOCK);
+        *ret_fd = TAKE_FD(theirs);
         return 0;
-}
-
-size_t console_n_clients(Console *c) {
-        return c->n_clients;
 }
 
 void console_remove_log(Console *c) {

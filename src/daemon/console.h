@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "macro.h"
+
 #define CONSOLE_RING_SIZE (64u * 1024u)
 #define CONSOLE_CLIENT_QUEUE_MAX (256u * 1024u)
 #define CONSOLE_LOG_SIZE_MAX (1024u * 1024u)
@@ -23,6 +25,7 @@ typedef struct Console Console;
 
 int console_new(const char *vm_name, const char *log_dir, Console **ret);
 Console *console_free(Console *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Console *, console_free);
 
 /* Bytes the guest wrote. */
 void console_feed_output(Console *c, const void *data, size_t size);
@@ -34,10 +37,7 @@ void console_attach_input(Console *c, int fd);
 /* Opens a new reader; returns the caller's end of a socket pair. */
 int console_open_client(Console *c, sd_event *event, int *ret_fd);
 
-/* The ring buffer contents, oldest first (for tests and status). */
-size_t console_snapshot(Console *c, void *buf, size_t size);
 
-size_t console_n_clients(Console *c);
 
 /* Removes the log files (the VM is being destroyed). */
 void console_remove_log(Console *c);

@@ -252,7 +252,7 @@ static int vm_compare(const void *a, const void *b) {
         return strcmp((*(Vm *const *) a)->name, (*(Vm *const *) b)->name);
 }
 
-size_t manager_n_vms(const Manager *m) {
+static size_t manager_n_vms(const Manager *m) {
         return hashmap_size(m->vms);
 }
 
@@ -290,7 +290,7 @@ int manager_lookup_vm(Manager *m, const char *name, Vm **ret, VmError *error) {
         return 0;
 }
 
-int manager_add_vm(Manager *m, Vm *vm) {
+static int manager_add_vm(Manager *m, Vm *vm) {
         int r;
 
         r = hashmap_put(m->vms, vm->name, vm);
@@ -473,7 +473,8 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
         return 0;
 }
 
-int manager_startup(Manager *m) {
+/* Loads the definitions and starts the autostart VMs. */
+static int manager_startup(Manager *m) {
         manager_load_dir(m, m->config_dir, true);
         manager_load_dir(m, m->vm_state_dir, false);
 

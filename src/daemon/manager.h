@@ -78,15 +78,12 @@ static inline void manager_freep(Manager **m) {
                 manager_free(*m);
 }
 
-int manager_startup(Manager *m); /* load definitions, autostart */
 int manager_run(Manager *m);     /* until SIGTERM/SIGINT; stops VMs on the way out */
 
 Vm *manager_get_vm(Manager *m, const char *name);
 /* As manager_get_vm, for a name a client gave: an invalid name or no such VM is an error. */
 int manager_lookup_vm(Manager *m, const char *name, Vm **ret, VmError *error);
-int manager_add_vm(Manager *m, Vm *vm);
 void manager_remove_vm(Manager *m, Vm *vm);
-size_t manager_n_vms(const Manager *m);
 /* Every VM, sorted by name, in a new array (*ret is the caller's; the VMs are not). */
 int manager_list_vms(Manager *m, Vm ***ret, size_t *ret_n);
 

@@ -480,7 +480,7 @@ int vm_start(Vm *vm, VmReason reason, VmError *error) {
         return vm_handle_event(vm, VM_EVENT_START, &(VmEventArgs) { .reason = reason }, error);
 }
 
-int vm_stop(Vm *vm, uint64_t timeout_usec, VmError *error) {
+static int vm_stop(Vm *vm, uint64_t timeout_usec, VmError *error) {
         return vm_handle_event(vm, VM_EVENT_STOP, &(VmEventArgs) { .timeout_usec = timeout_usec }, error);
 }
 

@@ -68,7 +68,6 @@ static inline void vm_freep(Vm **vm) {
 
 /* Lifecycle operations. */
 int vm_start(Vm *vm, VmReason reason, VmError *error);
-int vm_stop(Vm *vm, uint64_t timeout_usec, VmError *error);
 /* detail, if not NULL, is shown after the reason. */
 int vm_kill(Vm *vm, VmReason reason, const char *detail, VmError *error);
 /* May free vm. */
