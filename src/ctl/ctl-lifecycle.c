@@ -149,6 +149,10 @@ typedef struct StartRun {
         int exit; /* decided once the VM ended */
 } StartRun;
 
+/* A graceful stop that had to be forced after its timeout still ended the
+ * VM as an administrator asked (systemctl stop of gunyah-vm@NAME). */
+#define STOP_FORCED_REASON "killed: stop timeout expired"
+
 /* start --wait's verdict: 0 when the guest powered off or was stopped as asked. */
 static int start_verdict(const CtlWatch *w, CtlWatchEnd end, const char *name) {
         _cleanup_free_ char *token = ctl_reason_token(w->reason);
@@ -158,6 +162,8 @@ static int start_verdict(const CtlWatch *w, CtlWatchEnd end, const char *name) {
                 return CTL_EXIT_UNREACHABLE;
         }
         if (ctl_state_is_final(w->state) && token && (streq(token, "poweroff") || streq(token, "shutdown")))
+                return CTL_EXIT_SUCCESS;
+        if (ctl_state_is_final(w->state) && w->reason && streq(w->reason, STOP_FORCED_REASON))
                 return CTL_EXIT_SUCCESS;
         fprintf(stderr, "gunyahctl: start %s: VM %s%s (%s)\n", name, end == CTL_WATCH_REMOVED ? "removed, " : "",
                 strna(w->state), strna(w->reason));

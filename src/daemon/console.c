@@ -145,6 +145,11 @@ static void ring_append(Console *c, const char *data, size_t size) {
         }
 }
 
+void console_begin_run(Console *c) {
+        c->ring_start = 0;
+        c->ring_used = 0;
+}
+
 static size_t console_snapshot(Console *c, void *buf, size_t size) {
         size_t n = MIN(size, c->ring_used);
         size_t skip = c->ring_used - n; /* keep the newest bytes */

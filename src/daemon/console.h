@@ -34,6 +34,10 @@ void console_feed_output(Console *c, const void *data, size_t size);
  * console socket), or -EBADF while the VM is not running. */
 void console_attach_input(Console *c, int fd);
 
+/* The guest starts again: a reader that attaches from now on is replayed
+ * this run's output only (the log file keeps every run). */
+void console_begin_run(Console *c);
+
 /* Opens a new reader; returns the caller's end of a socket pair. */
 int console_open_client(Console *c, sd_event *event, int *ret_fd);
 

@@ -201,6 +201,7 @@ static int open_console(VmInstance *i, int *ret_worker_fd) {
                             on_console_output, i);
         if (r < 0)
                 return r;
+        console_begin_run(i->vm->console);
         console_attach_input(i->vm->console, i->console_read_fd);
         return 0;
 }
