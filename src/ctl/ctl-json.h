@@ -11,6 +11,8 @@
 #include <json-c/json.h>
 #include <systemd/sd-bus.h>
 
+#include "json-cleanup.h"
+
 /* Reads the next complete value of m. */
 int ctl_json_read_value(sd_bus_message *m, json_object **ret);
 
@@ -19,11 +21,6 @@ int ctl_json_read_properties(sd_bus_message *m, json_object **ret);
 
 /* Prints v on one line, followed by a newline, and flushes stdout. */
 int ctl_json_print_line(json_object *v);
-
-static inline void json_object_putp(json_object **p) {
-        if (*p)
-                json_object_put(*p);
-}
 
 /* Field access that tolerates missing keys and wrong types. */
 const char *ctl_json_string(json_object *o, const char *key);
