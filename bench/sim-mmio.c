@@ -20,7 +20,7 @@
 #include <unicorn/unicorn.h>
 #include <unistd.h>
 
-#include "dtb.h"
+#include "boot-images.h"
 #include "pl011.h"
 #include "sim-harness.h"
 #include "vm-spec.h"

@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "dtb.h"
+#include "boot-images.h"
 #include "fileio.h"
 #include "gunyahctl.h"
 #include "macro.h"

@@ -11,9 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "boot-images.h"
 #include "config.h"
 #include "console.h"
-#include "dtb.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"

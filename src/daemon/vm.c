@@ -7,10 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "boot-images.h"
 #include "bus-errors.h" /* the object path prefix */
 #include "bus-vm.h"
 #include "console.h"
-#include "dtb.h"
 #include "fileio.h"
 #include "id-util.h"
 #include "log.h"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtb.h"
+#include "boot-images.h"
 #include "fuzz.h"
 #include "vm-spec.h"
 

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "boot-images.h"
 #include "dtb.h"
 #include "macro.h"
 
