@@ -60,6 +60,18 @@ static int create_devices_page(VmInstance *i) {
         return 0;
 }
 
+/* The spec's memory mode in the backend's terms (vmconfig does not depend on src/hv). */
+static HvMemAccess mem_access_of(VmMemoryMode mode) {
+        switch (mode) {
+        case VM_MEMORY_LEND:
+                return HV_MEM_LEND;
+        case VM_MEMORY_SHARE:
+                return HV_MEM_SHARE;
+        default:
+                return _HV_MEM_ACCESS_INVALID; /* the backend refuses it */
+        }
+}
+
 static int load_guest_memory(VmInstance *i, const VmBootImages *boot, char *errbuf, size_t errlen) {
         uint64_t size = i->vm->spec->memory.size;
         void *ram;
@@ -260,7 +272,7 @@ static int bring_up(VmInstance *i, const char **ret_step, char *errbuf, size_t e
                 .offset = 0,
                 .size = vm->spec->memory.size,
                 .guest_mem_fd = i->guest_mem_fd,
-                .access = vm->spec->memory.mode,
+                .access = mem_access_of(vm->spec->memory.mode),
                 .prot = HV_PROT_RWX,
                 .label = 0,
         };

@@ -27,7 +27,7 @@
 _Static_assert(sizeof(VmKernelFormat) == sizeof(int), "enum size");
 _Static_assert(sizeof(VmConsoleType) == sizeof(int), "enum size");
 _Static_assert(sizeof(VmLifecycleAction) == sizeof(int), "enum size");
-_Static_assert(sizeof(HvMemAccess) == sizeof(int), "enum size");
+_Static_assert(sizeof(VmMemoryMode) == sizeof(int), "enum size");
 
 static const char *const kernel_format_names[_VM_KERNEL_FORMAT_MAX] = {
         [VM_KERNEL_FORMAT_AUTO] = "auto",
@@ -47,10 +47,9 @@ static const char *const lifecycle_action_names[_VM_ACTION_MAX] = {
         [VM_ACTION_DESTROY] = "destroy",
 };
 
-/* The spec's words for HvMemAccess: the JSON vocabulary belongs to the spec. */
-static const char *const memory_mode_names[_HV_MEM_ACCESS_MAX] = {
-        [HV_MEM_LEND] = "lend",
-        [HV_MEM_SHARE] = "share",
+static const char *const memory_mode_names[_VM_MEMORY_MODE_MAX] = {
+        [VM_MEMORY_LEND] = "lend",
+        [VM_MEMORY_SHARE] = "share",
 };
 
 const char *vm_kernel_format_to_string(VmKernelFormat f) {
@@ -75,6 +74,14 @@ const char *vm_lifecycle_action_to_string(VmLifecycleAction a) {
 
 VmLifecycleAction vm_lifecycle_action_from_string(const char *s) {
         return (VmLifecycleAction) string_table_index(lifecycle_action_names, ELEMENTSOF(lifecycle_action_names), s);
+}
+
+const char *vm_memory_mode_to_string(VmMemoryMode m) {
+        return string_table_lookup(memory_mode_names, ELEMENTSOF(memory_mode_names), m);
+}
+
+VmMemoryMode vm_memory_mode_from_string(const char *s) {
+        return (VmMemoryMode) string_table_index(memory_mode_names, ELEMENTSOF(memory_mode_names), s);
 }
 
 /* ASCII only on purpose: names become D-Bus object paths and file names. */
@@ -964,7 +971,7 @@ static int spec_tokenize(SpecParser *p, json_object **ret) {
 static void spec_init_defaults(VmSpec *s) {
         *s = (VmSpec) {
                 .vcpus = VM_DEFAULT_VCPUS,
-                .memory = { VM_DEFAULT_MEMORY_SIZE, VM_DEFAULT_MEMORY_BASE, HV_MEM_LEND },
+                .memory = { VM_DEFAULT_MEMORY_SIZE, VM_DEFAULT_MEMORY_BASE, VM_MEMORY_LEND },
                 .kernel.format = VM_KERNEL_FORMAT_AUTO,
                 .console = { VM_CONSOLE_PL011, VM_DEFAULT_PL011_BASE, VM_DEFAULT_PL011_SPI },
                 .on_poweroff = VM_ACTION_STOP,
@@ -1122,7 +1129,7 @@ static int json_add_opt(json_object *o, const char *key, const char *s) {
 
 static int spec_to_json_object(const VmSpec *s, json_object *o) {
         json_object *memory = NULL, *kernel = NULL, *console = NULL, *crash = NULL;
-        const char *mode = string_table_lookup(memory_mode_names, ELEMENTSOF(memory_mode_names), s->memory.mode);
+        const char *mode = vm_memory_mode_to_string(s->memory.mode);
         const char *format = vm_kernel_format_to_string(s->kernel.format);
         const char *type = vm_console_type_to_string(s->console.type);
         const char *poweroff = vm_lifecycle_action_to_string(s->on_poweroff);

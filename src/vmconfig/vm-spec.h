@@ -12,8 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hv.h"
-
 #define VM_NAME_MAX 64
 #define VM_VCPUS_MAX 64
 #define VM_SPEC_SIZE_MAX (1024 * 1024) /* larger spec documents are refused */
@@ -70,6 +68,15 @@ typedef enum VmConsoleType {
         _VM_CONSOLE_TYPE_INVALID = -EINVAL,
 } VmConsoleType;
 
+/* How guest RAM is given to the VM. The backend has its own type for this
+ * (the daemon converts): what a VM is does not depend on how it runs. */
+typedef enum VmMemoryMode {
+        VM_MEMORY_LEND,  /* the host loses access while the guest owns it */
+        VM_MEMORY_SHARE, /* host and guest both access it */
+        _VM_MEMORY_MODE_MAX,
+        _VM_MEMORY_MODE_INVALID = -EINVAL,
+} VmMemoryMode;
+
 /* What the daemon does when the guest powers off / reboots / crashes. */
 typedef enum VmLifecycleAction {
         VM_ACTION_STOP,    /* stay stopped, keep exit info */
@@ -88,7 +95,7 @@ typedef struct VmSpec {
         struct {
                 uint64_t size;
                 uint64_t base;
-                HvMemAccess mode;
+                VmMemoryMode mode;
         } memory;
 
         struct {
@@ -165,3 +172,5 @@ const char *vm_console_type_to_string(VmConsoleType t);
 VmConsoleType vm_console_type_from_string(const char *s);
 const char *vm_lifecycle_action_to_string(VmLifecycleAction a);
 VmLifecycleAction vm_lifecycle_action_from_string(const char *s);
+const char *vm_memory_mode_to_string(VmMemoryMode m);
+VmMemoryMode vm_memory_mode_from_string(const char *s);

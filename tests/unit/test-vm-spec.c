@@ -311,7 +311,7 @@ static void test_spec_defaults_filled(void **state) {
         assert_int_equal(s->vcpus, 1);
         assert_int_equal(s->memory.size, 256 * MiB);
         assert_int_equal(s->memory.base, 0x80000000);
-        assert_int_equal(s->memory.mode, HV_MEM_LEND);
+        assert_int_equal(s->memory.mode, VM_MEMORY_LEND);
         assert_string_equal(s->kernel.path, "/k");
         assert_null(s->kernel.cmdline);
         assert_int_equal(s->kernel.format, VM_KERNEL_FORMAT_AUTO);
@@ -351,7 +351,7 @@ static void test_spec_every_key_parsed(void **state) {
         assert_int_equal(s->vcpus, 4);
         assert_int_equal(s->memory.size, GiB);
         assert_int_equal(s->memory.base, GiB);
-        assert_int_equal(s->memory.mode, HV_MEM_SHARE);
+        assert_int_equal(s->memory.mode, VM_MEMORY_SHARE);
         assert_string_equal(s->kernel.path, "/boot/Image");
         assert_string_equal(s->kernel.cmdline, "console=ttyAMA0 quiet");
         assert_int_equal(s->kernel.format, VM_KERNEL_FORMAT_IMAGE);
@@ -601,15 +601,21 @@ static void test_enum_string_tables(void **state) {
                 assert_int_equal(vm_console_type_from_string(vm_console_type_to_string(i)), i);
         for (int i = 0; i < _VM_ACTION_MAX; i++)
                 assert_int_equal(vm_lifecycle_action_from_string(vm_lifecycle_action_to_string(i)), i);
+        for (int i = 0; i < _VM_MEMORY_MODE_MAX; i++)
+                assert_int_equal(vm_memory_mode_from_string(vm_memory_mode_to_string(i)), i);
         assert_string_equal(vm_kernel_format_to_string(VM_KERNEL_FORMAT_ELF), "elf");
         assert_string_equal(vm_console_type_to_string(VM_CONSOLE_PL011), "pl011");
         assert_string_equal(vm_lifecycle_action_to_string(VM_ACTION_DESTROY), "destroy");
+        assert_string_equal(vm_memory_mode_to_string(VM_MEMORY_LEND), "lend");
+        assert_string_equal(vm_memory_mode_to_string(VM_MEMORY_SHARE), "share");
         assert_null(vm_kernel_format_to_string(_VM_KERNEL_FORMAT_MAX));
         assert_null(vm_console_type_to_string(-1));
         assert_null(vm_lifecycle_action_to_string(_VM_ACTION_MAX));
         assert_int_equal(vm_kernel_format_from_string("ELF"), _VM_KERNEL_FORMAT_INVALID);
         assert_int_equal(vm_console_type_from_string(NULL), _VM_CONSOLE_TYPE_INVALID);
         assert_int_equal(vm_lifecycle_action_from_string("reboot"), _VM_ACTION_INVALID);
+        assert_null(vm_memory_mode_to_string(_VM_MEMORY_MODE_MAX));
+        assert_int_equal(vm_memory_mode_from_string("borrow"), _VM_MEMORY_MODE_INVALID);
 }
 
 /* ---- files ---- */
