@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The machinery behind the spec's field table (vm-spec.c): one row per JSON
+ * key says where the value lives in VmSpec, its type, its default and its
+ * limits, and the same rows drive parsing, defaults and serialization.
+ * Adding a scalar key is one row plus the VmSpec member.
+ */
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vm-spec.h"
+
+typedef struct SpecParser {
+        VmSpecError *error;
+        const char *kernel_key; /* "kernel.path", or "kernel" for the string form */
+} SpecParser;
+
+typedef struct Field Field;
+
+typedef struct FieldType {
+        /* Checks v and stores it at the field. */
+        int (*parse)(SpecParser *p, const Field *f, json_object *v, const char *path, VmSpec *s);
+        /* The field's value as JSON; *ret NULL is JSON null. -EINVAL when the
+         * value cannot be written (an enum out of range), -ENOMEM. */
+        int (*format)(const Field *f, const VmSpec *s, json_object **ret);
+        /* Bytes of the stored scalar that Field.def initializes; 0 for none. */
+        size_t width;
+} FieldType;
+
+struct Field {
+        const char *key;
+        const FieldType *type;
+        size_t offset;            /* into VmSpec */
+        uint64_t def;             /* default of a scalar (an enum's index) */
+        bool required;
+        uint64_t min, max;        /* integer ranges; string length limits */
+        const char *const *names; /* enums: string table */
+        size_t n_names;
+        bool nullable;            /* strings: null means absent */
+        bool is_path;             /* strings: a file path, never empty */
+        const Field *sub;         /* objects: their fields */
+        size_t n_sub;
+};
+
+#define FIELD_PTR(s, f, type) ((type *) ((uint8_t *) (s) + (f)->offset))
+
+/* The value types. size and address parse alike ("256M", "0x80000000", or
+ * an integer) and are written as a size ("256M") or in hex. kernel is an
+ * object, or a string as a shorthand for its first field (the path). */
+extern const FieldType field_u32, field_size, field_address, field_msec, field_bool, field_enum,
+        field_name, field_uuid, field_string, field_object, field_kernel;
+
+/* Walks one JSON object against its field table: every key must be known,
+ * every required key present. Fields are parsed in table order. */
+int fields_parse(SpecParser *p, json_object *o, const char *path, const Field *fields, size_t n, VmSpec *s);
+
+/* Stores every default of the table (and its sub-tables) in s. */
+void fields_set_defaults(const Field *fields, size_t n, VmSpec *s);
+
+/* Adds every field of the table to o, in table order. */
+int fields_to_json(const Field *fields, size_t n, const VmSpec *s, json_object *o);
