@@ -18,14 +18,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integ
 import dbus  # noqa: E402
 
 from gunyah_harness import BUS_NAME, VM_IFACE, Env  # noqa: E402
+from lifecycle import pct  # noqa: E402
 from test_malicious import STORMS, manager_calls, start_storm  # noqa: E402
 
 STORM_SECONDS = float(os.environ.get("BENCH_STORM_SECONDS", "3"))
-
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p / 100))]
 
 
 def latencies_during(gd, name):
@@ -56,6 +52,7 @@ def kill_to_stopped(gd, name):
 def main():
     env = Env()
     try:
+        env.daemon.extra_args = ["--log-level=warning"]
         env.daemon.start()
         print(f"\nManager1 calls of another client during a 4-vCPU storm of {STORM_SECONDS:g} s (ms; "
               "goal: every call < 500), and Kill() to stopped (ms; goal < 1000)")
