@@ -9,6 +9,15 @@ builddir=${BUILDDIR:-build}
 bash tools/build.sh "$builddir" "$@"
 meson test -C "$builddir" --print-errorlogs --num-processes 2
 
+# The sandbox's denial tests (a forbidden syscall kills only its worker) need
+# the test-only hooks, which a default build must not contain (the suite above
+# checks that): a second build directory with them, and the tests they serve.
+if [ -z "${GUNYAH_SKIP_HOOKS:-}" ]; then
+        bash tools/build.sh "${builddir}-hooks" "$@" -Dsandbox-test-hooks=true
+        meson test -C "${builddir}-hooks" --print-errorlogs --num-processes 2 \
+                integration-sandbox-hooks integration-sandbox integration-malicious test-sandbox-seccomp
+fi
+
 # libFuzzer targets need clang: a separate build runs each for a bounded
 # number of iterations (meson option fuzz-runs).
 if [ -z "${GUNYAH_SKIP_FUZZ:-}" ] && command -v clang >/dev/null; then

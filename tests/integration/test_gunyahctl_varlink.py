@@ -187,12 +187,12 @@ def test_start_wait_and_graceful_stop(env, gd):
     try:
         gd.wait_state("idle", "running")
         stopper = vpopen(gd, "stop", "--timeout=30", "idle")
-        # the guest powers off on the power button, or else when its console says so
-        if gd.wait_state("idle", ("stopping", "stopped"))[0] == "stopping":
-            gd.ctl("console", "idle", input="poweroff\n")
-        out, err = finish(stopper)
+        # nobody types on the console: only the power button can make it power off
+        # (a dead button ends it "killed" when the 30 s run out)
+        out, err = finish(stopper, timeout=60)
         assert stopper.returncode == 0, err
         assert out == "VM idle: stopped (shutdown)\n", out
+        assert b"idle: power button\nidle: powering off\n" in gd.console_log("idle"), gd.console_log("idle")
         out, err = finish(waiter)
     finally:
         if waiter.poll() is None:
@@ -222,11 +222,15 @@ def test_start_wait_exits_3_when_the_daemon_goes_away(env, gd):
     p = vctl(gd, "stop", "--no-wait", "--timeout=0", "spin")
     gd.wait_state("spin", "stopped")
     waiter = vpopen(gd, "start", "--wait", "spin")
-    gd.wait_state("spin", "running")
-    time.sleep(0.2)
+    # start --wait subscribes, calls StartVM, then GetVM: once the daemon has
+    # that GetVM the waiter is past its calls and waits for events
+    get_vm = f"varlink: io.gunyah.Manager.GetVM from pid {waiter.pid} "
+    wait_for("the waiter's GetVM", lambda: get_vm in gd.read_log())
     gd.kill()
     out, err = finish(waiter)
     assert waiter.returncode == EXIT_UNREACHABLE, (waiter.returncode, err)
+    # not "is not reachable": a client that never got through exits 3 too
+    assert err == "gunyahctl: start spin: gunyahd left the bus\n", err
     assert p.returncode == 0
 
 

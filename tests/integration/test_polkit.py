@@ -82,11 +82,11 @@ GRANT_RULES = """polkit.addRule(function(action, subject) {
 });
 """
 
-# Keeps polkitd busy for a while on every check of VM "slow".
-SLOW_RULES = """polkit.addRule(function(action, subject) {
+# Holds polkitd in the check of VM "slow" until the test creates the file
+# GATE (polkit.spawn() waits for its helper, at most 10 s), then denies.
+GATED_RULES = """polkit.addRule(function(action, subject) {
     if (action.lookup("vm") == "slow") {
-        var t = Date.now();
-        while (Date.now() - t < 1500) {}
+        polkit.spawn(["/bin/sh", "-c", "while [ ! -e GATE ]; do sleep 0.05; done"]);
         return polkit.Result.NO;
     }
 });
@@ -217,6 +217,8 @@ class PolkitEnv:
 def make_env():
     """make_env(rules={file: text}, with_polkit=True): a started PolkitEnv."""
     reason = polkit_unavailable()
+    if reason and os.environ.get("GUNYAH_REQUIRE_POLKIT") == "1":
+        pytest.fail(f"GUNYAH_REQUIRE_POLKIT=1 (CI) but the polkit tests cannot run: {reason}")
     if reason:
         pytest.skip(reason)
     envs = []
@@ -304,19 +306,28 @@ def test_challenge_without_interaction_is_interactive_authorization_required(mak
 
 
 def test_other_calls_are_answered_while_authorizations_are_pending(make_env):
-    pk = make_env(rules={"10-slow.rules": SLOW_RULES})
+    """Proven by order, not by time: polkitd cannot answer before the test
+    opens the gate, and the daemon answers the other calls before that."""
+    gate = os.path.join(tempfile.mkdtemp(prefix="gunyah-pk-gate-"), "open")
+    os.chmod(os.path.dirname(gate), 0o755)   # polkitd's helper runs as polkitd
+    pk = make_env(rules={"10-slow.rules": GATED_RULES.replace("GATE", gate)})
+    asking = "Asking polkit about start of VM 'slow'"
     manager(pk).CreateVM(spec_json("slow"), dbus.UInt64(0))
     callers = [pk.call("StartVM", "slow", background=True) for _ in range(3)]
-    time.sleep(0.3)   # let their CheckAuthorization calls reach polkitd
     try:
+        deadline = time.monotonic() + 30
+        while pk.daemon.read_log().count(asking) < 3:
+            assert time.monotonic() < deadline, f"the daemon did not ask polkit 3 times:\n{pk.daemon.read_log()}"
+            time.sleep(0.05)
         m = manager(pk)
         for _ in range(20):
             assert [str(v[0]) for v in m.ListVMs()] == ["slow"]
             assert str(m.GetVM("slow")) == "/org/gunyah/Manager1/vm/slow"
-        pending = [c for c in callers if c.poll() is None]
-        assert pending, "every authorization finished before the daemon answered: nothing was in flight"
+        assert [c.poll() for c in callers] == [None] * 3, "an authorization ended before the gate opened"
     finally:
+        open(gate, "w").close()
         results = [json.loads(c.communicate(timeout=60)[0]) for c in callers]
+        shutil.rmtree(os.path.dirname(gate), ignore_errors=True)
     for r in results:
         assert_denied(r, "StartVM of slow")
     assert pk.daemon.state("slow")[0] == "defined"

@@ -327,6 +327,8 @@ static void test_dtb_64_vcpus_long_cmdline(void **state) {
         void *fdt = build(&s, 0, &l);
 
         node(fdt, "/cpus/cpu@3f");
+        /* all 2047 bytes of the command line, not a truncation */
+        assert_string_equal(prop_str(fdt, "/chosen", "bootargs"), cmdline);
         assert_int_equal(vm_layout_check_dtb(&l, fdt_totalsize(fdt), NULL, 0), 0);
         free(fdt);
 }

@@ -240,7 +240,7 @@ static HvVcpu *attach_guest(const char *guest, HvBackend **b, HvVm **vm) {
         _cleanup_free_ char *path = sim_harness_guest_path(guest);
 
         if (!path)
-                skip();
+                SIM_HARNESS_SKIP("guest %s not built (GUNYAH_TEST_GUEST_DIR)\n", guest);
         assert_int_equal(sim_harness_create_vm(&o, b, vm, NULL), 0);
         assert_int_equal(ops->vcpu_export(*vm, 0, fds, &n), 0);
         for (size_t i = 0; i < n; i++)
@@ -305,7 +305,7 @@ static void test_sim_page_fault_read_only(void **state) {
         SimHarnessOptions o = { .guest = "hello", .vcpus = 1, .prot = HV_PROT_READ | HV_PROT_EXEC };
         _cleanup_free_ char *path = sim_harness_guest_path("hello");
         if (!path)
-                skip();
+                SIM_HARNESS_SKIP("guest hello not built (GUNYAH_TEST_GUEST_DIR)\n");
         assert_int_equal(sim_harness_run(&o, &res), 0);
         assert_int_equal(res.vcpu[0].last.exit_reason, GUNYAH_VCPU_EXIT_PAGE_FAULT);
         assert_int_equal(res.vcpu[0].last.page_fault.attempt, -EPERM);
@@ -318,7 +318,7 @@ static void test_sim_page_fault_unbound(void **state) {
         SimHarnessOptions o = { .guest = "memtouch", .vcpus = 1, .bind_size = 32 * MiB_ };
         _cleanup_free_ char *path = sim_harness_guest_path("memtouch");
         if (!path)
-                skip();
+                SIM_HARNESS_SKIP("guest memtouch not built (GUNYAH_TEST_GUEST_DIR)\n");
         assert_int_equal(sim_harness_run(&o, &res), 0);
         assert_int_equal(res.vcpu[0].last.exit_reason, GUNYAH_VCPU_EXIT_PAGE_FAULT);
         assert_int_equal(res.vcpu[0].last.page_fault.attempt, -ENOENT);
@@ -465,5 +465,5 @@ int main(void) {
                 cmocka_unit_test(test_sim_irq_line_wakes_a_vcpu_in_wfi),
         };
 
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return sim_harness_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }
