@@ -132,5 +132,7 @@ extern const HvBackendOps hv_kernel_ops; /* src/hv/hv-kernel.c */
 extern const HvBackendOps hv_sim_ops;    /* src/sim */
 
 /* Looks up "kernel" or "sim"; NULL if unknown. Only backends linked into
- * the program are found (hv_sim_ops is weak here). */
+ * the program are found (hv_sim_ops is weak here): a build without the
+ * simulator (-Dsim=disabled) has none. In a program that links only the
+ * simulator's VM half (the daemon), its vCPU entries fail with -EOPNOTSUPP. */
 const HvBackendOps *hv_backend_lookup(const char *name);
