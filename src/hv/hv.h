@@ -126,6 +126,13 @@ typedef struct HvBackendOps {
          * cannot take more now: fd is then ignored until the next WFI. The
          * worker stays single-threaded (its sandbox requires it). */
         int (*vcpu_watch_fd)(HvVcpu *vcpu, int fd, int (*ready)(void *userdata), void *userdata);
+
+        /* What the worker's sandbox must allow beyond a backend's own table:
+         * the signal its vCPU side sends (tgkill) to the vCPU threads of
+         * other workers of the VM to make them leave guest code, 0 if it
+         * sends none. The worker's seccomp filter allows tgkill with this
+         * signal and no other. */
+        int vcpu_kick_signal;
 } HvBackendOps;
 
 extern const HvBackendOps hv_kernel_ops; /* src/hv/hv-kernel.c */

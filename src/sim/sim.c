@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <signal.h>
 
+#include "sim-shared.h"
 #include "sim-vcpu.h"
 #include "sim-vm.h"
 
@@ -62,4 +64,5 @@ const HvBackendOps hv_sim_ops = {
         .vcpu_kick = sim_vcpu_kick,
         .vcpu_irq_line = sim_vcpu_irq_line,
         .vcpu_watch_fd = sim_vcpu_watch_fd,
+        .vcpu_kick_signal = SIM_KICK_SIGNAL,
 };
