@@ -93,7 +93,8 @@ static int manager_pick_backend(Manager *m, const ManagerConfig *c) {
         }
 
         if (!sim)
-                return log_error_errno(-EOPNOTSUPP, "The simulator backend is not built into this gunyahd.");
+                return log_error_errno(-EOPNOTSUPP, "No simulator is built into this gunyahd (-Dsim=disabled)%s%s.",
+                                       m->backend_reason ? ", and " : "", m->backend_reason ?: "");
         r = sim->open(NULL, &m->backend);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the simulator backend: %m");

@@ -126,11 +126,20 @@ typedef struct HvBackendOps {
          * cannot take more now: fd is then ignored until the next WFI. The
          * worker stays single-threaded (its sandbox requires it). */
         int (*vcpu_watch_fd)(HvVcpu *vcpu, int fd, int (*ready)(void *userdata), void *userdata);
+
+        /* What the worker's sandbox must allow beyond a backend's own table:
+         * the signal its vCPU side sends (tgkill) to the vCPU threads of
+         * other workers of the VM to make them leave guest code, 0 if it
+         * sends none. The worker's seccomp filter allows tgkill with this
+         * signal and no other. */
+        int vcpu_kick_signal;
 } HvBackendOps;
 
 extern const HvBackendOps hv_kernel_ops; /* src/hv/hv-kernel.c */
 extern const HvBackendOps hv_sim_ops;    /* src/sim */
 
 /* Looks up "kernel" or "sim"; NULL if unknown. Only backends linked into
- * the program are found (hv_sim_ops is weak here). */
+ * the program are found (hv_sim_ops is weak here): a build without the
+ * simulator (-Dsim=disabled) has none. In a program that links only the
+ * simulator's VM half (the daemon), its vCPU entries fail with -EOPNOTSUPP. */
 const HvBackendOps *hv_backend_lookup(const char *name);

@@ -39,81 +39,10 @@
 #define GICR_TYPER 0x0008
 #define GICR_WAKER 0x0014
 #define GICR_SGI_BASE 0x10000
-#define GICR_WAKER_SLEEP 0x2u
-#define GICR_WAKER_CHILDREN_ASLEEP 0x4u
 #define GICR_TYPER_LAST (UINT64_C(1) << 4)
 
 #define ICC_CTLR_EOIMODE 0x2u
 #define ICC_CTLR_RO ((4u << 8) | (1u << 15)) /* PRIbits = 5, IDbits 16, A3V */
-
-static inline uint32_t bit(uint32_t intid) {
-        return UINT32_C(1) << (intid % 32);
-}
-
-static void notify(SimShared *s, uint32_t cpu) {
-        if (cpu >= SIM_VCPUS_MAX || !sim_load(&s->vcpus[cpu].present))
-                return;
-        __atomic_store_n(&s->gic.redist[cpu].update, 1, __ATOMIC_RELEASE);
-        sim_vcpu_shared_wake(s, cpu);
-}
-
-static void notify_all(SimShared *s) {
-        for (uint32_t i = 0; i < SIM_VCPUS_MAX; i++)
-                notify(s, i);
-}
-
-static uint32_t spi_target(const SimGic *g, uint32_t intid) {
-        /* IROUTER Aff0 names the vCPU (MPIDR = vCPU id); IRM "any": vCPU 0. */
-        uint64_t r = g->route[intid];
-
-        return (r & (UINT64_C(1) << 31)) ? 0 : (uint32_t) (r & 0xff);
-}
-
-void sim_gic_init(SimShared *s) {
-        SimGic *g = &s->gic;
-
-        memset(g, 0, sizeof(*g));
-        for (uint32_t i = 0; i < SIM_VCPUS_MAX; i++) {
-                g->redist[i].waker = GICR_WAKER_SLEEP | GICR_WAKER_CHILDREN_ASLEEP;
-                g->redist[i].edge = 0xffff; /* SGIs are edge */
-        }
-}
-
-void sim_gic_set_spi_level(SimShared *s, uint32_t intid, bool level) {
-        SimGic *g = &s->gic;
-        uint32_t old;
-
-        if (intid < SIM_GIC_SPI_BASE || intid >= SIM_GIC_SPURIOUS - 3)
-                return;
-        if (level)
-                old = __atomic_fetch_or(&g->level[intid / 32], bit(intid), __ATOMIC_ACQ_REL);
-        else
-                old = __atomic_fetch_and(&g->level[intid / 32], ~bit(intid), __ATOMIC_ACQ_REL);
-        /* Devices re-drive their line after every access: wake only on a change. */
-        if (((old & bit(intid)) != 0) != level)
-                notify(s, spi_target(g, intid));
-}
-
-void sim_gic_pend_spi(SimShared *s, uint32_t intid) {
-        SimGic *g = &s->gic;
-
-        if (intid < SIM_GIC_SPI_BASE || intid >= SIM_GIC_SPURIOUS - 3)
-                return;
-        __atomic_fetch_or(&g->pending[intid / 32], bit(intid), __ATOMIC_ACQ_REL);
-        notify(s, spi_target(g, intid));
-}
-
-void sim_gic_set_ppi_level(SimShared *s, uint32_t cpu, uint32_t intid, bool level) {
-        SimGicRedist *r = &s->gic.redist[cpu];
-        uint32_t old;
-
-        if (level)
-                old = __atomic_fetch_or(&r->level, bit(intid), __ATOMIC_ACQ_REL);
-        else
-                old = __atomic_fetch_and(&r->level, ~bit(intid), __ATOMIC_ACQ_REL);
-        if (((old & bit(intid)) != 0) != level)
-                __atomic_store_n(&r->update, 1, __ATOMIC_RELEASE);
-}
 
 bool sim_gic_take_update(HvVcpu *v) {
         uint32_t *u = &v->shared->gic.redist[v->id].update;
@@ -145,7 +74,7 @@ static uint32_t hppi(HvVcpu *v, uint8_t *ret_prio) {
                 for (; cand; cand &= cand - 1) {
                         uint32_t i = w * 32 + (uint32_t) __builtin_ctz(cand);
 
-                        if (g->prio[i] < best_prio && spi_target(g, i) == v->id) {
+                        if (g->prio[i] < best_prio && sim_gic_spi_target(g, i) == v->id) {
                                 best = i;
                                 best_prio = g->prio[i];
                         }
@@ -186,7 +115,7 @@ static void deactivate(HvVcpu *v, uint32_t intid) {
 
         if (intid >= SIM_GIC_SPURIOUS - 3)
                 return;
-        __atomic_fetch_and(state_word(v, g->active, &r->active, intid), ~bit(intid), __ATOMIC_ACQ_REL);
+        __atomic_fetch_and(state_word(v, g->active, &r->active, intid), ~sim_gic_bit(intid), __ATOMIC_ACQ_REL);
 }
 
 static uint64_t icc_iar1(HvVcpu *v) {
@@ -199,8 +128,8 @@ static uint64_t icc_iar1(HvVcpu *v) {
                 return intid;
         (void) hppi(v, &prio);
         /* Acknowledge: pending → active (a level line stays pending). */
-        __atomic_fetch_and(state_word(v, g->pending, &r->pending, intid), ~bit(intid), __ATOMIC_ACQ_REL);
-        __atomic_fetch_or(state_word(v, g->active, &r->active, intid), bit(intid), __ATOMIC_ACQ_REL);
+        __atomic_fetch_and(state_word(v, g->pending, &r->pending, intid), ~sim_gic_bit(intid), __ATOMIC_ACQ_REL);
+        __atomic_fetch_or(state_word(v, g->active, &r->active, intid), sim_gic_bit(intid), __ATOMIC_ACQ_REL);
         v->gic.ap1r0 |= UINT32_C(1) << ((prio & PRIO_MASK) >> 3);
         return intid;
 }
@@ -225,9 +154,9 @@ static void icc_sgi1r(HvVcpu *v, uint64_t val) {
                         continue;
                 if (all ? t == v->id : (high_aff != 0 || !(targets & (UINT32_C(1) << t))))
                         continue;
-                __atomic_fetch_or(&s->gic.redist[t].pending, bit(intid), __ATOMIC_ACQ_REL);
+                __atomic_fetch_or(&s->gic.redist[t].pending, sim_gic_bit(intid), __ATOMIC_ACQ_REL);
                 if (t != v->id)
-                        notify(s, t);
+                        sim_gic_notify(s, t);
         }
 }
 
@@ -347,7 +276,7 @@ static uint64_t gicd_read(HvVcpu *v, uint32_t off, unsigned size) {
                 uint32_t val = 0, first = (off - GICD_ICFGR) * 4;
 
                 for (uint32_t i = 0; i < 16 && first >= 32; i++)
-                        if (g->edge[(first + i) / 32] & bit(first + i))
+                        if (g->edge[(first + i) / 32] & sim_gic_bit(first + i))
                                 val |= 2u << (2 * i);
                 return val;
         }
@@ -387,11 +316,11 @@ static void gicd_write(HvVcpu *v, uint32_t off, unsigned size, uint64_t val) {
                 uint32_t first = (off - GICD_ICFGR) * 4;
 
                 for (uint32_t i = 0; i < 16; i++)
-                        bank_write(&g->edge[(first + i) / 32], (val >> (2 * i + 1)) & 1, bit(first + i));
+                        bank_write(&g->edge[(first + i) / 32], (val >> (2 * i + 1)) & 1, sim_gic_bit(first + i));
         } else if (off == GICD_CTLR) {
                 sim_store(&g->ctlr, (uint32_t) val & 3);
         }
-        notify_all(v->shared);
+        sim_gic_notify_all(v->shared);
 }
 
 static uint64_t gicr_read(HvVcpu *v, uint32_t cpu, uint32_t off, unsigned size) {
@@ -416,7 +345,7 @@ static uint64_t gicr_read(HvVcpu *v, uint32_t cpu, uint32_t off, unsigned size) 
                 uint32_t val = 0;
 
                 for (uint32_t i = 0; i < 16; i++)
-                        if (r->edge & bit(16 + i))
+                        if (r->edge & sim_gic_bit(16 + i))
                                 val |= 2u << (2 * i);
                 return val;
         }
@@ -446,7 +375,7 @@ static void gicr_write(HvVcpu *v, uint32_t cpu, uint32_t off, unsigned size, uin
                 sim_store(&r->waker, sleep ? GICR_WAKER_SLEEP | GICR_WAKER_CHILDREN_ASLEEP : 0);
         } else if (off == GICR_SGI_BASE + GICD_ICFGR + 4) {
                 for (uint32_t i = 0; i < 16; i++)
-                        bank_write(&r->edge, (val >> (2 * i + 1)) & 1, bit(16 + i));
+                        bank_write(&r->edge, (val >> (2 * i + 1)) & 1, sim_gic_bit(16 + i));
         } else if (off >= GICR_SGI_BASE + GICD_IPRIORITYR && off < GICR_SGI_BASE + GICD_IPRIORITYR + 32) {
                 for (unsigned i = 0; i < size && off - GICR_SGI_BASE - GICD_IPRIORITYR + i < 32; i++)
                         r->prio[off - GICR_SGI_BASE - GICD_IPRIORITYR + i] = (uint8_t) (val >> (8 * i)) & PRIO_MASK;
@@ -455,7 +384,7 @@ static void gicr_write(HvVcpu *v, uint32_t cpu, uint32_t off, unsigned size, uin
                 if (w)
                         bank_write(w, set, (uint32_t) val);
         }
-        notify(v->shared, cpu);
+        sim_gic_notify(v->shared, cpu);
         sim_emu_set_hcr_vi(v);
 }
 

@@ -7,7 +7,7 @@
  * PPIs and SPIs, group 1 only, no ITS, no LPIs, single security state.
  *
  * The distributor and redistributor state lives in the VM's shared memory
- * (SimGic inside SimShared), so the workers of one VM see one GIC. Guest
+ * (SimGic inside SimShared, gic-state.h), so the workers of one VM see one GIC. Guest
  * accesses are made under the execution lock; sources outside it (irqfds,
  * the worker's devices, the timer of a vCPU in WFI) only flip pending/level
  * bits with atomic operations and then notify the target.
@@ -17,12 +17,7 @@
 #include <stdint.h>
 #include <unicorn/unicorn.h>
 
-#include "hv-rules.h"
-
-#define SIM_GIC_INTIDS 1024u /* SGIs, PPIs and SPIs 32..1019 */
-#define SIM_GIC_WORDS (SIM_GIC_INTIDS / 32)
-#define SIM_GIC_SPURIOUS 1023u
-#define SIM_GIC_SPI_BASE 32u
+#include "gic-state.h"
 
 /* Where Gunyah's platform (and vm-spec.h's layout) puts the GIC: GICD at
  * the top of the MMIO window, the GICR frames of vCPUs 0..n-1 below it. */
@@ -33,23 +28,6 @@
 #define SIM_GIC_PPI_VTIMER 27u
 #define SIM_GIC_PPI_PTIMER 30u
 
-typedef struct SimGicRedist {
-        uint32_t update;  /* set by whoever changed what this vCPU may take */
-        uint32_t waker;
-        uint32_t enabled, pending, active, level, edge;
-        uint8_t prio[32];
-} SimGicRedist;
-
-typedef struct SimGic {
-        uint32_t ctlr;
-        uint32_t n_redists;
-        uint32_t enabled[SIM_GIC_WORDS], pending[SIM_GIC_WORDS], active[SIM_GIC_WORDS];
-        uint32_t level[SIM_GIC_WORDS], edge[SIM_GIC_WORDS];
-        uint8_t prio[SIM_GIC_INTIDS];
-        uint64_t route[SIM_GIC_INTIDS];
-        SimGicRedist redist[GH_RULES_MAX_VCPUS];
-} SimGic;
-
 /* The per-vCPU CPU interface (ICC_* registers): only its vCPU touches it. */
 typedef struct SimGicCpuIf {
         uint32_t pmr, bpr1, ctlr, igrpen1;
@@ -58,14 +36,6 @@ typedef struct SimGicCpuIf {
 
 struct SimShared;
 struct HvVcpu;
-
-void sim_gic_init(struct SimShared *s);
-/* Line level of SPI intid (>= 32) as an irqfd or device drives it. */
-void sim_gic_set_spi_level(struct SimShared *s, uint32_t intid, bool level);
-/* Edge: latches SPI intid pending. */
-void sim_gic_pend_spi(struct SimShared *s, uint32_t intid);
-/* Line level of PPI intid of vCPU cpu (its timers). */
-void sim_gic_set_ppi_level(struct SimShared *s, uint32_t cpu, uint32_t intid, bool level);
 
 /* Whether the GIC signals an IRQ to this vCPU (HCR_EL2.VI, and WFI wake). */
 bool sim_gic_signaled(struct HvVcpu *v);

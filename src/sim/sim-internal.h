@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Types shared by the simulator's files; nothing outside src/sim sees them. */
+/* The vCPU side of the simulator (sim-vcpu.c and the emulator): types
+ * shared by its files; nothing outside src/sim sees them. */
 
 #include <setjmp.h>
 #include <signal.h>
@@ -10,9 +11,11 @@
 #include <ucontext.h>
 #include <unicorn/unicorn.h>
 
+#include "gicv3.h"
 #include "hv.h"
 #include "sim-shared.h"
 #include "sim-switch.h"
+#include "sim-vcpu.h"
 
 /* The VMMIO window every unauthenticated Gunyah VM has (vmm-on-gunyah §1.5):
  * accesses there that hit no memory become MMIO exits. */
@@ -48,17 +51,6 @@ typedef struct SimTimer {
         uint32_t ctl; /* ENABLE, IMASK */
         uint64_t cval;
 } SimTimer;
-
-struct HvBackend {
-        unsigned n_vms;
-};
-
-struct HvVm {
-        int shared_fd;
-        SimShared *shared;
-        size_t shared_size;
-        int mem_fds[SIM_GUEST_MEMS_MAX];
-};
 
 /* Why the emulation context handed control back to vcpu_run. */
 typedef enum SimYield {
@@ -195,27 +187,3 @@ void sim_va_cover_sync(HvVcpu *v);
 uint64_t sim_timer_now_ns(void);
 void sim_timer_update(HvVcpu *v);
 bool sim_timer_sysreg(HvVcpu *v, const uc_arm64_cp_reg *cp, bool is_read, uint64_t *value);
-
-/* sim-vm.c / sim-vcpu.c: the two halves of hv_sim_ops. */
-int sim_open(const char *path, HvBackend **ret);
-void sim_close(HvBackend *b);
-HvAbi sim_abi(HvBackend *b);
-int sim_vm_create(HvBackend *b, HvVm **ret);
-void sim_vm_destroy(HvVm *vm);
-int sim_guest_mem_create(HvVm *vm, uint64_t size, int *ret_fd);
-int sim_map_mem(HvVm *vm, const HvMemBinding *binding);
-int sim_unmap_mem(HvVm *vm, const HvMemBinding *binding);
-int sim_set_dtb_config(HvVm *vm, uint64_t guest_addr, uint64_t size);
-int sim_set_boot_context(HvVm *vm, uint32_t reg, uint64_t value);
-int sim_add_vcpu(HvVm *vm, uint32_t id);
-int sim_add_irqfd(HvVm *vm, int eventfd, uint32_t label, uint32_t flags);
-int sim_start(HvVm *vm);
-int sim_vcpu_export(HvVm *vm, uint32_t id, int *fds, size_t *n_fds);
-
-int sim_vcpu_attach(const int *fds, size_t n_fds, uint32_t id, HvVcpu **ret);
-void sim_vcpu_detach(HvVcpu *vcpu);
-struct gunyah_vcpu_run *sim_vcpu_run_block(HvVcpu *vcpu);
-int sim_vcpu_run(HvVcpu *vcpu);
-void sim_vcpu_kick(HvVcpu *vcpu);
-int sim_vcpu_irq_line(HvVcpu *vcpu, uint32_t label, bool level);
-int sim_vcpu_watch_fd(HvVcpu *vcpu, int fd, int (*ready)(void *userdata), void *userdata);

@@ -20,7 +20,7 @@
 
 #include "gunyah-abi.h"
 #include "hv-rules.h"
-#include "gicv3.h"
+#include "gic-state.h"
 
 #define SIM_SHARED_MAGIC UINT64_C(0x31564d534e594753) /* "SGYNSMV1" */
 #define SIM_VCPUS_MAX GH_RULES_MAX_VCPUS

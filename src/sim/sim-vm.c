@@ -17,7 +17,7 @@
 
 #include "log.h"
 #include "macro.h"
-#include "sim-internal.h"
+#include "sim-vm.h"
 
 #define SIM_PAGE_SIZE 4096u
 

@@ -1,5 +1,44 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "sim-internal.h"
+#include <errno.h>
+#include <signal.h>
+
+#include "sim-shared.h"
+#include "sim-vcpu.h"
+#include "sim-vm.h"
+
+/* The vCPU half runs guest code on unicorn and is linked only into the
+ * programs that do (sim_dep: gunyah-vcpu, the simulator's tests), whose
+ * definitions replace these weak ones. The daemon links the VM half alone
+ * (sim_vm_dep) and never runs a vCPU, so it maps no emulator; the entries
+ * stay non-NULL there because an optional one's presence is what the daemon
+ * reads (vcpu_irq_line: the workers drive their lines, need no irqfds). */
+#define SIM_VCPU_ABSENT __attribute__((weak))
+
+SIM_VCPU_ABSENT int sim_vcpu_attach(const int *fds, size_t n_fds, uint32_t id, HvVcpu **ret) {
+        return -EOPNOTSUPP;
+}
+
+SIM_VCPU_ABSENT void sim_vcpu_detach(HvVcpu *vcpu) {
+}
+
+SIM_VCPU_ABSENT struct gunyah_vcpu_run *sim_vcpu_run_block(HvVcpu *vcpu) {
+        return NULL;
+}
+
+SIM_VCPU_ABSENT int sim_vcpu_run(HvVcpu *vcpu) {
+        return -EOPNOTSUPP;
+}
+
+SIM_VCPU_ABSENT void sim_vcpu_kick(HvVcpu *vcpu) {
+}
+
+SIM_VCPU_ABSENT int sim_vcpu_irq_line(HvVcpu *vcpu, uint32_t label, bool level) {
+        return -EOPNOTSUPP;
+}
+
+SIM_VCPU_ABSENT int sim_vcpu_watch_fd(HvVcpu *vcpu, int fd, int (*ready)(void *userdata), void *userdata) {
+        return -EOPNOTSUPP;
+}
 
 /* The simulator backend (design §3): U17 semantics on unicorn. */
 const HvBackendOps hv_sim_ops = {
@@ -25,4 +64,5 @@ const HvBackendOps hv_sim_ops = {
         .vcpu_kick = sim_vcpu_kick,
         .vcpu_irq_line = sim_vcpu_irq_line,
         .vcpu_watch_fd = sim_vcpu_watch_fd,
+        .vcpu_kick_signal = SIM_KICK_SIGNAL,
 };

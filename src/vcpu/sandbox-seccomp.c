@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <seccomp.h>
 
+#include "hv.h"
 #include "log.h"
 #include "macro.h"
 #include "sandbox-seccomp.h"
@@ -45,14 +46,27 @@ static int seccomp_add_table(scmp_filter_ctx ctx, const SeccompTable *t) {
         return 0;
 }
 
+/* tgkill with the signal the backend kicks other workers' vCPUs with, and no
+ * other: it could otherwise kill any thread of the worker's user. */
+static int seccomp_add_kick(scmp_filter_ctx ctx, const HvBackendOps *ops) {
+        const SeccompRule kick = SECCOMP_ALLOW_IF_EQ(tgkill, 2, ops->vcpu_kick_signal,
+                "kick another worker's vCPU out of guest code, with the backend's vcpu_kick_signal only");
+
+        if (ops->vcpu_kick_signal == 0)
+                return 0;
+        return seccomp_add_table(ctx, &(const SeccompTable) { .backend = ops->name, .rules = &kick, .n_rules = 1 });
+}
+
 int sandbox_seccomp_install(const char *backend, bool log_only) {
         _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
         uint32_t deny = log_only ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
+        const HvBackendOps *ops;
         const SeccompTable *t;
         int r;
 
+        ops = hv_backend_lookup(backend);
         t = seccomp_table_for_backend(backend);
-        if (!t)
+        if (!ops || !t)
                 return log_error_errno(-EPROTONOSUPPORT, "seccomp: no allow-list for backend '%s'", strna(backend));
 
         ctx = seccomp_init(deny);
@@ -72,6 +86,8 @@ int sandbox_seccomp_install(const char *backend, bool log_only) {
                 r = seccomp_add_table(ctx, &seccomp_table_sanitizer);
         if (r >= 0)
                 r = seccomp_add_table(ctx, t);
+        if (r >= 0)
+                r = seccomp_add_kick(ctx, ops);
         if (r < 0)
                 return r;
 

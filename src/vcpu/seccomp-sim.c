@@ -2,16 +2,15 @@
 /*
  * Allow-list of the simulator backend's worker on top of seccomp-common.c:
  * unicorn's JIT and allocations, the VM-wide execution lock and power-state
- * futexes in shared memory, and the kick of other workers' vCPUs. munmap and
- * rt_sigprocmask, which unicorn uses too, are in the common table.
+ * futexes in shared memory. munmap and rt_sigprocmask, which unicorn uses
+ * too, are in the common table; the kick of other workers' vCPUs is the
+ * backend's vcpu_kick_signal (sandbox-seccomp.c).
  */
 #include <linux/futex.h>
-#include <signal.h>
 #include <sys/mman.h>
 
 #include "macro.h"
 #include "sandbox-seccomp.h"
-#include "sim-shared.h"
 
 static const SeccompRule rules[] = {
         /* The JIT's code buffer exists since attach: nothing new is executable. */
@@ -20,7 +19,6 @@ static const SeccompRule rules[] = {
          * kernel paths have been privilege-escalation bugs before. */
         SECCOMP_ALLOW_IF_EQ(futex, 1, FUTEX_WAIT, "wait on the execution lock or the vCPU's power word (shared page)"),
         SECCOMP_ALLOW_IF_EQ(futex, 1, FUTEX_WAKE, "wake the execution lock's or another vCPU's waiters"),
-        SECCOMP_ALLOW_IF_EQ(tgkill, 2, SIM_KICK_SIGNAL, "kick another worker's vCPU out of guest code, SIM_KICK_SIGNAL only"),
         SECCOMP_ALLOW(ppoll, "a vCPU in WFI also waits for console input (vcpu_watch_fd), which raises the PL011's line"),
 };
 

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The simulator's daemon half alone, linked as gunyahd links it (sim_vm_dep,
+ * no emulator): a VM is created, given memory and a vCPU, exported and
+ * started without unicorn, and the vCPU entries, present for the daemon to
+ * read, refuse to run anything.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "hv.h"
+#include "macro.h"
+
+#define GPA UINT64_C(0x80000000)
+#define MEM_SIZE (UINT64_C(1) << 20)
+
+static void test_vm_half_creates_exports_and_starts(void **state) {
+        const HvBackendOps *ops = hv_backend_lookup("sim");
+        HvMemBinding b = { .guest_addr = GPA, .size = MEM_SIZE, .access = HV_MEM_LEND, .prot = HV_PROT_RWX };
+        int fds[HV_VCPU_EXPORT_FDS_MAX];
+        size_t n = ELEMENTSOF(fds);
+        HvBackend *backend;
+        HvVm *vm;
+        int mem;
+
+        assert_ptr_equal(ops, &hv_sim_ops);
+        assert_int_equal(ops->open(NULL, &backend), 0);
+        assert_int_equal(ops->vm_create(backend, &vm), 0);
+        assert_int_equal(ops->guest_mem_create(vm, MEM_SIZE, &mem), 0);
+        b.guest_mem_fd = mem;
+        assert_int_equal(ops->map_mem(vm, &b), 0);
+        assert_int_equal(ops->set_dtb_config(vm, GPA, 4096), 0);
+        assert_int_equal(ops->set_boot_context(vm, GUNYAH_VM_BOOT_CONTEXT_REG(GUNYAH_VM_BOOT_CONTEXT_REG_SET_PC, 0), GPA), 0);
+        assert_int_equal(ops->add_vcpu(vm, 0), 0);
+        assert_int_equal(ops->vcpu_export(vm, 0, fds, &n), 0);
+        assert_int_equal(n, 2); /* the shared state and the guest memory */
+        assert_int_equal(ops->start(vm), 0);
+        ops->vm_destroy(vm);
+        ops->close(backend);
+        close(mem);
+}
+
+static void test_vcpu_half_is_absent_but_present_for_the_daemon(void **state) {
+        const HvBackendOps *ops = &hv_sim_ops;
+        int fds[1] = { -EBADF };
+        HvVcpu *vcpu = NULL;
+
+        assert_int_equal(ops->vcpu_kick_signal, SIGURG);
+        /* The daemon reads vcpu_irq_line's presence (no irqfds for the
+         * sim's workers): it must be there even without the vCPU half. */
+        assert_non_null(ops->vcpu_irq_line);
+        assert_non_null(ops->vcpu_watch_fd);
+        assert_int_equal(ops->vcpu_attach(fds, 1, 0, &vcpu), -EOPNOTSUPP);
+        assert_null(vcpu);
+        assert_int_equal(ops->vcpu_run(NULL), -EOPNOTSUPP);
+        assert_int_equal(ops->vcpu_irq_line(NULL, 5, true), -EOPNOTSUPP);
+        assert_null(ops->vcpu_run_block(NULL));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_vm_half_creates_exports_and_starts),
+                cmocka_unit_test(test_vcpu_half_is_absent_but_present_for_the_daemon),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
