@@ -45,15 +45,11 @@ static int seccomp_add_table(scmp_filter_ctx ctx, const SeccompTable *t) {
         return 0;
 }
 
-int sandbox_seccomp_install(const char *backend, bool log_only) {
+/* Loads one filter allowing what the tables allow; deny for anything else.
+ * Filters stack: a later one can only narrow what an earlier one allows. */
+static int seccomp_load_tables(const SeccompTable *const *tables, size_t n_tables, uint32_t deny, const char *what) {
         _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
-        uint32_t deny = log_only ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
-        const SeccompTable *t;
         int r;
-
-        t = seccomp_table_for_backend(backend);
-        if (!t)
-                return log_error_errno(-EPROTONOSUPPORT, "seccomp: no allow-list for backend '%s'", strna(backend));
 
         ctx = seccomp_init(deny);
         if (!ctx)
@@ -62,21 +58,38 @@ int sandbox_seccomp_install(const char *backend, bool log_only) {
         r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
         if (r < 0)
                 return log_error_errno(r, "seccomp: cannot set the bad-arch action: %m");
-        /* no_new_privs is already set by sandbox_confine(); say it is required. */
+        /* no_new_privs is already set by the sandbox; say it is required. */
         r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
         if (r < 0)
                 return log_error_errno(r, "seccomp: cannot require no_new_privs: %m");
 
-        r = seccomp_add_table(ctx, &seccomp_table_common);
-        if (r >= 0 && seccomp_table_sanitizer.n_rules > 0)
-                r = seccomp_add_table(ctx, &seccomp_table_sanitizer);
-        if (r >= 0)
-                r = seccomp_add_table(ctx, t);
-        if (r < 0)
-                return r;
-
+        for (size_t i = 0; i < n_tables; i++) {
+                r = seccomp_add_table(ctx, tables[i]);
+                if (r < 0)
+                        return r;
+        }
         r = seccomp_load(ctx);
         if (r < 0)
-                return log_error_errno(r, "seccomp: cannot load the %s filter: %m", backend);
+                return log_error_errno(r, "seccomp: cannot load the %s filter: %m", what);
         return 0;
+}
+
+int sandbox_seccomp_install(const char *backend, bool log_only) {
+        const SeccompTable *t = seccomp_table_for_backend(backend);
+
+        if (!t)
+                return log_error_errno(-EPROTONOSUPPORT, "seccomp: no allow-list for backend '%s'", strna(backend));
+        return seccomp_load_tables((const SeccompTable *const[]) { &seccomp_table_common, &seccomp_table_sanitizer, t },
+                                   3, log_only ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS, backend);
+}
+
+int sandbox_seccomp_install_idle(void) {
+        const SeccompTable *tables[3 + ELEMENTSOF(backend_tables)] = {
+                &seccomp_table_common, &seccomp_table_sanitizer, &seccomp_table_setup,
+        };
+
+        /* Every backend's run loop too: the backend's own filter narrows it. */
+        for (size_t i = 0; i < ELEMENTSOF(backend_tables); i++)
+                tables[3 + i] = backend_tables[i];
+        return seccomp_load_tables(tables, ELEMENTSOF(tables), SCMP_ACT_KILL_PROCESS, "idle");
 }

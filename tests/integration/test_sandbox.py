@@ -64,6 +64,8 @@ def test_running_worker_is_unprivileged_without_caps_with_seccomp(gd):
             assert int(st[key], 16) == 0, f"{key} of worker {pid}: {st[key]}"
         assert st["NoNewPrivs"].strip() == "1"
         assert st["Seccomp"].strip() == "2", "seccomp mode 2 (filter) expected"
+        # the idle filter, loaded before it read its config, and the backend's on top
+        assert st["Seccomp_filters"].strip() == "2", f"filters of worker {pid}: {st['Seccomp_filters']!r}"
         assert st["Threads"].strip() == "1", "the worker must stay single-threaded"
 
 
@@ -150,11 +152,24 @@ def test_default_build_has_no_attempt_code_or_option():
     worker = env_path("GUNYAH_VCPU")
     with open(worker, "rb") as f:
         assert HOOK_MARKER not in f.read(), "the default build's worker contains the test hooks"
-    p = subprocess.run([worker, "--test-hook=openat", "--backend=sim", "--vm=x", "--vcpu=0", "--backend-fds=1",
-                        "--no-sandbox"], capture_output=True, text=True, timeout=10)
+    p = subprocess.run([worker, "--test-hook=openat", "--no-sandbox"], capture_output=True, text=True, timeout=10)
     assert p.returncode != 0 and "unrecognized option" in p.stderr, p.stderr
     p = subprocess.run([env_path("GUNYAHD"), "--worker-test-hook=x:openat"], capture_output=True, text=True,
                        timeout=10)
+    assert p.returncode != 0 and "unrecognized option" in p.stderr, p.stderr
+
+
+def test_worker_by_hand_says_it_is_started_by_gunyahd():
+    worker = env_path("GUNYAH_VCPU")
+    p = subprocess.run([worker, "--help"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0 and "gunyahd" in p.stdout and "--uid=UID" in p.stdout, (p.returncode, p.stdout)
+    # no control socket on fd 3: refused before anything else happens
+    p = subprocess.run([worker, "--no-sandbox"], capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+    assert p.returncode != 0 and "started by gunyahd only" in p.stderr, p.stderr
+    p = subprocess.run([worker], capture_output=True, text=True, timeout=10)
+    assert p.returncode != 0 and "--uid and --gid are required" in p.stderr, p.stderr
+    # the VM is no command-line matter any more
+    p = subprocess.run([worker, "--no-sandbox", "--vm=x"], capture_output=True, text=True, timeout=10)
     assert p.returncode != 0 and "unrecognized option" in p.stderr, p.stderr
 
 

@@ -10,6 +10,7 @@ import dbus
 from gunyah_harness import spec_json
 
 START = 2
+WORKER_UID = 65534  # the harness runs workers as --worker-user=65534
 
 
 def children(pid):
@@ -23,6 +24,11 @@ def cmdline(pid):
             return f.read().split(b"\0")
     except FileNotFoundError:
         return []
+
+
+def status_fields(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.split(":", 1) for line in f.read().splitlines())
 
 
 def spares(gd):
@@ -72,10 +78,36 @@ def test_spare_holds_only_its_control_socket(gd):
     fds = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
     assert sorted(fds) == [0, 1, 2, 3], f"spare {pid} holds {fds}"
     assert fds[3].startswith("socket:"), fds
-    # --isolate: it entered the sandbox's namespaces and empty root while idle
-    assert cmdline(pid)[1:] == [b"--spare", b"--isolate", b""], cmdline(pid)
+    # who it is, nothing of a VM: that comes in its WorkerConfig
+    assert cmdline(pid)[1:] == [b"--spare", b"--uid=%d" % WORKER_UID, b"--gid=%d" % WORKER_UID, b""], cmdline(pid)
+    # it entered the sandbox's namespaces and empty root while idle
     assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
     assert os.listdir(f"/proc/{pid}/root") == []
+
+
+def test_idle_spare_is_unprivileged_and_filtered(gd):
+    # It has no guest input yet, but the sandbox does not wait for one.
+    pid = wait_spare(gd)
+    st = status_fields(pid)
+    for key in ("Uid", "Gid"):
+        assert st[key].split() == [str(WORKER_UID)] * 4, f"{key} of idle spare {pid}: {st[key]!r}"
+    assert st["Groups"].split() == [], f"supplementary groups of idle spare {pid}: {st['Groups']!r}"
+    for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(st[key], 16) == 0, f"{key} of idle spare {pid}: {st[key]}"
+    assert st["NoNewPrivs"].strip() == "1", f"idle spare {pid}: NoNewPrivs {st['NoNewPrivs']!r}"
+    assert st["Seccomp"].strip() == "2", f"idle spare {pid} has no seccomp filter: {st['Seccomp']!r}"
+    assert st["Seccomp_filters"].strip() == "1", f"idle spare {pid}: {st['Seccomp_filters']!r} filters"
+
+
+def test_assigned_spare_stacks_its_backend_filter(gd):
+    spare = wait_spare(gd)
+    gd.manager().CreateVM(spec_json("stacked", "spin"), dbus.UInt64(START))
+    gd.wait_state("stacked", "running")
+    assert [int(p) for p in gd.vm_props("stacked")["WorkerPIDs"]] == [spare]
+    st = status_fields(spare)
+    assert st["Seccomp_filters"].strip() == "2", f"idle filter plus the backend's expected: {st['Seccomp_filters']!r}"
+    gd.manager().KillVM("stacked")
+    assert gd.wait_state("stacked", "stopped")[1] == "killed"
 
 
 def test_start_takes_the_spare_and_a_new_one_replaces_it(gd):
