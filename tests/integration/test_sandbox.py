@@ -54,19 +54,23 @@ def start_running(gd, name, guest="spin", vcpus=1):
     return pids
 
 
+def assert_unprivileged_with_seccomp(pid, what, filters):
+    st = status_fields(pid)
+    for key in ("Uid", "Gid"):
+        assert st[key].split() == [str(WORKER_UID)] * 4, f"{key} of {what} {pid}: {st[key]!r}"
+    assert st["Groups"].split() == [], f"supplementary groups of {what} {pid}: {st['Groups']!r}"
+    for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(st[key], 16) == 0, f"{key} of {what} {pid}: {st[key]}"
+    assert st["NoNewPrivs"].strip() == "1", f"{what} {pid}: NoNewPrivs {st['NoNewPrivs']!r}"
+    assert st["Seccomp"].strip() == "2", f"seccomp mode 2 (filter) expected of {what} {pid}: {st['Seccomp']!r}"
+    assert st["Seccomp_filters"].strip() == str(filters), f"filters of {what} {pid}: {st['Seccomp_filters']!r}"
+    assert st["Threads"].strip() == "1", f"{what} {pid} must stay single-threaded"
+
+
 def test_running_worker_is_unprivileged_without_caps_with_seccomp(gd):
     for pid in start_running(gd, "conf", vcpus=2):
-        st = status_fields(pid)
-        for key in ("Uid", "Gid"):
-            assert st[key].split() == [str(WORKER_UID)] * 4, f"{key} of worker {pid}: {st[key]!r}"
-        assert st["Groups"].split() == [], f"supplementary groups of worker {pid}: {st['Groups']!r}"
-        for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
-            assert int(st[key], 16) == 0, f"{key} of worker {pid}: {st[key]}"
-        assert st["NoNewPrivs"].strip() == "1"
-        assert st["Seccomp"].strip() == "2", "seccomp mode 2 (filter) expected"
         # the idle filter, loaded before it read its config, and the backend's on top
-        assert st["Seccomp_filters"].strip() == "2", f"filters of worker {pid}: {st['Seccomp_filters']!r}"
-        assert st["Threads"].strip() == "1", "the worker must stay single-threaded"
+        assert_unprivileged_with_seccomp(pid, "worker", filters=2)
 
 
 def test_running_worker_holds_only_the_protocol_fds(gd):
