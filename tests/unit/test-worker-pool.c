@@ -196,15 +196,15 @@ static void test_idle_spare_is_already_sandboxed(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_spare_is_started_by_a_refill_and_labelled, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_take_hands_over_a_waiting_process, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_take_leaves_the_spare_to_test_hook_workers, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_spare_of_another_identity_is_discarded, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_killed_spare_is_replaced, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_binary_that_cannot_be_a_spare_disables_the_pool, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_free_kills_and_reaps_the_spare, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_root_worker_user_starts_no_spare, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_idle_spare_is_already_sandboxed, setup, teardown),
+                cmocka_unit_test(test_spare_is_started_by_a_refill_and_labelled),
+                cmocka_unit_test(test_take_hands_over_a_waiting_process),
+                cmocka_unit_test(test_take_leaves_the_spare_to_test_hook_workers),
+                cmocka_unit_test(test_spare_of_another_identity_is_discarded),
+                cmocka_unit_test(test_killed_spare_is_replaced),
+                cmocka_unit_test(test_binary_that_cannot_be_a_spare_disables_the_pool),
+                cmocka_unit_test(test_free_kills_and_reaps_the_spare),
+                cmocka_unit_test(test_root_worker_user_starts_no_spare),
+                cmocka_unit_test(test_idle_spare_is_already_sandboxed),
         };
 
         sigset_t chld;
@@ -214,5 +214,5 @@ int main(void) {
         sigaddset(&chld, SIGCHLD);
         sigprocmask(SIG_BLOCK, &chld, NULL);
         log_set_max_level(LOG_CRIT);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, setup, teardown);
 }
