@@ -198,7 +198,7 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         if (r < 0)
                 return r;
 
-        r = worker_pool_new(m->event, m->worker_binary, !m->no_sandbox, &m->pool);
+        r = worker_pool_new(m->event, m->worker_binary, m->no_sandbox ? NULL : m->worker_user, &m->pool);
         if (r < 0)
                 return log_oom();
 

@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "process-util.h"
 #include "time-util.h"
 #include "worker-pool.h"
 #include "worker-protocol.h"
@@ -23,10 +24,12 @@
 struct WorkerPool {
         sd_event *event;
         char *binary;
+        char *user; /* NULL: --no-sandbox */
 
         pid_t pid; /* 0: no spare */
         int pidfd;
         int control_fd;
+        WorkerIdentity identity; /* the spare's */
         bool idle; /* it said WORKER_MSG_IDLE: takeable */
         sd_event_source *pid_source;
         sd_event_source *control_source;
@@ -36,7 +39,6 @@ struct WorkerPool {
         uint64_t last_spawn_usec; /* CLOCK_MONOTONIC */
         bool disabled;            /* the binary cannot be a spare: start workers on demand */
         bool proven;              /* a spare of this binary reached IDLE once */
-        bool isolate;             /* spares enter their namespaces and empty root while idle */
 };
 
 static void pool_forget_spare(WorkerPool *p) {
@@ -48,20 +50,29 @@ static void pool_forget_spare(WorkerPool *p) {
         p->idle = false;
 }
 
+/* The next spare waits longer: 1 s, 2 s, ... 60 s; a use resets it. */
+static void pool_back_off(WorkerPool *p) {
+        p->backoff_usec = p->backoff_usec == 0 ? POOL_BACKOFF_MIN_USEC
+                                               : MIN(p->backoff_usec * 2, POOL_BACKOFF_MAX_USEC);
+}
+
 static int on_spare_control(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         WorkerPool *p = userdata;
         WorkerMessage msg;
-        ssize_t n;
-        n = recv(fd, &msg, sizeof(msg), MSG_DONTWAIT);
-        if (n == (ssize_t) sizeof(msg) && msg.type == WORKER_MSG_IDLE) {
+        int r;
+
+        r = worker_message_receive(fd, WORKER_VCPU_UNKNOWN, &msg);
+        if (r > 0 && msg.type == WORKER_MSG_IDLE) {
                 p->idle = true;
                 p->proven = true;
                 log_debug("Spare worker %d is idle", (int) p->pid);
                 return 0;
         }
-        if (n < 0 && IN_SET(errno, EAGAIN, EINTR))
+        if (r > 0 && msg.type == WORKER_MSG_FAILED)
+                log_warning("Spare worker %d failed at %s: %s", (int) p->pid, msg.step, strerror(-msg.error));
+        if (r == -EAGAIN)
                 return 0;
-        /* EOF or nonsense: it is on its way out, its exit handler decides. */
+        /* EOF or anything else: it is on its way out, its exit handler decides. */
         p->control_source = sd_event_source_disable_unref(p->control_source);
         return 0;
 }
@@ -80,39 +91,51 @@ static int on_spare_exit(sd_event_source *s, const siginfo_t *si, void *userdata
                             si->si_status);
                 return 0;
         }
-        p->backoff_usec = p->backoff_usec == 0 ? POOL_BACKOFF_MIN_USEC
-                                               : MIN(p->backoff_usec * 2, POOL_BACKOFF_MAX_USEC);
+        pool_back_off(p);
         log_notice("Spare worker %d %s %d; replacing it.", (int) pid,
                    si->si_code == CLD_EXITED ? "exited with status" : "was killed by signal", si->si_status);
         worker_pool_refill(p);
         return 0;
 }
 
-static int pool_spawn(WorkerPool *p) {
-        _cleanup_close_ int daemon_end = -EBADF, worker_end = -EBADF;
-        /* --isolate: the VM-independent part of the sandbox happens while idle. */
-        char *argv[] = { (char *) "gunyah-vcpu", (char *) "--spare", p->isolate ? (char *) "--isolate" : NULL, NULL };
-        int pair[2], r;
+/* Who the next spare is: the worker user as a VM start would resolve it now. */
+static int pool_identity(WorkerPool *p, WorkerIdentity *ret) {
+        int r;
 
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
-                return negative_errno();
-        daemon_end = pair[0];
-        worker_end = pair[1];
+        if (!p->user) {
+                *ret = (WorkerIdentity) { .no_sandbox = true };
+                return 0;
+        }
+        *ret = (WorkerIdentity) {};
+        r = worker_user_resolve(p->user, &ret->uid, &ret->gid);
+        if (r < 0)
+                return log_warning_errno(r, "Worker user '%s' cannot be resolved, no spare worker: %m", p->user);
+        /* The worker refuses root: that VM start fails on its own, clearly. */
+        if (ret->uid == 0 || ret->gid == 0)
+                return log_warning_errno(-EPERM, "Worker user '%s' is root, no spare worker", p->user);
+        return 0;
+}
+
+static int pool_spawn(WorkerPool *p) {
+        WorkerProcess proc;
+        int r;
 
         p->last_spawn_usec = now_usec(CLOCK_MONOTONIC);
-        r = worker_fork_exec(p->binary, &worker_end, 1, argv, &p->pid, &p->pidfd);
+        r = pool_identity(p, &p->identity);
         if (r < 0)
                 return r;
-        p->control_fd = TAKE_FD(daemon_end);
+        r = worker_process_start(p->binary, &p->identity, true, &proc);
+        if (r < 0)
+                return r;
+        p->pid = proc.pid;
+        p->pidfd = proc.pidfd;
+        p->control_fd = proc.control_fd;
 
         r = sd_event_add_child_pidfd(p->event, &p->pid_source, p->pidfd, WEXITED, on_spare_exit, p);
         if (r >= 0)
                 r = sd_event_add_io(p->event, &p->control_source, p->control_fd, EPOLLIN, on_spare_control, p);
         if (r < 0) {
-                siginfo_t si;
-
-                (void) pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
-                (void) waitid(P_PIDFD, (id_t) p->pidfd, &si, WEXITED);
+                process_kill_and_reap(p->pid, p->pidfd);
                 pool_forget_spare(p);
                 return r;
         }
@@ -129,7 +152,7 @@ static int on_refill(sd_event_source *s, uint64_t usec, void *userdata) {
         r = pool_spawn(p);
         if (r < 0) {
                 log_warning_errno(r, "Cannot start a spare worker (%s --spare): %m", p->binary);
-                p->backoff_usec = MAX(p->backoff_usec, POOL_BACKOFF_MIN_USEC);
+                pool_back_off(p);
                 worker_pool_refill(p);
         }
         return 0;
@@ -199,7 +222,12 @@ static bool pool_spare_dying(const WorkerPool *p) {
         return (state && strchr("ZXx", state)) || (flags & TASK_FLAG_EXITING) || (pending & (1ULL << (SIGKILL - 1)));
 }
 
-int worker_pool_take(WorkerPool *p, WorkerSpare *ret) {
+static bool identity_eq(const WorkerIdentity *a, const WorkerIdentity *b) {
+        return a->no_sandbox == b->no_sandbox && !a->test_hook && !b->test_hook &&
+                (a->no_sandbox || (a->uid == b->uid && a->gid == b->gid));
+}
+
+int worker_pool_take(WorkerPool *p, const WorkerIdentity *id, WorkerProcess *ret) {
         /* A spare still loading is taken too once the binary is known to be
          * able to be one: the assignment waits in its socket, and it is
          * further along than a fork+exec started now would be. Its IDLE
@@ -211,10 +239,20 @@ int worker_pool_take(WorkerPool *p, WorkerSpare *ret) {
                 log_debug("Spare worker %d is exiting; not taking it", (int) p->pid);
                 return -EAGAIN;
         }
+        /* Test hooks change the sandbox it entered; a changed worker user
+         * makes it useless: replaced, from the refill after this start. */
+        if (!identity_eq(&p->identity, id)) {
+                if (!id->test_hook) {
+                        log_debug("Spare worker %d runs as another user; replacing it", (int) p->pid);
+                        process_kill_and_reap(p->pid, p->pidfd);
+                        pool_forget_spare(p);
+                }
+                return -EAGAIN;
+        }
         /* The VM's Worker watches it from now on. */
         p->control_source = sd_event_source_disable_unref(p->control_source);
         p->pid_source = sd_event_source_disable_unref(p->pid_source);
-        *ret = (WorkerSpare) {
+        *ret = (WorkerProcess) {
                 .pid = p->pid,
                 .pidfd = TAKE_FD(p->pidfd),
                 .control_fd = TAKE_FD(p->control_fd),
@@ -228,38 +266,45 @@ pid_t worker_pool_spare_pid(const WorkerPool *p) {
         return p ? p->pid : 0;
 }
 
-int worker_pool_new(sd_event *event, const char *binary, bool isolate, WorkerPool **ret) {
-        WorkerPool *p;
+bool worker_pool_spare_idle(const WorkerPool *p) {
+        return p && p->pid > 0 && p->idle;
+}
+
+bool worker_pool_disabled(const WorkerPool *p) {
+        return !p || p->disabled;
+}
+
+int worker_pool_new(sd_event *event, const char *binary, const char *worker_user, WorkerPool **ret) {
+        _cleanup_(worker_pool_freep) WorkerPool *p = NULL;
 
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
-        p->binary = strdup(binary);
-        if (!p->binary) {
-                free(p);
-                return -ENOMEM;
-        }
-        p->event = sd_event_ref(event);
-        p->isolate = isolate;
         p->pidfd = -EBADF;
         p->control_fd = -EBADF;
-        *ret = p;
+        p->binary = strdup(binary);
+        if (!p->binary)
+                return -ENOMEM;
+        if (worker_user) {
+                p->user = strdup(worker_user);
+                if (!p->user)
+                        return -ENOMEM;
+        }
+        p->event = sd_event_ref(event);
+        *ret = TAKE_PTR(p);
         return 0;
 }
 
 WorkerPool *worker_pool_free(WorkerPool *p) {
         if (!p)
                 return NULL;
-        if (p->pid > 0) {
-                siginfo_t si;
-
-                (void) pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
-                (void) waitid(P_PIDFD, (id_t) p->pidfd, &si, WEXITED);
-        }
+        if (p->pid > 0)
+                process_kill_and_reap(p->pid, p->pidfd);
         pool_forget_spare(p);
         sd_event_source_disable_unref(p->refill_source);
         sd_event_unref(p->event);
         free(p->binary);
+        free(p->user);
         free(p);
         return NULL;
 }

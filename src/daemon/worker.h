@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* gunyah-vcpu worker processes: one per vCPU, fork+exec'd with an explicit
- * fd set (src/basic/worker-protocol.h), watched through a pidfd. */
+/* gunyah-vcpu worker processes: one per vCPU, fork+exec'd with their control
+ * socket as only fd, configured by one WorkerConfig message
+ * (src/worker-protocol/worker-protocol.h), watched through a pidfd. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,10 +15,6 @@
 
 typedef struct Vm Vm;
 typedef struct WorkerPool WorkerPool;
-
-/* At most this many fds go to one worker: control, console, device page,
- * backend fds, irqfds. */
-#define WORKER_FDS_MAX (1 + WORKER_ASSIGN_FDS_MAX)
 
 /* The system user sandboxed workers run as unless --worker-user= says otherwise. */
 #define GUNYAH_WORKER_USER_DEFAULT "gunyah-vcpu"
@@ -37,6 +34,23 @@ typedef struct Worker {
         int exit_status; /* exit code or signal */
         uint64_t unhandled_mmio;
 } Worker;
+
+/* Who a worker process is, fixed when it is exec'd (its command line): it
+ * enters its sandbox as this before it learns which VM it runs. */
+typedef struct WorkerIdentity {
+        bool no_sandbox;
+        uid_t uid;             /* sandbox identity (ignored with no_sandbox) */
+        gid_t gid;
+        const char *test_hook; /* TEST ONLY, hook builds: --test-hook=ATTEMPT, or NULL */
+} WorkerIdentity;
+
+/* A started worker process: its pid, pidfd and the daemon's end of its
+ * control socket. */
+typedef struct WorkerProcess {
+        pid_t pid;
+        int pidfd;
+        int control_fd;
+} WorkerProcess;
 
 typedef struct WorkerSpawnArgs {
         const char *binary;
@@ -64,18 +78,24 @@ typedef struct WorkerSpawnArgs {
  * passwd entry uses the same number as gid). -ESRCH: no such user. */
 int worker_user_resolve(const char *user, uid_t *ret_uid, gid_t *ret_gid);
 
-/* fork+exec of binary with fds moved onto 3, 4, ... and every other fd
- * closed (design §4). */
-int worker_fork_exec(const char *binary, const int *fds, size_t n_fds, char *const argv[], pid_t *ret_pid,
-                     int *ret_pidfd);
+/* fork+exec of binary as a worker of identity id (spare: the pool's,
+ * labelled --spare), with a fresh control socket on fd 3 and every other
+ * fd closed (design §4). It waits for its WorkerConfig. */
+int worker_process_start(const char *binary, const WorkerIdentity *id, bool spare, WorkerProcess *ret);
+/* Kills and reaps it, and closes its fds. */
+void worker_process_discard(WorkerProcess *p);
 
-/* Runs vCPU args->vcpu in the pool's spare if one is ready (and no test hook
- * is asked for), else in a freshly started process. Watched from here on. */
+/* Runs vCPU args->vcpu in the pool's spare if one of the same identity is
+ * ready, else in a freshly started process; either way sends it the same
+ * WorkerConfig. Watched from here on. */
 int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *args, WorkerPool *pool, Worker **ret);
 /* Asks the worker to leave (STOP message + kick signal). */
 int worker_request_stop(Worker *w);
 /* Sends one control message and kicks the worker so that it reads it. */
-int worker_send(Worker *w, const void *msg);
+int worker_send(Worker *w, const WorkerMessage *msg);
 /* SIGKILL; the exit is still reported through the pidfd. */
 void worker_kill(Worker *w);
 Worker *worker_free(Worker *w);
+static inline void worker_freep(Worker **w) {
+        worker_free(*w);
+}

@@ -2,11 +2,12 @@
 /*
  * gunyah-vcpu: runs one vCPU of one VM for gunyahd (design §4).
  *
- * Started by the daemon only, with the fds of worker-protocol.h. It runs
- * the VCPU_RUN loop, emulates the guest's MMIO devices (devices.c) and
- * reports how the VM ended over the control socket.
+ * Started by the daemon only, with its control socket on fd 3
+ * (worker-protocol.h). It enters the part of its sandbox that needs nothing
+ * of a VM, waits for its WorkerConfig, attaches to its vCPU, completes the
+ * sandbox, runs the VCPU_RUN loop, emulates the guest's MMIO devices
+ * (devices.c) and reports how the VM ended over the control socket.
  */
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -14,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "devices.h"
@@ -24,31 +24,18 @@
 #include "parse-util.h"
 #include "sandbox.h"
 #include "test-hooks.h"
-#include "time-util.h"
 #include "worker-protocol.h"
 
-typedef struct WorkerArgs {
-        const char *backend;
-        const char *vm;
-        uint32_t vcpu;
-        size_t n_backend_fds;
-        uint32_t irq_labels[WORKER_IRQFDS_MAX]; /* --irqfd: doorbells, fds after the backend's */
-        size_t n_irqfds;
-        bool spare; /* --spare: everything above comes with WORKER_MSG_ASSIGN */
-        bool isolate; /* --isolate (spares): enter the namespaces and empty root while idle */
-        bool isolated;
+/* The command line: who this process is, nothing of a VM. */
+typedef struct WorkerOptions {
+        bool spare; /* started ahead of time by the daemon's pool: a label */
         bool no_sandbox;
-        uid_t uid; /* identity the sandbox drops to (--uid/--gid from the daemon) */
+        uid_t uid;  /* identity the sandbox drops to */
         gid_t gid;
-        DevicesConfig devices;
 #if GUNYAH_SANDBOX_TEST_HOOKS
         TestHook test_hook;
 #endif
-} WorkerArgs;
-
-/* Assigned fds are moved up here first, so that placing one onto 4, 5, ...
- * never overwrites another that is still to be placed. */
-#define WORKER_FD_STAGING_BASE 100
+} WorkerOptions;
 
 static const HvBackendOps *ops;
 static HvVcpu *vcpu;
@@ -69,15 +56,15 @@ static void irq_line(uint32_t spi, bool level, void *userdata) {
  * leaves the line high rings again, so a condition that outlives the guest's
  * handler is delivered once more. A low level needs no action. */
 static void ring_doorbell(uint32_t spi, bool level, void *userdata) {
-        const WorkerArgs *a = userdata;
+        const WorkerConfig *c = userdata;
         uint64_t one = 1;
 
         if (!level)
                 return;
-        for (size_t i = 0; i < a->n_irqfds; i++)
-                if (a->irq_labels[i] == spi) {
+        for (size_t i = 0; i < c->n_irqfds; i++)
+                if (c->irq_labels[i] == spi) {
                         /* EAGAIN: the counter is full, the doorbell is rung anyway. */
-                        (void) write(WORKER_FD_BACKEND + (int) (a->n_backend_fds + i), &one, sizeof(one));
+                        (void) write(WORKER_FD_BACKEND + (int) (c->n_backend_fds + i), &one, sizeof(one));
                         return;
                 }
 }
@@ -86,126 +73,91 @@ static int console_ready(void *userdata) {
         return devices_console_ready(userdata);
 }
 
-static int parse_argv(int argc, char *argv[], WorkerArgs *a) {
-        static const struct option options[] = {
-                { "backend", required_argument, NULL, 'b' },
-                { "vm", required_argument, NULL, 'm' },
-                { "vcpu", required_argument, NULL, 'c' },
-                { "backend-fds", required_argument, NULL, 'f' },
-                { "no-sandbox", no_argument, NULL, 'n' },
-                { "irqfd", required_argument, NULL, 'i' },
-                { "spare", no_argument, NULL, 'P' },
-                { "isolate", no_argument, NULL, 'I' },
-                { "pl011", required_argument, NULL, 'u' },
-                { "pl061", required_argument, NULL, 'g' },
-                { "pl011-spi", required_argument, NULL, 's' },
-                { "pl061-spi", required_argument, NULL, 'S' },
-                { "uid", required_argument, NULL, 'U' },
-                { "gid", required_argument, NULL, 'G' },
+static void help(void) {
+        printf("gunyah-vcpu [--spare] (--uid=UID --gid=GID | --no-sandbox)\n\n"
+               "Runs one vCPU of a VM for gunyahd, which starts it with its control socket\n"
+               "on fd 3 (SOCK_SEQPACKET); not meant to be started by hand. It enters its\n"
+               "sandbox as UID/GID, then receives which vCPU of which VM it runs, and that\n"
+               "VM's fds, from gunyahd.\n\n"
+               "  -h --help             show this help\n"
+               "     --uid=UID          sandbox user (never 0)\n"
+               "     --gid=GID          sandbox group (never 0)\n"
+               "     --no-sandbox       DEBUG ONLY: run without the sandbox\n"
+               "     --spare            started ahead of time by gunyahd's worker pool\n"
 #if GUNYAH_SANDBOX_TEST_HOOKS
-                { "test-hook", required_argument, NULL, 'T' },
+               "     --test-hook=ATTEMPT TEST ONLY: attempt ATTEMPT in the sandbox\n"
+#endif
+               );
+}
+
+static int parse_id(const char *name, const char *arg, uint32_t *ret) {
+        int r = parse_u32(arg, ret);
+
+        if (r < 0 || *ret == UINT32_MAX)
+                return log_error_errno(r < 0 ? r : -EINVAL, "--%s=%s: not a numeric id", name, arg);
+        return 0;
+}
+
+/* 1: run; 0: done (--help); -errno: bad command line. */
+static int parse_argv(int argc, char *argv[], WorkerOptions *o) {
+        enum { ARG_UID = 0x100, ARG_GID, ARG_NO_SANDBOX, ARG_SPARE, ARG_TEST_HOOK };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "uid", required_argument, NULL, ARG_UID },
+                { "gid", required_argument, NULL, ARG_GID },
+                { "no-sandbox", no_argument, NULL, ARG_NO_SANDBOX },
+                { "spare", no_argument, NULL, ARG_SPARE },
+#if GUNYAH_SANDBOX_TEST_HOOKS
+                { "test-hook", required_argument, NULL, ARG_TEST_HOOK },
 #endif
                 {}
         };
         uint32_t id;
-        uint64_t n;
-        int o, r;
+        int c;
 
-        while ((o = getopt_long(argc, argv, "", options, NULL)) >= 0) {
-                switch (o) {
-                case 'b':
-                        a->backend = optarg;
-                        break;
-                case 'm':
-                        a->vm = optarg;
-                        break;
-                case 'c':
-                        r = parse_u32(optarg, &a->vcpu);
-                        if (r < 0)
-                                return log_error_errno(r, "--vcpu=%s: not a vCPU index", optarg);
-                        break;
-                case 'f':
-                        r = parse_u64(optarg, &n);
-                        if (r < 0 || n == 0 || n > HV_VCPU_EXPORT_FDS_MAX)
-                                return log_error_errno(-EINVAL, "--backend-fds=%s: must be 1..%d", optarg,
-                                                       HV_VCPU_EXPORT_FDS_MAX);
-                        a->n_backend_fds = (size_t) n;
-                        break;
-                case 'n':
-                        a->no_sandbox = true;
-                        break;
-                case 'i':
-                        if (a->n_irqfds >= WORKER_IRQFDS_MAX)
-                                return log_error_errno(-E2BIG, "--irqfd: at most %d", WORKER_IRQFDS_MAX);
-                        r = parse_u32(optarg, &a->irq_labels[a->n_irqfds]);
-                        if (r < 0)
-                                return log_error_errno(r, "--irqfd=%s: not a doorbell label", optarg);
-                        a->n_irqfds++;
-                        break;
-                case 'I':
-                        a->isolate = true;
-                        break;
-                case 'P':
-                        a->spare = true;
-                        break;
-                case 'u':
-                case 'g':
-                        r = parse_u64(optarg, o == 'u' ? &a->devices.pl011_base : &a->devices.pl061_base);
-                        if (r < 0)
-                                return log_error_errno(r, "--%s=%s: not an address", o == 'u' ? "pl011" : "pl061",
-                                                       optarg);
-                        break;
-                case 's':
-                case 'S':
-                        r = parse_u32(optarg, o == 's' ? &a->devices.pl011_spi : &a->devices.pl061_spi);
-                        if (r < 0)
-                                return log_error_errno(r, "--%s=%s: not an SPI number", o == 's' ? "pl011-spi" : "pl061-spi",
-                                                       optarg);
-                        break;
-                case 'U':
-                case 'G':
-                        r = parse_u32(optarg, &id);
-                        if (r < 0 || id == UINT32_MAX)
-                                return log_error_errno(r < 0 ? r : -EINVAL, "--%s=%s: not a numeric id",
-                                                       o == 'U' ? "uid" : "gid", optarg);
-                        if (o == 'U')
-                                a->uid = (uid_t) id;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_UID:
+                case ARG_GID:
+                        if (parse_id(c == ARG_UID ? "uid" : "gid", optarg, &id) < 0)
+                                return -EINVAL;
+                        if (c == ARG_UID)
+                                o->uid = (uid_t) id;
                         else
-                                a->gid = (gid_t) id;
+                                o->gid = (gid_t) id;
+                        break;
+                case ARG_NO_SANDBOX:
+                        o->no_sandbox = true;
+                        break;
+                case ARG_SPARE:
+                        o->spare = true;
                         break;
 #if GUNYAH_SANDBOX_TEST_HOOKS
-                case 'T':
-                        a->test_hook = test_hook_from_string(optarg);
-                        if (a->test_hook < 0)
+                case ARG_TEST_HOOK:
+                        o->test_hook = test_hook_from_string(optarg);
+                        if (o->test_hook < 0)
                                 return log_error_errno(-EINVAL, "--test-hook=%s: unknown attempt", optarg);
                         break;
 #endif
                 default:
                         return -EINVAL;
                 }
-        }
-        if (a->spare) {
-                if (a->backend || a->vm || a->n_backend_fds > 0 || optind < argc)
-                        return log_error_errno(-EINVAL, "--spare takes no other argument than --isolate");
-                return 0;
-        }
-        if (a->isolate)
-                return log_error_errno(-EINVAL, "--isolate is for spare workers (--spare)");
         if (optind < argc)
-                return log_error_errno(-EINVAL, "unexpected argument '%s'", argv[optind]);
-        if (!a->backend || !a->vm || a->n_backend_fds == 0)
-                return log_error_errno(-EINVAL, "gunyah-vcpu is started by gunyahd only "
-                                       "(missing --backend, --vm or --backend-fds)");
+                return log_error_errno(-EINVAL, "unexpected argument '%s' (the VM comes from gunyahd, not "
+                                       "the command line)", argv[optind]);
         /* The sandbox never guesses whom to run as (docs/sandbox.md). */
-        if (!a->no_sandbox && (a->uid == (uid_t) -1 || a->gid == (gid_t) -1))
+        if (!o->no_sandbox && (o->uid == (uid_t) -1 || o->gid == (gid_t) -1))
                 return log_error_errno(-EINVAL, "--uid and --gid are required unless --no-sandbox");
-        return 0;
+        return 1;
 }
 
 static void send_message(WorkerMessage *msg, const Devices *d) {
-        msg->unhandled_mmio = devices_unhandled_count(d);
-        /* SEQPACKET keeps it one message; a gone daemon is not our problem here. */
-        (void) send(WORKER_FD_CONTROL, msg, sizeof(*msg), MSG_NOSIGNAL);
+        msg->unhandled_mmio = d ? devices_unhandled_count(d) : 0;
+        /* A gone daemon is not our problem here. */
+        (void) worker_message_send(WORKER_FD_CONTROL, msg, 0);
 }
 
 static void report_failure(uint32_t id, int error, const char *step, const Devices *d) {
@@ -213,6 +165,155 @@ static void report_failure(uint32_t id, int error, const char *step, const Devic
 
         snprintf(msg.step, sizeof(msg.step), "%s", step);
         send_message(&msg, d);
+}
+
+/* Reports and logs a failure at step; returns error. */
+static int fail_at(uint32_t id, int error, const char *step, const Devices *d) {
+        report_failure(id, error, step, d);
+        return log_error_errno(error, "failed at %s: %m", step);
+}
+
+/* fd 3 must be the daemon's control socket; everything above it is closed,
+ * so that the fds of the configuration arrive on 4, 5, ... */
+static int take_control_socket(void) {
+        int type = 0;
+        socklen_t len = sizeof(type);
+
+        if (getsockopt(WORKER_FD_CONTROL, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET)
+                return log_error_errno(-EBADF, "gunyah-vcpu is started by gunyahd only: fd %d must be its "
+                                       "control socket (see --help)", WORKER_FD_CONTROL);
+        if (close_range(WORKER_FD_CONTROL + 1, ~0U, 0) < 0)
+                return log_error_errno(errno, "close_range(%d, ~0) failed: %m", WORKER_FD_CONTROL + 1);
+        return 0;
+}
+
+/* Test hooks that look below seccomp, or replace its kill by a log, need
+ * the idle filter out of their way. */
+static bool idle_filter_wanted(const WorkerOptions *o) {
+#if GUNYAH_SANDBOX_TEST_HOOKS
+        return !IN_SET(o->test_hook, TEST_HOOK_LAYERS, TEST_HOOK_SECCOMP_LOG);
+#else
+        return true;
+#endif
+}
+
+/* Everything of the sandbox that needs nothing of a VM, before waiting. */
+static int enter_idle_sandbox(const WorkerOptions *o) {
+        const char *step = NULL;
+        int r;
+
+        if (o->no_sandbox)
+                return 0;
+        r = sandbox_enter_idle(o->uid, o->gid, &step);
+        if (r >= 0 && idle_filter_wanted(o)) {
+                step = "sandbox-seccomp-idle";
+                r = sandbox_seccomp_install_idle();
+        }
+        if (r < 0)
+                return fail_at(WORKER_VCPU_UNKNOWN, r, strna(step), NULL);
+        return 0;
+}
+
+/* Says it is idle, then waits for the VM it runs. 1: configured, its fds on
+ * WORKER_FD_CONSOLE, ...; 0: the daemon went away. */
+static int receive_config(WorkerConfig *ret) {
+        WorkerMessage idle = { .type = WORKER_MSG_IDLE, .vcpu = WORKER_VCPU_UNKNOWN };
+        int fds[WORKER_CONFIG_FDS_MAX];
+        size_t n_fds;
+        int r;
+
+        send_message(&idle, NULL);
+        r = worker_config_receive(WORKER_FD_CONTROL, ret, fds, &n_fds);
+        if (r < 0)
+                return fail_at(WORKER_VCPU_UNKNOWN, r, "config", NULL);
+        if (r == 0)
+                return 0; /* nothing to clean up yet */
+        /* Only 0-3 were open: the kernel put them on the lowest free numbers. */
+        for (size_t i = 0; i < n_fds; i++)
+                if (fds[i] != WORKER_FD_CONSOLE + (int) i) {
+                        log_error("config fd %zu arrived as fd %d, expected %d", i, fds[i], WORKER_FD_CONSOLE + (int) i);
+                        return fail_at(ret->vcpu, -EBADF, "config-fds", NULL);
+                }
+        return 1;
+}
+
+static void set_log_prefix(const WorkerConfig *c) {
+        static char prefix[128];
+
+        snprintf(prefix, sizeof(prefix), "gunyah-vcpu[%s/%" PRIu32 "]", c->vm, c->vcpu);
+        log_set_prefix(prefix);
+}
+
+/* Attaches to the vCPU and maps the devices; kick handler and lines. */
+static int attach(const WorkerConfig *c, Devices **ret) {
+        const DevicesConfig dc = {
+                .pl011_base = c->pl011_base, .pl061_base = c->pl061_base,
+                .pl011_spi = c->pl011_spi, .pl061_spi = c->pl061_spi,
+        };
+        /* No SA_RESTART: a kick must interrupt a blocking run. */
+        struct sigaction sa = { .sa_handler = on_kick };
+        int fds[HV_VCPU_EXPORT_FDS_MAX];
+        Devices *d = NULL;
+        int r;
+
+        ops = hv_backend_lookup(c->backend);
+        if (!ops) {
+                log_error("unknown backend '%s'", c->backend);
+                return fail_at(c->vcpu, -EINVAL, "backend", NULL);
+        }
+        r = devices_open(WORKER_FD_DEVICES, WORKER_FD_CONSOLE, c->vcpu, &dc, &d);
+        if (r < 0)
+                return fail_at(c->vcpu, r, "devices", NULL);
+        *ret = d;
+
+        for (size_t i = 0; i < c->n_backend_fds; i++)
+                fds[i] = WORKER_FD_BACKEND + (int) i;
+        r = ops->vcpu_attach(fds, c->n_backend_fds, c->vcpu, &vcpu);
+        if (r < 0)
+                return fail_at(c->vcpu, r, "vcpu-attach", d);
+
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(WORKER_KICK_SIGNAL, &sa, NULL) < 0)
+                return fail_at(c->vcpu, negative_errno(), "signals", d);
+
+        /* Backends whose interrupt controller lives with the workers (the
+         * sim) let the devices drive their lines and wake a vCPU in WFI when
+         * console input arrives. */
+        if (ops->vcpu_irq_line)
+                devices_set_irq_line(d, irq_line, NULL);
+        else if (c->n_irqfds > 0)
+                devices_set_irq_line(d, ring_doorbell, (void *) c);
+        if (ops->vcpu_watch_fd) {
+                r = ops->vcpu_watch_fd(vcpu, WORKER_FD_CONSOLE, console_ready, d);
+                if (r < 0)
+                        return fail_at(c->vcpu, r, "watch-console", d);
+        }
+        return 0;
+}
+
+/* The rest of the sandbox, now that the VM's fds are known, then the
+ * backend's seccomp filter. */
+static int enter_vm_sandbox(const WorkerOptions *o, const WorkerConfig *c) {
+        const char *step = NULL;
+        bool log_only = false;
+        int r;
+
+        if (o->no_sandbox)
+                return 0;
+        /* the irqfds follow the backend fds and stay open too */
+        r = sandbox_confine(c->n_backend_fds + c->n_irqfds, &step);
+#if GUNYAH_SANDBOX_TEST_HOOKS
+        if (r >= 0 && o->test_hook == TEST_HOOK_LAYERS)
+                r = test_hook_check_layers(&step);
+        log_only = o->test_hook == TEST_HOOK_SECCOMP_LOG;
+#endif
+        if (r >= 0) {
+                step = "sandbox-seccomp";
+                r = sandbox_seccomp_install(ops->name, log_only);
+        }
+        if (r < 0) /* sent before the filter, or allowed by it: send is */
+                return fail_at(c->vcpu, r, strna(step), NULL);
+        return 0;
 }
 
 /* Reads what the daemon sent; returns 1 when told to leave. */
@@ -239,9 +340,32 @@ static int handle_control(Devices *d) {
         }
 }
 
-static int run_loop(const WorkerArgs *a, Devices *d) {
+/* Reports how the VM ended for this vCPU; 0 when the loop is over. */
+static int handle_exit(const WorkerConfig *c, const struct gunyah_vcpu_run *run, Devices *d) {
+        WorkerMessage msg = { .vcpu = c->vcpu };
+
+        switch (run->exit_reason) {
+        case GUNYAH_VCPU_EXIT_STATUS:
+                msg.type = WORKER_MSG_VM_EXITED;
+                msg.status = run->status.status;
+                msg.exit_info = run->status.exit_info;
+                break;
+        case GUNYAH_VCPU_EXIT_PAGE_FAULT:
+                msg.type = WORKER_MSG_PAGE_FAULT;
+                msg.error = run->page_fault.attempt;
+                msg.addr = run->page_fault.phys_addr;
+                break;
+        default:
+                report_failure(c->vcpu, -EPROTO, "unknown-exit", d);
+                return log_error_errno(-EPROTO, "unknown exit reason %u", run->exit_reason);
+        }
+        devices_flush(d);
+        send_message(&msg, d);
+        return 0;
+}
+
+static int run_loop(const WorkerConfig *c, Devices *d) {
         struct gunyah_vcpu_run *run = ops->vcpu_run_block(vcpu);
-        WorkerMessage msg;
         int r;
 
         for (;;) {
@@ -254,280 +378,74 @@ static int run_loop(const WorkerArgs *a, Devices *d) {
                         continue;
                 }
                 if (r < 0) {
-                        report_failure(a->vcpu, r, "vcpu-run", d);
+                        report_failure(c->vcpu, r, "vcpu-run", d);
                         return log_error_errno(r, "VCPU_RUN failed: %m");
                 }
-
-                switch (run->exit_reason) {
-                case GUNYAH_VCPU_EXIT_MMIO:
-                        devices_handle_mmio(d, run);
-                        break;
-
-                case GUNYAH_VCPU_EXIT_STATUS:
-                        devices_flush(d);
-                        msg = (WorkerMessage) {
-                                .type = WORKER_MSG_VM_EXITED,
-                                .vcpu = a->vcpu,
-                                .status = run->status.status,
-                                .exit_info = run->status.exit_info,
-                        };
-                        send_message(&msg, d);
-                        return 0;
-
-                case GUNYAH_VCPU_EXIT_PAGE_FAULT:
-                        devices_flush(d);
-                        msg = (WorkerMessage) {
-                                .type = WORKER_MSG_PAGE_FAULT,
-                                .vcpu = a->vcpu,
-                                .error = run->page_fault.attempt,
-                                .addr = run->page_fault.phys_addr,
-                        };
-                        send_message(&msg, d);
-                        return 0;
-
-                default:
-                        report_failure(a->vcpu, -EPROTO, "unknown-exit", d);
-                        return log_error_errno(-EPROTO, "unknown exit reason %u", run->exit_reason);
-                }
+                if (run->exit_reason != GUNYAH_VCPU_EXIT_MMIO)
+                        return handle_exit(c, run, d);
+                devices_handle_mmio(d, run);
         }
 }
 
-/* Moves the fds an assignment carried onto WORKER_FD_CONSOLE, ... (they
- * arrive on the lowest free numbers, which need not be those). */
-static int place_assigned_fds(const int *fds, size_t n) {
-        int staged[WORKER_ASSIGN_FDS_MAX];
+/* Ready, then guest code until the VM or the daemon ends it. */
+static int run(const WorkerOptions *o, const WorkerConfig *c, Devices *d) {
+        WorkerMessage ready = { .type = WORKER_MSG_READY, .vcpu = c->vcpu };
 
-        for (size_t i = 0; i < n; i++) {
-                staged[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, WORKER_FD_STAGING_BASE);
-                if (staged[i] < 0)
-                        return log_error_errno(errno, "cannot move assigned fd %d: %m", fds[i]);
-                (void) close(fds[i]);
-        }
-        for (size_t i = 0; i < n; i++) {
-                if (dup2(staged[i], WORKER_FD_CONSOLE + (int) i) < 0)
-                        return log_error_errno(errno, "cannot place assigned fd on %zu: %m",
-                                               WORKER_FD_CONSOLE + i);
-                (void) close(staged[i]);
-        }
-        return 0;
-}
-
-static void close_fds(const int *fds, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                (void) close(fds[i]);
-}
-
-/* --spare: says it is idle, then waits for the VM it will run. The command
- * line it was not given comes in msg; returns 1 when the daemon went away. */
-static int wait_for_assignment(WorkerAssign *msg, WorkerArgs *a) {
-        WorkerMessage idle = { .type = WORKER_MSG_IDLE };
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * WORKER_ASSIGN_FDS_MAX)];
-        } control;
-        int fds[WORKER_ASSIGN_FDS_MAX];
-        size_t n_fds = 0;
-        ssize_t n;
-
-        if (send(WORKER_FD_CONTROL, &idle, sizeof(idle), MSG_NOSIGNAL) < 0)
-                return log_error_errno(errno, "cannot report idle: %m");
-
-        for (;;) {
-                struct iovec iov = { .iov_base = msg, .iov_len = sizeof(*msg) };
-                struct msghdr mh = {
-                        .msg_iov = &iov, .msg_iovlen = 1,
-                        .msg_control = &control, .msg_controllen = sizeof(control),
-                };
-
-                n = recvmsg(WORKER_FD_CONTROL, &mh, MSG_CMSG_CLOEXEC);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return log_error_errno(errno, "cannot receive an assignment: %m");
-                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                                size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                                memcpy(fds, CMSG_DATA(c), MIN(k, ELEMENTSOF(fds)) * sizeof(int));
-                                n_fds = MIN(k, ELEMENTSOF(fds));
-                        }
-                break;
-        }
-        if (n == 0)
-                return 1; /* the daemon exited: a spare has nothing to clean up */
-
-        if ((size_t) n != sizeof(*msg) || msg->type != WORKER_MSG_ASSIGN || msg->n_backend_fds == 0 || msg->n_backend_fds > HV_VCPU_EXPORT_FDS_MAX ||
-            msg->n_irqfds > WORKER_IRQFDS_MAX || n_fds != 2 + msg->n_backend_fds + msg->n_irqfds) {
-                close_fds(fds, n_fds);
-                return log_error_errno(-EPROTO, "malformed assignment (%zd bytes, type %u, %zu fds)", n,
-                                       msg->type, n_fds);
-        }
-        msg->backend[sizeof(msg->backend) - 1] = '\0';
-        msg->vm[sizeof(msg->vm) - 1] = '\0';
-
-        a->backend = msg->backend;
-        a->vm = msg->vm;
-        a->vcpu = msg->vcpu;
-        a->n_backend_fds = msg->n_backend_fds;
-        a->n_irqfds = msg->n_irqfds;
-        memcpy(a->irq_labels, msg->irq_labels, sizeof(a->irq_labels));
-        a->no_sandbox = msg->flags & WORKER_ASSIGN_NO_SANDBOX;
-        a->uid = (uid_t) msg->uid;
-        a->gid = (gid_t) msg->gid;
-        a->devices.pl011_base = msg->pl011_base;
-        a->devices.pl061_base = msg->pl061_base;
-        a->devices.pl011_spi = msg->pl011_spi;
-        a->devices.pl061_spi = msg->pl061_spi;
-
-        return place_assigned_fds(fds, n_fds);
-}
-
-static int enter_sandbox(const WorkerArgs *a) {
-        SandboxConfig c = {
-                .backend = ops->name,
-                /* the irqfds follow the backend fds and stay open too */
-                .n_backend_fds = a->n_backend_fds + a->n_irqfds,
-                .uid = a->uid,
-                .gid = a->gid,
-                .isolated = a->isolated,
-        };
-        const char *step = NULL;
-        int r;
-
-#if GUNYAH_SANDBOX_TEST_HOOKS
-        bool seccomp_log = a->test_hook == TEST_HOOK_SECCOMP_LOG;
-        if (a->test_hook == TEST_HOOK_LAYERS || seccomp_log) {
-                r = sandbox_confine(&c, &step);
-                if (r >= 0 && a->test_hook == TEST_HOOK_LAYERS)
-                        r = test_hook_check_layers(&step);
-                if (r >= 0) {
-                        step = "sandbox-seccomp";
-                        r = sandbox_seccomp_install(c.backend, seccomp_log);
-                }
-        } else
-#endif
-                r = sandbox_enter(&c, &step);
-        if (r < 0) {
-                /* Sent before the seccomp filter, or allowed by it: send is. */
-                report_failure(a->vcpu, r, strna(step), NULL);
-                return log_error_errno(r, "cannot enter the sandbox at %s: %m", strna(step));
-        }
-        return 0;
-}
-
-int main(int argc, char *argv[]) {
-        WorkerArgs a = {
-                .uid = (uid_t) -1,
-                .gid = (gid_t) -1,
-                .devices = { .pl011_base = UINT64_MAX, .pl061_base = UINT64_MAX,
-                             .pl011_spi = UINT32_MAX, .pl061_spi = UINT32_MAX },
-        };
-        WorkerAssign assignment; /* a spare's arguments live here */
-        Devices *d = NULL;
-        int fds[HV_VCPU_EXPORT_FDS_MAX];
-        struct sigaction sa = { .sa_handler = on_kick };
-        char prefix[128];
-        int r;
-
-        log_set_prefix("gunyah-vcpu");
-        r = parse_argv(argc, argv, &a);
-        if (r < 0)
-                return EXIT_FAILURE;
-        if (a.spare) {
-                log_set_prefix("gunyah-vcpu[spare]");
-                /* What does not depend on the VM happens before it is assigned. */
-                if (a.isolate) {
-                        const char *step = NULL;
-                        r = sandbox_isolate(&step);
-                        if (r < 0)
-                                return log_error_errno(r, "spare: cannot isolate at %s: %m", strna(step)),
-                                       EXIT_FAILURE;
-                        a.isolated = true;
-                }
-                r = wait_for_assignment(&assignment, &a);
-                if (r < 0) {
-                        report_failure(a.vcpu, r, "assign", NULL);
-                        return EXIT_FAILURE;
-                }
-                if (r > 0)
-                        return EXIT_SUCCESS;
-        }
-        snprintf(prefix, sizeof(prefix), "gunyah-vcpu[%s/%" PRIu32 "]", a.vm, a.vcpu);
-        log_set_prefix(prefix);
-
-        ops = hv_backend_lookup(a.backend);
-        if (!ops) {
-                log_error("unknown backend '%s'", a.backend);
-                report_failure(a.vcpu, -EINVAL, "backend", NULL);
-                return EXIT_FAILURE;
-        }
-
-        r = devices_open(WORKER_FD_DEVICES, WORKER_FD_CONSOLE, a.vcpu, &a.devices, &d);
-        if (r < 0) {
-                report_failure(a.vcpu, r, "devices", NULL);
-                return log_error_errno(r, "cannot map the device page: %m"), EXIT_FAILURE;
-        }
-
-        for (size_t i = 0; i < a.n_backend_fds; i++)
-                fds[i] = WORKER_FD_BACKEND + (int) i;
-        r = ops->vcpu_attach(fds, a.n_backend_fds, a.vcpu, &vcpu);
-        if (r < 0) {
-                report_failure(a.vcpu, r, "vcpu-attach", d);
-                return log_error_errno(r, "cannot attach to vCPU %" PRIu32 ": %m", a.vcpu), EXIT_FAILURE;
-        }
-
-        /* No SA_RESTART: a kick must interrupt a blocking run. */
-        sigemptyset(&sa.sa_mask);
-        if (sigaction(WORKER_KICK_SIGNAL, &sa, NULL) < 0) {
-                r = negative_errno();
-                report_failure(a.vcpu, r, "signals", d);
-                return EXIT_FAILURE;
-        }
-
-        /* Backends whose interrupt controller lives with the workers (the
-         * sim) let the devices drive their lines and wake a vCPU in WFI when
-         * console input arrives. */
-        if (ops->vcpu_irq_line)
-                devices_set_irq_line(d, irq_line, NULL);
-        else if (a.n_irqfds > 0)
-                devices_set_irq_line(d, ring_doorbell, &a);
-        if (ops->vcpu_watch_fd) {
-                r = ops->vcpu_watch_fd(vcpu, WORKER_FD_CONSOLE, console_ready, d);
-                if (r < 0) {
-                        report_failure(a.vcpu, r, "watch-console", d);
-                        return log_error_errno(r, "cannot watch the console: %m"), EXIT_FAILURE;
-                }
-        }
-
-        if (!a.no_sandbox) {
-                r = enter_sandbox(&a);
-                if (r < 0)
-                        return EXIT_FAILURE;
-        }
-
-        WorkerMessage ready = { .type = WORKER_MSG_READY, .vcpu = a.vcpu };
         send_message(&ready, d);
-
 #if GUNYAH_SANDBOX_TEST_HOOKS
-        if (a.test_hook > TEST_HOOK_NONE && a.test_hook < TEST_HOOK_LAYERS) {
+        if (o->test_hook > TEST_HOOK_NONE && o->test_hook < TEST_HOOK_LAYERS) {
                 /* Running: a kill now is a worker failure, not a failed start. */
-                r = test_hook_attempt(a.test_hook);
-                report_failure(a.vcpu, r < 0 ? r : -EEXIST, "hook-survived", d);
+                int r = test_hook_attempt(o->test_hook);
+                report_failure(c->vcpu, r < 0 ? r : -EEXIST, "hook-survived", d);
                 return log_error_errno(r < 0 ? r : -EEXIST, "test-hook %s: survived (%d)",
-                                       test_hook_to_string(a.test_hook), r), EXIT_FAILURE;
+                                       test_hook_to_string(o->test_hook), r);
         }
 #endif
+        return run_loop(c, d);
+}
 
-        r = run_loop(&a, d);
+static void detach(Devices *d) {
+        sigset_t kick;
+        HvVcpu *v = vcpu;
 
         /* A late kick must not reach a detached vCPU. */
-        sigset_t kick;
         sigemptyset(&kick);
         sigaddset(&kick, WORKER_KICK_SIGNAL);
         (void) sigprocmask(SIG_BLOCK, &kick, NULL);
         devices_set_irq_line(d, NULL, NULL);
-        HvVcpu *v = vcpu;
         vcpu = NULL;
         ops->vcpu_detach(v);
         devices_close(d);
+}
+
+int main(int argc, char *argv[]) {
+        WorkerOptions o = { .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        WorkerConfig c;
+        Devices *d = NULL;
+        int r;
+
+        log_set_prefix("gunyah-vcpu");
+        r = parse_argv(argc, argv, &o);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        if (o.spare)
+                log_set_prefix("gunyah-vcpu[spare]");
+
+        r = take_control_socket();
+        if (r >= 0)
+                r = enter_idle_sandbox(&o);
+        if (r >= 0)
+                r = receive_config(&c);
+        if (r <= 0) /* 0: the daemon went away before it said which VM */
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        set_log_prefix(&c);
+
+        r = attach(&c, &d);
+        if (r >= 0)
+                r = enter_vm_sandbox(&o, &c);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = run(&o, &c, d);
+        detach(d);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -40,6 +40,9 @@ typedef struct SeccompTable {
 extern const SeccompTable seccomp_table_common;
 /* Empty unless built with -Db_sanitize: what the sanitizer runtimes need. */
 extern const SeccompTable seccomp_table_sanitizer;
+/* What a worker does between waiting for its configuration and loading its
+ * backend's filter (seccomp-setup.c): part of the idle filter only. */
+extern const SeccompTable seccomp_table_setup;
 extern const SeccompTable seccomp_table_kernel;
 extern const SeccompTable seccomp_table_sim;
 

@@ -2,11 +2,12 @@
 /*
  * The vCPU worker's sandbox (design §4, docs/sandbox.md).
  *
- * Runs after the worker has attached to its vCPU and mapped the device page,
- * before it runs guest code. Order matters: namespaces and pivot_root need
- * the capabilities the worker still has as root, the capability bounding set
- * needs CAP_SETPCAP, so they all come before the uid drop; seccomp is last,
- * because everything before it uses syscalls the allow-list refuses.
+ * The part that needs nothing of a VM runs first, before the worker reads
+ * its configuration (a spare: before it waits). Order matters: namespaces
+ * and pivot_root need the capabilities the worker still has as root, the
+ * capability bounding set needs CAP_SETPCAP, so they all come before the uid
+ * drop. The rest (fds, rlimits) follows once the worker has attached to its
+ * vCPU and mapped the device page, before it runs guest code.
  */
 #include <fcntl.h>
 #include <grp.h>
@@ -129,24 +130,24 @@ static int sandbox_clear_caps(void) {
         return 0;
 }
 
-static int sandbox_identity(const SandboxConfig *c, const char **ret_step) {
+static int sandbox_identity(uid_t uid, gid_t gid, const char **ret_step) {
         uid_t ruid, euid, suid;
 
         *ret_step = "sandbox-setgroups";
         if (setgroups(0, NULL) < 0)
                 return log_error_errno(errno, "setgroups(0) failed: %m");
         *ret_step = "sandbox-setgid";
-        if (c->gid == 0)
+        if (gid == 0)
                 return log_error_errno(-EPERM, "refusing to run as gid 0: the sandbox needs an unprivileged group");
-        if (setresgid(c->gid, c->gid, c->gid) < 0)
-                return log_error_errno(errno, "setresgid(%u) failed: %m", (unsigned) c->gid);
+        if (setresgid(gid, gid, gid) < 0)
+                return log_error_errno(errno, "setresgid(%u) failed: %m", (unsigned) gid);
         *ret_step = "sandbox-setuid";
-        if (c->uid == 0)
+        if (uid == 0)
                 return log_error_errno(-EPERM, "refusing to run as uid 0: the sandbox needs an unprivileged user");
-        if (setresuid(c->uid, c->uid, c->uid) < 0)
-                return log_error_errno(errno, "setresuid(%u) failed: %m", (unsigned) c->uid);
-        if (getresuid(&ruid, &euid, &suid) < 0 || ruid != c->uid || euid != c->uid || suid != c->uid)
-                return log_error_errno(-EPERM, "uid did not change to %u", (unsigned) c->uid);
+        if (setresuid(uid, uid, uid) < 0)
+                return log_error_errno(errno, "setresuid(%u) failed: %m", (unsigned) uid);
+        if (getresuid(&ruid, &euid, &suid) < 0 || ruid != uid || euid != uid || suid != uid)
+                return log_error_errno(-EPERM, "uid did not change to %u", (unsigned) uid);
         return 0;
 }
 
@@ -190,50 +191,43 @@ static int sandbox_priority(void) {
         return 0;
 }
 
-int sandbox_isolate(const char **ret_step) {
+/* After the uid change, which resets it: no ptrace by the other workers of
+ * the same user, no core. */
+static int sandbox_not_dumpable(void) {
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return log_error_errno(errno, "PR_SET_DUMPABLE(0) failed: %m");
+        return 0;
+}
+
+static int sandbox_no_new_privs(void) {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return log_error_errno(errno, "PR_SET_NO_NEW_PRIVS failed: %m");
+        return 0;
+}
+
+int sandbox_enter_idle(uid_t uid, gid_t gid, const char **ret_step) {
         int r;
 
         SANDBOX_STEP("sandbox-stdio", sandbox_stdio());
         SANDBOX_STEP("sandbox-namespaces", sandbox_namespaces());
         SANDBOX_STEP("sandbox-root", sandbox_root());
-        return 0;
-}
-
-int sandbox_confine(const SandboxConfig *c, const char **ret_step) {
-        int r;
-
-        SANDBOX_STEP("sandbox-fds", sandbox_fds(c->n_backend_fds));
-        if (!c->isolated) {
-                r = sandbox_isolate(ret_step);
-                if (r < 0)
-                        return r;
-        }
         SANDBOX_STEP("sandbox-capbset", sandbox_drop_bounding_set());
-        r = sandbox_identity(c, ret_step);
+        r = sandbox_identity(uid, gid, ret_step);
         if (r < 0)
                 return r;
         SANDBOX_STEP("sandbox-caps", sandbox_clear_caps());
-        /* After the uid change, which resets it: no ptrace by the other
-         * workers of the same user, no core. */
-        *ret_step = "sandbox-dumpable";
-        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-                return log_error_errno(errno, "PR_SET_DUMPABLE(0) failed: %m");
+        SANDBOX_STEP("sandbox-dumpable", sandbox_not_dumpable());
         SANDBOX_STEP("sandbox-priority", sandbox_priority());
-        SANDBOX_STEP("sandbox-rlimits", sandbox_rlimits(c->n_backend_fds));
-        *ret_step = "sandbox-no-new-privs";
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                return log_error_errno(errno, "PR_SET_NO_NEW_PRIVS failed: %m");
+        SANDBOX_STEP("sandbox-no-new-privs", sandbox_no_new_privs());
         *ret_step = NULL;
         return 0;
 }
 
-int sandbox_enter(const SandboxConfig *c, const char **ret_step) {
+int sandbox_confine(size_t n_backend_fds, const char **ret_step) {
         int r;
 
-        r = sandbox_confine(c, ret_step);
-        if (r < 0)
-                return r;
-        SANDBOX_STEP("sandbox-seccomp", sandbox_seccomp_install(c->backend, false));
+        SANDBOX_STEP("sandbox-fds", sandbox_fds(n_backend_fds));
+        SANDBOX_STEP("sandbox-rlimits", sandbox_rlimits(n_backend_fds));
         *ret_step = NULL;
         return 0;
 }

@@ -54,17 +54,23 @@ def start_running(gd, name, guest="spin", vcpus=1):
     return pids
 
 
+def assert_unprivileged_with_seccomp(pid, what, filters):
+    st = status_fields(pid)
+    for key in ("Uid", "Gid"):
+        assert st[key].split() == [str(WORKER_UID)] * 4, f"{key} of {what} {pid}: {st[key]!r}"
+    assert st["Groups"].split() == [], f"supplementary groups of {what} {pid}: {st['Groups']!r}"
+    for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(st[key], 16) == 0, f"{key} of {what} {pid}: {st[key]}"
+    assert st["NoNewPrivs"].strip() == "1", f"{what} {pid}: NoNewPrivs {st['NoNewPrivs']!r}"
+    assert st["Seccomp"].strip() == "2", f"seccomp mode 2 (filter) expected of {what} {pid}: {st['Seccomp']!r}"
+    assert st["Seccomp_filters"].strip() == str(filters), f"filters of {what} {pid}: {st['Seccomp_filters']!r}"
+    assert st["Threads"].strip() == "1", f"{what} {pid} must stay single-threaded"
+
+
 def test_running_worker_is_unprivileged_without_caps_with_seccomp(gd):
     for pid in start_running(gd, "conf", vcpus=2):
-        st = status_fields(pid)
-        for key in ("Uid", "Gid"):
-            assert st[key].split() == [str(WORKER_UID)] * 4, f"{key} of worker {pid}: {st[key]!r}"
-        assert st["Groups"].split() == [], f"supplementary groups of worker {pid}: {st['Groups']!r}"
-        for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
-            assert int(st[key], 16) == 0, f"{key} of worker {pid}: {st[key]}"
-        assert st["NoNewPrivs"].strip() == "1"
-        assert st["Seccomp"].strip() == "2", "seccomp mode 2 (filter) expected"
-        assert st["Threads"].strip() == "1", "the worker must stay single-threaded"
+        # the idle filter, loaded before it read its config, and the backend's on top
+        assert_unprivileged_with_seccomp(pid, "worker", filters=2)
 
 
 def test_running_worker_holds_only_the_protocol_fds(gd):
@@ -150,11 +156,24 @@ def test_default_build_has_no_attempt_code_or_option():
     worker = env_path("GUNYAH_VCPU")
     with open(worker, "rb") as f:
         assert HOOK_MARKER not in f.read(), "the default build's worker contains the test hooks"
-    p = subprocess.run([worker, "--test-hook=openat", "--backend=sim", "--vm=x", "--vcpu=0", "--backend-fds=1",
-                        "--no-sandbox"], capture_output=True, text=True, timeout=10)
+    p = subprocess.run([worker, "--test-hook=openat", "--no-sandbox"], capture_output=True, text=True, timeout=10)
     assert p.returncode != 0 and "unrecognized option" in p.stderr, p.stderr
     p = subprocess.run([env_path("GUNYAHD"), "--worker-test-hook=x:openat"], capture_output=True, text=True,
                        timeout=10)
+    assert p.returncode != 0 and "unrecognized option" in p.stderr, p.stderr
+
+
+def test_worker_by_hand_says_it_is_started_by_gunyahd():
+    worker = env_path("GUNYAH_VCPU")
+    p = subprocess.run([worker, "--help"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0 and "gunyahd" in p.stdout and "--uid=UID" in p.stdout, (p.returncode, p.stdout)
+    # no control socket on fd 3: refused before anything else happens
+    p = subprocess.run([worker, "--no-sandbox"], capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+    assert p.returncode != 0 and "started by gunyahd only" in p.stderr, p.stderr
+    p = subprocess.run([worker], capture_output=True, text=True, timeout=10)
+    assert p.returncode != 0 and "--uid and --gid are required" in p.stderr, p.stderr
+    # the VM is no command-line matter any more
+    p = subprocess.run([worker, "--no-sandbox", "--vm=x"], capture_output=True, text=True, timeout=10)
     assert p.returncode != 0 and "unrecognized option" in p.stderr, p.stderr
 
 

@@ -8,6 +8,7 @@ import time
 import dbus
 
 from gunyah_harness import spec_json
+from test_sandbox import WORKER_UID, assert_unprivileged_with_seccomp, status_fields
 
 START = 2
 
@@ -72,10 +73,28 @@ def test_spare_holds_only_its_control_socket(gd):
     fds = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
     assert sorted(fds) == [0, 1, 2, 3], f"spare {pid} holds {fds}"
     assert fds[3].startswith("socket:"), fds
-    # --isolate: it entered the sandbox's namespaces and empty root while idle
-    assert cmdline(pid)[1:] == [b"--spare", b"--isolate", b""], cmdline(pid)
+    # who it is, nothing of a VM: that comes in its WorkerConfig
+    assert cmdline(pid)[1:] == [b"--spare", b"--uid=%d" % WORKER_UID, b"--gid=%d" % WORKER_UID, b""], cmdline(pid)
+    # it entered the sandbox's namespaces and empty root while idle
     assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
     assert os.listdir(f"/proc/{pid}/root") == []
+
+
+def test_idle_spare_is_unprivileged_and_filtered(gd):
+    # It has no guest input yet, but the sandbox does not wait for one: the
+    # idle filter only, before any VM exists.
+    assert_unprivileged_with_seccomp(wait_spare(gd), "idle spare", filters=1)
+
+
+def test_assigned_spare_stacks_its_backend_filter(gd):
+    spare = wait_spare(gd)
+    gd.manager().CreateVM(spec_json("stacked", "spin"), dbus.UInt64(START))
+    gd.wait_state("stacked", "running")
+    assert [int(p) for p in gd.vm_props("stacked")["WorkerPIDs"]] == [spare]
+    st = status_fields(spare)
+    assert st["Seccomp_filters"].strip() == "2", f"idle filter plus the backend's expected: {st['Seccomp_filters']!r}"
+    gd.manager().KillVM("stacked")
+    assert gd.wait_state("stacked", "stopped")[1] == "killed"
 
 
 def test_start_takes_the_spare_and_a_new_one_replaces_it(gd):

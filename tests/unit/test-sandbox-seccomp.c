@@ -41,6 +41,19 @@
 /* The child's ids, read before its filter: getpid and gettid are not allowed. */
 static pid_t child_pid, child_tid;
 
+/* "idle": the idle filter alone; "idle+BACKEND": BACKEND's stacked on it,
+ * as a worker runs guest code; else BACKEND's alone. */
+static int install(const char *backend) {
+        if (strneq(backend, "idle", 4)) {
+                if (sandbox_seccomp_install_idle() < 0)
+                        return -1;
+                if (backend[4] != '+')
+                        return 0;
+                backend += 5;
+        }
+        return sandbox_seccomp_install(backend, false);
+}
+
 /* Runs attempt() in a child under backend's filter; returns the child's
  * wait status. attempt returns the exit code the child leaves with. */
 static int run_filtered(const char *backend, int (*attempt)(void)) {
@@ -53,7 +66,7 @@ static int run_filtered(const char *backend, int (*attempt)(void)) {
                 child_tid = (pid_t) syscall(SYS_gettid);
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                         _exit(100);
-                if (sandbox_seccomp_install(backend, false) < 0)
+                if (install(backend) < 0)
                         _exit(101);
                 /* exit_group is allowed; _exit() is exit_group. */
                 _exit(attempt());
@@ -116,6 +129,10 @@ static int mmap_rw(void) {
 static int mmap_exec(void) {
         (void) mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         return 0;
+}
+static int mmap_exec_checked(void) {
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p != MAP_FAILED && munmap(p, 4096) == 0 ? 0 : 1;
 }
 static int mprotect_exec(void) {
         static char page[4096] __attribute__((aligned(4096)));
@@ -233,6 +250,34 @@ static void test_kick_signal_is_the_backends(void **state) {
         assert_int_equal(hv_backend_lookup("kernel")->vcpu_kick_signal, 0);
 }
 
+/* What attach needs (the sim's executable JIT buffer, the kernel's ioctl),
+ * allowed while idle; still nothing that reaches out of the sandbox. */
+static void test_idle_filter_lets_attach_happen(void **state) {
+        assert_allowed("idle", mmap_rw);
+        assert_allowed("idle", mmap_exec_checked);
+        assert_allowed("idle", futex_wake);
+        assert_allowed("idle", write_stderr);
+        assert_allowed("idle", vcpu_run_on_bad_fd);
+}
+
+static void test_idle_filter_opens_forks_or_makes_sockets_never(void **state) {
+        assert_killed("idle", open_file);
+        assert_killed("idle", do_fork);
+        assert_killed("idle", do_socket);
+        assert_killed("idle", write_stdout);
+        assert_killed("idle", other_ioctl);
+        assert_killed("idle", kill_self_term);
+}
+
+static void test_backend_filter_narrows_the_idle_one(void **state) {
+        (void) backend_of(state); /* skips where the simulator is not built */
+        assert_allowed("idle+sim", mmap_rw);
+        assert_killed("idle+sim", mmap_exec);
+        assert_killed("idle+kernel", mmap_rw);
+        assert_allowed("idle+kernel", vcpu_run_on_bad_fd);
+        assert_killed("idle+sim", vcpu_run_on_bad_fd);
+}
+
 static void test_unknown_backend_is_refused(void **state) {
         assert_null(seccomp_table_for_backend("qemu"));
         assert_int_equal(sandbox_seccomp_install("qemu", false), -EPROTONOSUPPORT);
@@ -243,7 +288,7 @@ static void test_unknown_backend_is_refused(void **state) {
 
 static void test_every_rule_has_a_reason(void **state) {
         const SeccompTable *tables[] = { &seccomp_table_common, &seccomp_table_sanitizer, &seccomp_table_kernel,
-                                         &seccomp_table_sim };
+                                         &seccomp_table_sim, &seccomp_table_setup };
         for (size_t t = 0; t < ELEMENTSOF(tables); t++)
                 for (size_t i = 0; i < tables[t]->n_rules; i++) {
                         const SeccompRule *r = &tables[t]->rules[i];
@@ -266,6 +311,9 @@ int main(void) {
                 backend_test(test_sim_futex_wait_wake_only, "sim"),
                 backend_test(test_sim_tgkill_sends_the_kick_only, "sim"),
                 backend_test(test_kick_signal_is_the_backends, "sim"),
+                cmocka_unit_test(test_idle_filter_lets_attach_happen),
+                cmocka_unit_test(test_idle_filter_opens_forks_or_makes_sockets_never),
+                backend_test(test_backend_filter_narrows_the_idle_one, "sim"),
                 cmocka_unit_test(test_unknown_backend_is_refused),
                 cmocka_unit_test(test_every_rule_has_a_reason),
         };
