@@ -15,6 +15,7 @@
 #include "config.h"
 #include "console.h"
 #include "log.h"
+#include "process-util.h"
 #include "macro.h"
 #include "manager.h"
 #include "vm-instance.h"
@@ -322,11 +323,8 @@ VmInstance *vm_instance_free(VmInstance *i) {
         /* Workers first: they hold vCPU fds that keep the VM alive. */
         for (size_t w = 0; w < i->n_workers; w++) {
                 Worker *wk = i->workers[w];
-                if (!wk->exited) {
-                        int status;
-                        (void) kill(wk->pid, SIGKILL);
-                        (void) waitpid(wk->pid, &status, 0);
-                }
+                if (!wk->exited)
+                        process_kill_and_reap(wk->pid, wk->pidfd);
                 worker_free(wk);
         }
         free(i->workers);
