@@ -246,6 +246,14 @@ static void expect_ack(Fixture *f, Client *cl) {
         json_object_put(expect_reply(f, cl, NULL, false));
 }
 
+/* A final reply whose parameter "s" is s (t.Echo's of {"s": s}). */
+static void expect_s(Fixture *f, Client *cl, const char *s) {
+        json_object *o = expect_reply(f, cl, NULL, false);
+
+        assert_string_equal(reply_parameter(o, "s"), s);
+        json_object_put(o);
+}
+
 /* ---- the tests ---- */
 
 static void test_call_and_reply(void **state) {
@@ -284,9 +292,7 @@ static void test_byte_at_a_time(void **state) {
                 assert_int_equal(f->calls, 0); /* nothing before the NUL */
         }
         assert_int_equal(client_write(f, &cl, "", 1), 0);
-        json_object *o = expect_reply(f, &cl, NULL, false);
-        assert_string_equal(reply_parameter(o, "s"), "split");
-        json_object_put(o);
+        expect_s(f, &cl, "split");
         assert_int_equal(f->calls, 1);
         client_close(&cl);
 }
@@ -300,16 +306,11 @@ static void test_several_in_one_write(void **state) {
                             "{\"method\":\"t.Echo\",\"parameters\":{\"s\":"; /* and the rest later */
 
         assert_int_equal(client_write(f, &cl, msgs, sizeof(msgs) - 1), 0);
-        for (char s[] = "1"; s[0] <= '3'; s[0]++) {
-                json_object *o = expect_reply(f, &cl, NULL, false);
-                assert_string_equal(reply_parameter(o, "s"), s);
-                json_object_put(o);
-        }
+        for (char s[] = "1"; s[0] <= '3'; s[0]++)
+                expect_s(f, &cl, s);
         assert_int_equal(f->calls, 3);
         client_send(f, &cl, "\"4\"}}");
-        json_object *o = expect_reply(f, &cl, NULL, false);
-        assert_string_equal(reply_parameter(o, "s"), "4");
-        json_object_put(o);
+        expect_s(f, &cl, "4");
         assert_int_equal(f->calls, 4);
         client_close(&cl);
 }
@@ -402,9 +403,7 @@ static void test_oneway_gets_no_reply(void **state) {
         client_send(f, &cl, "{\"method\":\"t.Echo\",\"parameters\":{\"s\":\"oneway\"},\"oneway\":true}");
         client_send(f, &cl, "{\"method\":\"t.Echo\",\"parameters\":{\"s\":\"after\"}}");
         /* The first answer on the connection is the second call's. */
-        json_object *o = expect_reply(f, &cl, NULL, false);
-        assert_string_equal(reply_parameter(o, "s"), "after");
-        json_object_put(o);
+        expect_s(f, &cl, "after");
         assert_int_equal(f->calls, 2);
 
         /* Nor does a oneway call that fails. */
@@ -507,9 +506,7 @@ static void test_slow_reader(void **state) {
         assert_int_equal(strlen(s), 3000000);
         assert_int_equal(strspn(s, "x"), 3000000);
         json_object_put(o);
-        o = expect_reply(f, &cl, NULL, false);
-        assert_string_equal(reply_parameter(o, "s"), "next");
-        json_object_put(o);
+        expect_s(f, &cl, "next");
         client_close(&cl);
 }
 
