@@ -8,14 +8,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "json-cleanup.h"
 #include "log.h"
 #include "macro.h"
 #include "varlink-server.h"
-
-static inline void json_object_putp(json_object **o) {
-        if (*o)
-                json_object_put(*o);
-}
 
 struct VarlinkServer {
         sd_event *event;
@@ -230,22 +226,6 @@ void varlink_connection_stream(VarlinkConnection *c, VarlinkCloseHandler on_clos
         c->on_close_userdata = userdata;
 }
 
-/* A message the transport cannot make sense of: say why, then hang up,
- * since nothing after it can be trusted to be framed right. */
-static void connection_protocol_error(VarlinkConnection *c, const char *error, const char *field,
-                                      const char *message) {
-        json_object *p = json_object_new_object();
-
-        c->oneway = false;
-        if (p && field)
-                (void) json_object_object_add(p, "parameter", json_object_new_string(field));
-        if (p && message)
-                (void) json_object_object_add(p, "message", json_object_new_string(message));
-        (void) varlink_error(c, error, p);
-        c->hangup = true;
-        connection_flush(c);
-}
-
 static json_object *parse_strict(const char *text, size_t size) {
         json_tokener *tok = json_tokener_new();
         json_object *o;
@@ -274,28 +254,78 @@ static int optional_bool(json_object *msg, const char *key, bool *ret) {
         return 0;
 }
 
-static void connection_dispatch(VarlinkConnection *c, const char *text, size_t size) {
+static int call_refuse(VarlinkCallError *ret_error, int r, const char *error, const char *parameter,
+                       const char *message) {
+        *ret_error = (VarlinkCallError) { .error = error, .parameter = parameter, .message = message };
+        return r;
+}
+
+int varlink_call_parse(const char *text, size_t size, VarlinkCall *ret, VarlinkCallError *ret_error) {
         _cleanup_(json_object_putp) json_object *msg = NULL;
         json_object *method, *parameters = NULL;
-        int r;
+        bool more, oneway;
 
+        *ret = (VarlinkCall) {};
+        /* The server never reads more; the bound also keeps the length an int. */
+        if (size > VARLINK_MESSAGE_MAX - 1)
+                return call_refuse(ret_error, -EMSGSIZE, "io.gunyah.Manager.ProtocolError", NULL,
+                                   "The message is too large.");
         msg = parse_strict(text, size);
         if (!msg || !json_object_is_type(msg, json_type_object))
-                return connection_protocol_error(c, "io.gunyah.Manager.ProtocolError", NULL,
-                                                 msg ? "A message must be a JSON object."
-                                                     : "The message is not valid JSON.");
+                return call_refuse(ret_error, -EBADMSG, "io.gunyah.Manager.ProtocolError", NULL,
+                                   msg ? "A message must be a JSON object." : "The message is not valid JSON.");
         if (!json_object_object_get_ex(msg, "method", &method) || !json_object_is_type(method, json_type_string))
-                return connection_protocol_error(c, "org.varlink.service.InvalidParameter", "method",
-                                                 "A call needs a \"method\" string.");
+                return call_refuse(ret_error, -EINVAL, "org.varlink.service.InvalidParameter", "method",
+                                   "A call needs a \"method\" string.");
         if (json_object_object_get_ex(msg, "parameters", &parameters) &&
             !json_object_is_type(parameters, json_type_object) && !json_object_is_type(parameters, json_type_null))
-                return connection_protocol_error(c, "org.varlink.service.InvalidParameter", "parameters",
-                                                 "\"parameters\" must be an object.");
-        if (optional_bool(msg, "more", &c->more) < 0 || optional_bool(msg, "oneway", &c->oneway) < 0)
-                return connection_protocol_error(c, "org.varlink.service.InvalidParameter", "more",
-                                                 "\"more\" and \"oneway\" must be booleans.");
+                return call_refuse(ret_error, -EINVAL, "org.varlink.service.InvalidParameter", "parameters",
+                                   "\"parameters\" must be an object.");
+        if (optional_bool(msg, "more", &more) < 0 || optional_bool(msg, "oneway", &oneway) < 0)
+                return call_refuse(ret_error, -EINVAL, "org.varlink.service.InvalidParameter", "more",
+                                   "\"more\" and \"oneway\" must be booleans.");
 
-        r = c->server->handler(c, json_object_get_string(method), parameters, c->server->userdata);
+        *ret = (VarlinkCall) {
+                .message = TAKE_PTR(msg),
+                .method = json_object_get_string(method),
+                .parameters = parameters,
+                .more = more,
+                .oneway = oneway,
+        };
+        return 0;
+}
+
+void varlink_call_done(VarlinkCall *call) {
+        json_object_put(call->message);
+        *call = (VarlinkCall) {};
+}
+
+/* A message the transport cannot make sense of: say why, then hang up,
+ * since nothing after it can be trusted to be framed right. */
+static void connection_protocol_error(VarlinkConnection *c, const VarlinkCallError *e) {
+        json_object *p = json_object_new_object();
+
+        c->oneway = false;
+        if (p && e->parameter)
+                (void) json_object_object_add(p, "parameter", json_object_new_string(e->parameter));
+        if (p && e->message)
+                (void) json_object_object_add(p, "message", json_object_new_string(e->message));
+        (void) varlink_error(c, e->error, p);
+        c->hangup = true;
+        connection_flush(c);
+}
+
+static void connection_dispatch(VarlinkConnection *c, const char *text, size_t size) {
+        _cleanup_(varlink_call_done) VarlinkCall call = {};
+        VarlinkCallError e;
+        int r;
+
+        r = varlink_call_parse(text, size, &call, &e);
+        if (r < 0)
+                return connection_protocol_error(c, &e);
+        c->more = call.more;
+        c->oneway = call.oneway;
+        r = c->server->handler(c, call.method, call.parameters, c->server->userdata);
         c->oneway = false;
         if (r < 0)
                 connection_close(c, "method handler failed");

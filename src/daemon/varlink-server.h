@@ -37,6 +37,30 @@ typedef int (*VarlinkMethodHandler)(VarlinkConnection *c, const char *method, js
 /* Called when a streaming connection goes away, before it is freed. */
 typedef void (*VarlinkCloseHandler)(VarlinkConnection *c, void *userdata);
 
+/* One call as a client sent it: untrusted bytes, checked here and nowhere
+ * else before a handler sees them. */
+typedef struct VarlinkCall {
+        json_object *message;    /* owns what method and parameters point into */
+        const char *method;
+        json_object *parameters; /* NULL when absent or null */
+        bool more, oneway;
+} VarlinkCall;
+
+/* Why a message was refused: the error the transport answers with before
+ * it hangs up (static strings). */
+typedef struct VarlinkCallError {
+        const char *error;
+        const char *parameter; /* the offending field, or NULL */
+        const char *message;
+} VarlinkCallError;
+
+/* Parses one message, its terminating NUL excluded. Returns 0 and fills *ret
+ * (release it with varlink_call_done()), or fills *ret_error and returns
+ * -EMSGSIZE (longer than VARLINK_MESSAGE_MAX), -EBADMSG (not a JSON object)
+ * or -EINVAL (a field of the wrong type). */
+int varlink_call_parse(const char *text, size_t size, VarlinkCall *ret, VarlinkCallError *ret_error);
+void varlink_call_done(VarlinkCall *call);
+
 int varlink_server_new(sd_event *event, const char *path, mode_t mode, VarlinkMethodHandler handler,
                        void *userdata, VarlinkServer **ret);
 /* Closes every connection and removes the socket file. */

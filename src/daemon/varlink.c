@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json-cleanup.h"
 #include "json-util.h"
 #include "bus-errors.h" /* CreateVM flags */
 #include "config.h"
@@ -20,11 +21,6 @@
 #define IFACE "io.gunyah.Manager"
 #define SERVICE "org.varlink.service"
 #define STOP_TIMEOUT_DEFAULT_USEC (30 * UINT64_C(1000000))
-
-static inline void json_object_putp(json_object **o) {
-        if (*o)
-                json_object_put(*o);
-}
 
 /* Every model error kind and the varlink error clients see, in one table;
  * an unset error or a system error is Failed. */
