@@ -55,6 +55,75 @@ enum {
         ARG_LOG_LEVEL,
 };
 
+/* Options that only name a path or a place of the configuration. */
+static const struct {
+        int id;
+        size_t offset; /* of a const char * in ManagerConfig */
+} string_options[] = {
+        { ARG_DEVICE, offsetof(ManagerConfig, device_path) },
+        { ARG_STATE_DIR, offsetof(ManagerConfig, state_dir) },
+        { ARG_LOG_DIR, offsetof(ManagerConfig, log_dir) },
+        { ARG_RUNTIME_DIR, offsetof(ManagerConfig, runtime_dir) },
+        { ARG_CONFIG_DIR, offsetof(ManagerConfig, config_dir) },
+        { ARG_WORKER_BINARY, offsetof(ManagerConfig, worker_binary) },
+};
+
+/* One option: 0 when taken, 1 when gunyahd should exit successfully (--help), -errno. */
+static int apply_option(int o, const char *arg, ManagerConfig *c) {
+        int level;
+
+        for (size_t i = 0; i < ELEMENTSOF(string_options); i++)
+                if (string_options[i].id == o) {
+                        *(const char **) ((char *) c + string_options[i].offset) = arg;
+                        return 0;
+                }
+        switch (o) {
+        case 'h':
+                help();
+                return 1;
+        case ARG_VERSION:
+                printf("gunyahd %s\n", PACKAGE_VERSION);
+                return 1;
+        case ARG_BACKEND:
+                if (!streq(arg, "auto") && !streq(arg, "kernel") && !streq(arg, "sim"))
+                        return log_error_errno(-EINVAL, "--backend=%s: must be auto, kernel or sim.", arg);
+                c->backend = arg;
+                return 0;
+        case ARG_SYSTEM:
+        case ARG_USER:
+                c->bus_kind = o == ARG_SYSTEM ? BUS_SYSTEM : BUS_USER;
+                return 0;
+        case ARG_BUS_ADDRESS:
+                c->bus_kind = BUS_ADDRESS;
+                c->bus_address = arg;
+                return 0;
+        case ARG_NO_SANDBOX:
+                c->no_sandbox = true;
+                return 0;
+        case ARG_WORKER_USER:
+                if (!*arg)
+                        return log_error_errno(-EINVAL, "--worker-user= needs a user name or uid.");
+                c->worker_user = arg;
+                return 0;
+#if GUNYAH_SANDBOX_TEST_HOOKS
+        case ARG_WORKER_TEST_HOOK:
+                if (!strchr(arg, ':'))
+                        return log_error_errno(-EINVAL, "--worker-test-hook=%s: expected VM:ATTEMPT.", arg);
+                c->worker_test_hook = arg;
+                return 0;
+#endif
+        case ARG_LOG_LEVEL:
+                level = log_level_from_string(arg);
+                if (level < 0)
+                        return log_error_errno(level, "--log-level=%s: unknown level.", arg);
+                log_set_max_level(level);
+                return 0;
+        default: /* '?': getopt said what was wrong */
+                return -EINVAL;
+        }
+}
+
+/* 1: go on and run; 0: done (--help, --version); -errno: bad command line. */
 static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -77,75 +146,12 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 {}
         };
-        int o, level;
+        int o, r;
 
         while ((o = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                switch (o) {
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("gunyahd %s\n", PACKAGE_VERSION);
-                        return 0;
-                case ARG_BACKEND:
-                        if (!streq(optarg, "auto") && !streq(optarg, "kernel") && !streq(optarg, "sim"))
-                                return log_error_errno(-EINVAL, "--backend=%s: must be auto, kernel or sim.", optarg);
-                        c->backend = optarg;
-                        break;
-                case ARG_DEVICE:
-                        c->device_path = optarg;
-                        break;
-                case ARG_SYSTEM:
-                        c->bus_kind = BUS_SYSTEM;
-                        break;
-                case ARG_USER:
-                        c->bus_kind = BUS_USER;
-                        break;
-                case ARG_BUS_ADDRESS:
-                        c->bus_kind = BUS_ADDRESS;
-                        c->bus_address = optarg;
-                        break;
-                case ARG_STATE_DIR:
-                        c->state_dir = optarg;
-                        break;
-                case ARG_LOG_DIR:
-                        c->log_dir = optarg;
-                        break;
-                case ARG_RUNTIME_DIR:
-                        c->runtime_dir = optarg;
-                        break;
-                case ARG_CONFIG_DIR:
-                        c->config_dir = optarg;
-                        break;
-                case ARG_WORKER_BINARY:
-                        c->worker_binary = optarg;
-                        break;
-                case ARG_NO_SANDBOX:
-                        c->no_sandbox = true;
-                        break;
-                case ARG_WORKER_USER:
-                        if (!*optarg)
-                                return log_error_errno(-EINVAL, "--worker-user= needs a user name or uid.");
-                        c->worker_user = optarg;
-                        break;
-#if GUNYAH_SANDBOX_TEST_HOOKS
-                case ARG_WORKER_TEST_HOOK:
-                        if (!strchr(optarg, ':'))
-                                return log_error_errno(-EINVAL, "--worker-test-hook=%s: expected VM:ATTEMPT.", optarg);
-                        c->worker_test_hook = optarg;
-                        break;
-#endif
-                case ARG_LOG_LEVEL:
-                        level = log_level_from_string(optarg);
-                        if (level < 0)
-                                return log_error_errno(level, "--log-level=%s: unknown level.", optarg);
-                        log_set_max_level(level);
-                        break;
-                case '?':
-                        return -EINVAL;
-                default:
-                        return -EINVAL;
-                }
+                r = apply_option(o, optarg, c);
+                if (r != 0)
+                        return r > 0 ? 0 : r;
         }
         if (optind < argc)
                 return log_error_errno(-EINVAL, "Unexpected argument '%s'; gunyahd takes only options.", argv[optind]);

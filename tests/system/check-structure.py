@@ -43,8 +43,9 @@ LAYERS = {
     'hv': {'basic'},
     'vmconfig': {'basic'},
     'sim': {'basic', 'hv'},
-    'daemon': {'basic', 'hv', 'vmconfig'},
-    'vcpu': {'basic', 'hv', 'vmconfig'},
+    'worker-protocol': {'basic', 'hv'},
+    'daemon': {'basic', 'hv', 'vmconfig', 'worker-protocol'},
+    'vcpu': {'basic', 'hv', 'vmconfig', 'worker-protocol'},
     'ctl': {'basic', 'hv', 'vmconfig'},
 }
 

@@ -55,17 +55,74 @@ char *sim_harness_expected(const char *guest) {
         return data;
 }
 
+/* Lays the guest out in its memory and loads it, as gunyahd does. */
+static int load_guest(const VmSpec *spec, int mem_fd, VmLayout *layout, SimHarnessResult *res) {
+        char errbuf[VM_BOOT_ERROR_MAX] = "";
+        void *ram;
+        int r;
+
+        ram = mmap(NULL, SIM_HARNESS_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mem_fd, 0);
+        if (ram == MAP_FAILED)
+                return -errno;
+        r = vm_guest_prepare(spec, ram, SIM_HARNESS_RAM_SIZE, true, layout, errbuf, sizeof(errbuf));
+        if (r >= 0 && res) {
+                const uint8_t *h = (const uint8_t *) ram + (layout->dtb_addr - SIM_HARNESS_RAM_BASE);
+
+                res->dtb_size = (uint32_t) h[4] << 24 | (uint32_t) h[5] << 16 | (uint32_t) h[6] << 8 | h[7];
+        }
+        /* Lent memory must not stay mapped in the host at start. */
+        munmap(ram, SIM_HARNESS_RAM_SIZE);
+        if (r < 0)
+                fprintf(stderr, "vm_guest_prepare: %s\n", errbuf);
+        return r;
+}
+
+/* Binding, DTB, boot context, vCPUs, start: vm-instance.c's order. */
+static int bind_and_start(HvVm *vm, const SimHarnessOptions *o, int mem_fd, const VmLayout *layout) {
+        const HvBackendOps *ops = &hv_sim_ops;
+        int r;
+
+        r = ops->map_mem(vm, &(HvMemBinding) {
+                .guest_addr = SIM_HARNESS_RAM_BASE,
+                .size = o->bind_size ?: SIM_HARNESS_RAM_SIZE,
+                .guest_mem_fd = mem_fd,
+                .access = HV_MEM_LEND,
+                .prot = o->prot ?: HV_PROT_RWX,
+        });
+        if (r >= 0 && o->bind_size)
+                /* A partial binding still needs the DTB window bound (and lent). */
+                r = ops->map_mem(vm, &(HvMemBinding) {
+                        .guest_addr = layout->dtb_addr,
+                        .offset = layout->dtb_addr - SIM_HARNESS_RAM_BASE,
+                        .size = layout->dtb_window,
+                        .guest_mem_fd = mem_fd,
+                        .access = HV_MEM_LEND,
+                        .prot = HV_PROT_RWX,
+                });
+        if (r >= 0)
+                r = ops->set_dtb_config(vm, layout->dtb_addr, layout->dtb_window);
+        if (r >= 0)
+                r = ops->set_boot_context(vm, GUNYAH_VM_BOOT_CONTEXT_REG(GUNYAH_VM_BOOT_CONTEXT_REG_SET_PC, 0),
+                                          layout->entry);
+        if (r >= 0)
+                r = ops->set_boot_context(vm, GUNYAH_VM_BOOT_CONTEXT_REG(GUNYAH_VM_BOOT_CONTEXT_REG_SET_X, 0),
+                                          layout->dtb_addr);
+        for (unsigned i = 0; r >= 0 && i < o->vcpus; i++)
+                r = ops->add_vcpu(vm, i);
+        if (r >= 0)
+                r = ops->start(vm);
+        return r;
+}
+
 int sim_harness_create_vm(const SimHarnessOptions *o, HvBackend **ret_b, HvVm **ret_vm, SimHarnessResult *res) {
         const HvBackendOps *ops = &hv_sim_ops;
         _cleanup_(vm_spec_freep) VmSpec *spec = NULL;
         _cleanup_free_ char *path = sim_harness_guest_path(o->guest), *json = NULL;
         _cleanup_close_ int mem_fd = -EBADF;
-        char errbuf[VM_BOOT_ERROR_MAX] = "";
         VmSpecError err = {};
         HvBackend *b = NULL;
         HvVm *vm = NULL;
         VmLayout layout;
-        void *ram;
         int r;
 
         if (!path)
@@ -86,56 +143,16 @@ int sim_harness_create_vm(const SimHarnessOptions *o, HvBackend **ret_b, HvVm **
         r = ops->vm_create(b, &vm);
         if (r >= 0)
                 r = ops->guest_mem_create(vm, SIM_HARNESS_RAM_SIZE, &mem_fd);
-        if (r < 0)
-                goto fail;
-        ram = mmap(NULL, SIM_HARNESS_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mem_fd, 0);
-        if (ram == MAP_FAILED) {
-                r = -errno;
-                goto fail;
-        }
-        r = vm_guest_prepare(spec, ram, SIM_HARNESS_RAM_SIZE, true, &layout, errbuf, sizeof(errbuf));
-        if (r >= 0 && res) {
-                const uint8_t *h = (const uint8_t *) ram + (layout.dtb_addr - SIM_HARNESS_RAM_BASE);
-
-                res->dtb_size = (uint32_t) h[4] << 24 | (uint32_t) h[5] << 16 | (uint32_t) h[6] << 8 | h[7];
-        }
-        /* Lent memory must not stay mapped in the host at start. */
-        munmap(ram, SIM_HARNESS_RAM_SIZE);
+        if (r >= 0)
+                r = load_guest(spec, mem_fd, &layout, res);
+        if (r >= 0)
+                r = bind_and_start(vm, o, mem_fd, &layout);
         if (r < 0) {
-                fprintf(stderr, "vm_guest_prepare: %s\n", errbuf);
-                goto fail;
+                if (vm)
+                        ops->vm_destroy(vm);
+                ops->close(b);
+                return r;
         }
-
-        r = ops->map_mem(vm, &(HvMemBinding) {
-                .guest_addr = SIM_HARNESS_RAM_BASE,
-                .size = o->bind_size ?: SIM_HARNESS_RAM_SIZE,
-                .guest_mem_fd = mem_fd,
-                .access = HV_MEM_LEND,
-                .prot = o->prot ?: HV_PROT_RWX,
-        });
-        if (r >= 0 && o->bind_size)
-                /* A partial binding still needs the DTB window bound (and lent). */
-                r = ops->map_mem(vm, &(HvMemBinding) {
-                        .guest_addr = layout.dtb_addr,
-                        .offset = layout.dtb_addr - SIM_HARNESS_RAM_BASE,
-                        .size = layout.dtb_window,
-                        .guest_mem_fd = mem_fd,
-                        .access = HV_MEM_LEND,
-                        .prot = HV_PROT_RWX,
-                });
-        if (r >= 0)
-                r = ops->set_dtb_config(vm, layout.dtb_addr, layout.dtb_window);
-        if (r >= 0)
-                r = ops->set_boot_context(vm, GUNYAH_VM_BOOT_CONTEXT_REG(GUNYAH_VM_BOOT_CONTEXT_REG_SET_PC, 0), layout.entry);
-        if (r >= 0)
-                r = ops->set_boot_context(vm, GUNYAH_VM_BOOT_CONTEXT_REG(GUNYAH_VM_BOOT_CONTEXT_REG_SET_X, 0), layout.dtb_addr);
-        for (unsigned i = 0; r >= 0 && i < o->vcpus; i++)
-                r = ops->add_vcpu(vm, i);
-        if (r >= 0)
-                r = ops->start(vm);
-        if (r < 0)
-                goto fail;
-
         if (res) {
                 res->entry = layout.entry;
                 res->dtb_addr = layout.dtb_addr;
@@ -144,11 +161,6 @@ int sim_harness_create_vm(const SimHarnessOptions *o, HvBackend **ret_b, HvVm **
         *ret_b = b;
         *ret_vm = vm;
         return 0;
-fail:
-        if (vm)
-                ops->vm_destroy(vm);
-        ops->close(b);
-        return r;
 }
 
 /* The PL011 as far as the test guests use it: DR and FR. */
