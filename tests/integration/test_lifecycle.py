@@ -421,6 +421,12 @@ def test_failed_starts_leak_nothing(env):
     gd.worker_binary = fake
     gd.start()
     pid = gd.proc.pid
+    # The pool's spare of this binary exits at once: wait until the pool has
+    # given up on it, so that its fds are not counted on one side only.
+    deadline = time.monotonic() + 30
+    while "started on demand from now on" not in gd.read_log():
+        assert time.monotonic() < deadline, gd.read_log()[-2000:]
+        time.sleep(0.05)
     gd.manager().CreateVM(spec_json("w0"), dbus.UInt64(START))
     gd.wait_state("w0", "failed")
     fds_before = len(os.listdir(f"/proc/{pid}/fd"))

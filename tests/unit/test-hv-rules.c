@@ -334,12 +334,10 @@ static void test_remove_function_rules(void **state) {
 /* ---- START, RUN ---- */
 
 static bool mapped_never(void *userdata, uint64_t id, uint64_t off, uint64_t size) {
-        (void) userdata, (void) id, (void) off, (void) size;
         return false;
 }
 
 static bool mapped_always(void *userdata, uint64_t id, uint64_t off, uint64_t size) {
-        (void) id, (void) off, (void) size;
         if (userdata)
                 ++*(int *) userdata;
         return true;
