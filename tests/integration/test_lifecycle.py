@@ -64,6 +64,10 @@ def test_crash_ends_crashed(gd):
     gd.manager().CreateVM(spec_json("crash", "crash"), dbus.UInt64(START))
     state, reason = gd.wait_state("crash", "stopped")
     assert reason == "crashed", reason
+    # what the hypervisor reports on a real stack: HYP_ERROR, reason 00 00 00 00
+    info = gd.vm_props("crash")["ExitInfo"]
+    assert str(info["exit_type_name"]) == "HYP_ERROR" and int(info["exit_type"]) == 5, info
+    assert int(info["reason_size"]) == 4 and bytes(info["reason"]) == b"\0\0\0\0", info
 
 
 def test_reset_restarts_per_on_reboot(gd):
