@@ -352,6 +352,34 @@ def test_crash_restart_backs_off_and_stops_at_the_limit(gd):
     assert gd.read_log().count("VM cr: restarting after crash") == 2, gd.read_log()[-4000:]
 
 
+def test_refused_restart_after_reboot_backs_off_and_ends_failed(gd, tmp_path):
+    # A restart whose new start is refused (on real Gunyah: a Resource
+    # Manager that allows one VM per boot answers EPERM) ends failed and
+    # obeys the crash back-off and limit, never a tight loop. Here the
+    # refusal is the guest image gone after the first boot.
+    kernel = tmp_path / "reset.elf"
+    kernel.write_bytes(open(spec("x", "reset")["kernel"]["path"], "rb").read())
+    d = spec("rr", "reset", on_reboot="restart", crash_restart={"limit": 2, "backoff": "100ms"})
+    d["kernel"]["path"] = str(kernel)
+    gd.manager().CreateVM(json.dumps(d), dbus.UInt64(START))
+    kernel.unlink()
+    limit = "VM rr: restart refused, restart limit 2 reached, staying failed"
+    deadline = time.monotonic() + 30
+    while limit not in gd.read_log():
+        assert time.monotonic() < deadline, gd.read_log()[-4000:]
+        time.sleep(0.05)
+    time.sleep(1.0)  # past the longest back-off a third retry would have had
+    p = gd.vm_props("rr")
+    assert str(p["State"]) == "failed", dict(p)
+    assert str(p["StateReason"]).startswith("load-failed: prepare-images: ENOENT"), dict(p)
+    assert int(p["CrashRestartCount"]) == 2, dict(p)
+    assert gd.read_log().count("VM rr: retrying the refused restart") == 2, gd.read_log()[-4000:]
+    assert gd.read_log().count("VM rr: start failed at step prepare-images") == 3, gd.read_log()[-4000:]
+    # what an administrator reads
+    text = gd.ctl("status", "rr").stdout
+    assert "failed (load-failed: prepare-images: ENOENT" in text, text
+
+
 def test_console_log_is_capped_and_rotated_once(gd):
     # 1.5 MiB of output: more than the 1 MiB cap of one log file
     gd.manager().CreateVM(flood_spec("fl", 1572864), dbus.UInt64(START))
