@@ -37,6 +37,7 @@
 struct HvBackend {
         int dev_fd;
         HvAbi abi;
+        bool no_hugepage; /* the kernel refused GHMF_ALLOW_HUGEPAGE once: not asked again */
 };
 
 typedef struct HostMapping {
@@ -156,10 +157,13 @@ static int u17_guest_mem_create(HvBackend *b, uint64_t size) {
         struct gunyah_create_mem_args args = { .flags = hv_guest_mem_flags(size), .size = size };
         int fd;
 
+        if (b->no_hugepage)
+                args.flags &= ~(uint64_t) GHMF_ALLOW_HUGEPAGE;
         fd = gh_ioctl_create_guest_mem(b->dev_fd, &args);
         if (fd == -EINVAL && (args.flags & GHMF_ALLOW_HUGEPAGE)) {
                 log_info("Gunyah refused hugepage guest memory (EINVAL), using 4 KiB pages: "
                          "starting large VMs will be slow");
+                b->no_hugepage = true;
                 args.flags &= ~(uint64_t) GHMF_ALLOW_HUGEPAGE;
                 fd = gh_ioctl_create_guest_mem(b->dev_fd, &args);
         }

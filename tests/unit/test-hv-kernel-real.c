@@ -85,6 +85,7 @@ static void test_guest_mem_is_hugepage_where_size_allows(void **state) {
 static void test_guest_mem_falls_back_when_hugepage_refused(void **state) {
         Fixture *f = *state;
         HvMemBinding ram;
+        int again;
 
         fake_gunyah_refuse_guest_mem_flags(GHMF_ALLOW_HUGEPAGE);
         assert_int_equal(hv_kernel_ops.guest_mem_create(f->vm, RAM_SIZE, &f->mem_fd), 0);
@@ -93,6 +94,11 @@ static void test_guest_mem_falls_back_when_hugepage_refused(void **state) {
         assert_int_equal(guest_mem_flags_of_call(1), GHMF_CLOEXEC);
         assert_int_equal(guest_mem_call(1)->result, f->mem_fd);
         assert_null(guest_mem_call(2));
+        /* the backend remembers: the next guest memory is asked for without */
+        assert_int_equal(hv_kernel_ops.guest_mem_create(f->vm, RAM_SIZE, &again), 0);
+        assert_int_equal(guest_mem_flags_of_call(2), GHMF_CLOEXEC);
+        assert_null(guest_mem_call(3));
+        close(again);
 
         /* the 4 KiB memory is usable: a 4 KiB aligned binding is accepted */
         ram = (HvMemBinding) { .guest_addr = RAM_BASE, .offset = 0x1000, .size = 0x1000,
