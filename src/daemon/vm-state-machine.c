@@ -22,8 +22,9 @@
 static const VmTransition transitions[_VM_PHASE_MAX][_VM_EVENT_MAX] = {
         [VM_PHASE_DEFINED] = { INACTIVE(DEFINED) },
         [VM_PHASE_STARTING] = {
+                /* The lifecycle retries only a refused restart (vm.c). */
                 [VM_EVENT_START_FAILED] = TD(FAILED, VM_REASON_LOAD_FAILED, VM_REASON_LOAD_FAILED,
-                                            VM_DO_TEAR_DOWN),
+                                            VM_DO_TEAR_DOWN | VM_DO_LIFECYCLE),
                 [VM_EVENT_READY] = T(RUNNING, KEEP, KEEP, 0),
                 [VM_EVENT_KILL] = TD(STOPPING, EVENT, EVENT, KILL),
                 [VM_EVENT_GUEST_POWEROFF] = T(STOPPING, VM_REASON_POWEROFF, VM_REASON_POWEROFF, LEAVE),
