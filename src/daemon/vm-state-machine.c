@@ -132,10 +132,5 @@ static const char *const event_names[_VM_EVENT_MAX] = {
         [VM_EVENT_UNDEFINE] = "undefine",
 };
 
-const char *vm_phase_to_string(VmPhase phase) {
-        return string_table_lookup(phase_names, ELEMENTSOF(phase_names), phase);
-}
-
-const char *vm_event_to_string(VmEvent event) {
-        return string_table_lookup(event_names, ELEMENTSOF(event_names), event);
-}
+DEFINE_STRING_TABLE_TO_STRING(vm_phase, VmPhase, phase_names)
+DEFINE_STRING_TABLE_TO_STRING(vm_event, VmEvent, event_names)

@@ -579,9 +579,7 @@ static const char *const verb_names[_VM_VERB_MAX] = {
         [VM_VERB_DESTROY] = "destroy",
 };
 
-const char *vm_verb_to_string(VmVerb v) {
-        return string_table_lookup(verb_names, ELEMENTSOF(verb_names), v);
-}
+DEFINE_STRING_TABLE_TO_STRING(vm_verb, VmVerb, verb_names)
 
 int vm_apply_verb(Vm *vm, VmVerb verb, uint64_t timeout_usec, VmError *error) {
         switch (verb) {

@@ -22,21 +22,8 @@ static const char *const mem_access_names[_HV_MEM_ACCESS_MAX] = {
         [HV_MEM_SHARE] = "share",
 };
 
-const char *hv_abi_to_string(HvAbi abi) {
-        return string_table_lookup(abi_names, ELEMENTSOF(abi_names), abi);
-}
-
-HvAbi hv_abi_from_string(const char *s) {
-        return (HvAbi) string_table_index(abi_names, ELEMENTSOF(abi_names), s);
-}
-
-const char *hv_mem_access_to_string(HvMemAccess a) {
-        return string_table_lookup(mem_access_names, ELEMENTSOF(mem_access_names), a);
-}
-
-HvMemAccess hv_mem_access_from_string(const char *s) {
-        return (HvMemAccess) string_table_index(mem_access_names, ELEMENTSOF(mem_access_names), s);
-}
+DEFINE_STRING_TABLE(hv_abi, HvAbi, abi_names)
+DEFINE_STRING_TABLE(hv_mem_access, HvMemAccess, mem_access_names)
 
 const HvBackendOps *hv_backend_lookup(const char *name) {
         const HvBackendOps *candidates[] = { &hv_kernel_ops, &hv_sim_ops };
