@@ -553,7 +553,7 @@ def test_client_that_never_reads_is_disconnected(gd):
         assert other.call(f"{SERVICE}.GetInfo")["product"] == "gunyahd"
         time.sleep(0.5)
         received = 0
-        greedy.sock.settimeout(10)
+        greedy.sock.settimeout(60)  # the drop may take long on a loaded ASan build
         try:
             while True:
                 chunk = greedy.sock.recv(1 << 20)
