@@ -393,6 +393,8 @@ static int run(const WorkerOptions *o, const WorkerConfig *c, Devices *d) {
 
         send_message(&ready, d);
 #if GUNYAH_SANDBOX_TEST_HOOKS
+        if (o->test_hook == TEST_HOOK_CLOCK_SYSCALLS)
+                (void) test_hook_clock_syscalls(); /* then runs on: a kill fails the VM */
         if (o->test_hook > TEST_HOOK_NONE && o->test_hook < TEST_HOOK_LAYERS) {
                 /* Running: a kill now is a worker failure, not a failed start. */
                 int r = test_hook_attempt(o->test_hook);

@@ -9,6 +9,9 @@
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -35,6 +38,7 @@ static const char *const hook_names[_TEST_HOOK_MAX] = {
         [TEST_HOOK_SETUID] = "setuid",
         [TEST_HOOK_LAYERS] = "layers",
         [TEST_HOOK_SECCOMP_LOG] = "seccomp-log",
+        [TEST_HOOK_CLOCK_SYSCALLS] = "clock-syscalls",
 };
 
 TestHook test_hook_from_string(const char *s) {
@@ -98,6 +102,32 @@ int test_hook_attempt(TestHook h) {
         default:
                 return -EINVAL;
         }
+}
+
+/* syscall(), not the libc calls: those would take the vDSO and prove
+ * nothing on a host whose clocksource has a vDSO mode. */
+static int clock_syscall(const char *name, long r) {
+        if (r < 0)
+                return log_error_errno(errno, "test-hook clock-syscalls: %s failed: %m", name);
+        log_info("test-hook clock-syscalls: %s allowed", name);
+        return 0;
+}
+
+int test_hook_clock_syscalls(void) {
+        struct timespec ts;
+        struct timeval tv;
+        int r;
+
+        r = clock_syscall("clock_gettime", syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts));
+        if (r >= 0)
+                r = clock_syscall("gettimeofday", syscall(SYS_gettimeofday, &tv, NULL));
+        if (r >= 0)
+                r = clock_syscall("clock_getres", syscall(SYS_clock_getres, CLOCK_MONOTONIC, &ts));
+#ifdef SYS_time
+        if (r >= 0)
+                r = clock_syscall("time", syscall(SYS_time, NULL));
+#endif
+        return r;
 }
 
 typedef struct LayerCheck {

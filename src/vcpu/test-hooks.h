@@ -24,6 +24,7 @@ typedef enum TestHook {
         TEST_HOOK_SETUID,
         TEST_HOOK_LAYERS,      /* before seccomp: each attempt fails on the layers below it */
         TEST_HOOK_SECCOMP_LOG, /* seccomp logs instead of killing: to find what a backend needs */
+        TEST_HOOK_CLOCK_SYSCALLS, /* allowed: the vDSO's time fallbacks as real syscalls, then run */
         _TEST_HOOK_MAX,
         _TEST_HOOK_INVALID = -EINVAL,
 } TestHook;
@@ -35,6 +36,11 @@ const char *test_hook_to_string(TestHook h);
  * if the kernel let the worker live: -errno of the attempt, or 1 if it
  * succeeded. */
 int test_hook_attempt(TestHook h);
+
+/* Makes each time syscall the vDSO may fall back to, as a real syscall,
+ * under the complete sandbox. Returns only if the kernel let the worker
+ * live: 0 if every call succeeded, else the first -errno. */
+int test_hook_clock_syscalls(void);
 
 /* Between sandbox_confine() and seccomp: every attempt must already fail
  * with the errno the namespaces, the uid and the capability drop give.
