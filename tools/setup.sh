@@ -17,6 +17,7 @@ packages=(
         qemu-system-arm
         util-linux
         cpio
+        mmdebstrap qemu-system-x86 e2fsprogs
 )
 
 missing=()
