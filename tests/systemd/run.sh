@@ -45,6 +45,7 @@ flock 9
 if [ ! -s "$base" ] || [ -n "$(find "$base" -mtime +7)" ]; then
         step "building the Debian 12 base root ($base)"
         if ! bash "$here/build-base.sh" "$base"; then
+                rm -f "$base.tmp"
                 timeout 10 bash -c '</dev/tcp/deb.debian.org/80' 2>/dev/null ||
                         skip "no base root yet and no Debian mirror to build it (deb.debian.org unreachable)"
                 echo "systemd: building the base root failed" >&2
