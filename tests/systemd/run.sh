@@ -68,8 +68,9 @@ tar -C "$root" -xf "$base"
 step "meson install --destdir"
 meson install -C "$usr" --destdir "$root" --quiet >/dev/null
 cp -a "$here/root/." "$root/"
-mkdir -p "$root/var/lib/gunyah/images"
-cp "$guests"/*.elf "$root/var/lib/gunyah/images/"
+# Not in /var/lib/gunyah/images: systemd-tmpfiles must create that at boot.
+mkdir -p "$root/usr/local/share/gunyah-test"
+cp "$guests"/*.elf "$root/usr/local/share/gunyah-test/"
 # The README's `systemctl enable`, and one VM enabled for boot.
 systemctl --root="$root" --quiet enable gunyahd.service gunyah-vm@boot1.service
 # Nothing else to do at boot (timers, login prompts): keeps it short.
