@@ -17,7 +17,7 @@ here=$src/tests/systemd
 cache=${GUNYAH_CACHE_DIR:-$HOME/.cache/gunyah}
 base=$cache/systemd-base.tar
 checks=(sysusers-tmpfiles gunyahd-notify enable-at-boot journal-field stop-honoured stop-forced
-        crash-fails reload dbus-activation polkit security no-failed-units)
+        crash-fails worker-failure-fails reload dbus-activation polkit security no-failed-units)
 
 skip() {
         if [ -n "${GUNYAH_REQUIRE_SYSTEMD:-}" ]; then
