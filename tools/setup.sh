@@ -15,7 +15,9 @@ packages=(
         scdoc libxml2-utils systemd
         python3-dbus python3-pytest
         qemu-system-arm
-        util-linux
+        # procps: pgrep (integration tests), /bin/kill (the unit's ExecReload);
+        # a minbase Debian has neither
+        util-linux procps
         cpio
         mmdebstrap qemu-system-x86 e2fsprogs
 )
