@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "macro.h"
+
 static inline const char *string_table_lookup(const char *const *table, size_t n, int i) {
         if (i < 0 || (size_t) i >= n)
                 return NULL;
@@ -22,3 +24,17 @@ static inline int string_table_index(const char *const *table, size_t n, const c
                         return (int) i;
         return -EINVAL;
 }
+
+/* name_to_string() over table, for enums that are only ever printed. */
+#define DEFINE_STRING_TABLE_TO_STRING(name, type, table)                                \
+        const char *name##_to_string(type v) {                                          \
+                return string_table_lookup(table, ELEMENTSOF(table), v);                \
+        }
+
+/* name_to_string() and name_from_string() over table: the pair every enum
+ * with a string form has. */
+#define DEFINE_STRING_TABLE(name, type, table)                                          \
+        DEFINE_STRING_TABLE_TO_STRING(name, type, table)                                \
+        type name##_from_string(const char *s) {                                        \
+                return (type) string_table_index(table, ELEMENTSOF(table), s);          \
+        }

@@ -43,7 +43,6 @@ static void console_finish(CtlConsole *c, bool detached, int r) {
 }
 
 static int on_drain_quiet(sd_event_source *s, uint64_t usec, void *userdata) {
-        (void) s, (void) usec;
         console_finish(userdata, false, 0);
         return 0;
 }
@@ -60,7 +59,6 @@ static int on_console_output(sd_event_source *s, int fd, uint32_t revents, void 
         char buf[4096];
         ssize_t n;
 
-        (void) s, (void) revents;
         n = read(fd, buf, sizeof(buf));
         if (n < 0) {
                 if (IN_SET(errno, EAGAIN, EINTR))
@@ -95,7 +93,6 @@ static int on_stdin(sd_event_source *s, int fd, uint32_t revents, void *userdata
         bool detached;
         ssize_t n;
 
-        (void) s, (void) revents;
         n = read(fd, buf, sizeof(buf));
         if (n < 0 && IN_SET(errno, EAGAIN, EINTR))
                 return 0;

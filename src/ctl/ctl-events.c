@@ -78,7 +78,6 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         _cleanup_free_ char *name = vm_name_from_path(sd_bus_message_get_path(m));
         const char *interface;
 
-        (void) userdata, (void) ret_error;
         if (!name || sd_bus_message_read(m, "s", &interface) < 0 || !streq(interface, GUNYAH_VM_INTERFACE))
                 return 0;
         if (ctl_json_read_properties(m, &props) < 0)
@@ -104,7 +103,6 @@ static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *
         const char *path;
         json_object *props;
 
-        (void) userdata, (void) ret_error;
         if (sd_bus_message_read(m, "o", &path) < 0 || !(name = vm_name_from_path(path)))
                 return 0;
         if (ctl_json_read_value(m, &ifaces) < 0 || !json_object_object_get_ex(ifaces, GUNYAH_VM_INTERFACE, &props))
@@ -121,7 +119,6 @@ static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error
         _cleanup_free_ char *name = NULL;
         const char *path;
 
-        (void) userdata, (void) ret_error;
         if (sd_bus_message_read(m, "o", &path) < 0 || !(name = vm_name_from_path(path)))
                 return 0;
         ev = event_new(name, "removed");
@@ -131,7 +128,6 @@ static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error
 static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         const char *name, *old_owner, *new_owner;
 
-        (void) userdata, (void) ret_error;
         if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, GUNYAH_BUS_NAME))
                 return 0;
         /* Not an event of a VM; told on stderr so JSON readers are unaffected. */

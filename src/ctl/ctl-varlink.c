@@ -231,7 +231,6 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         CtlVarlink *v = userdata;
         int r;
 
-        (void) fd, (void) revents;
         r = read_some(v);
         if (r < 0) {
                 /* Ended: stop listening, or a closed socket keeps the loop spinning. */

@@ -392,7 +392,6 @@ static void connection_read(VarlinkConnection *c) {
 static int on_connection_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
         VarlinkConnection *c = userdata;
 
-        (void) source, (void) fd;
         if (revents & EPOLLOUT)
                 connection_flush(c);
         if (!varlink_connection_is_closed(c) && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
@@ -433,7 +432,6 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
         VarlinkServer *s = userdata;
         int cfd;
 
-        (void) source, (void) revents;
         cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
                 if (!IN_SET(errno, EAGAIN, EINTR, ECONNABORTED))

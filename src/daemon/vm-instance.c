@@ -244,6 +244,19 @@ static int add_vcpus(VmInstance *i) {
         return 0;
 }
 
+/* START is where a real Resource Manager says no: its errno alone tells an
+ * administrator little, so StateReason gets what it meant (gunyahd(8),
+ * TROUBLESHOOTING). */
+static int start_vm(VmInstance *i, char *errbuf, size_t errlen) {
+        const char *meaning;
+        int r;
+
+        r = i->vm->manager->ops->start(i->hv);
+        if (r < 0 && (meaning = hv_start_error_meaning(r)))
+                snprintf(errbuf, errlen, "%s", meaning);
+        return r;
+}
+
 #define STEP(name, expr)                \
         do {                            \
                 *ret_step = (name);     \
@@ -291,7 +304,7 @@ static int bring_up(VmInstance *i, const char **ret_step, char *errbuf, size_t e
 
         STEP("create-devices", create_devices_page(i));
         STEP("create-console", open_console(i, &console_worker_fd));
-        STEP("start", ops->start(i->hv));
+        STEP("start", start_vm(i, errbuf, errlen));
         STEP("spawn-workers", spawn_workers(i, l, console_worker_fd, worker_uid, worker_gid));
         *ret_step = NULL;
         return 0;

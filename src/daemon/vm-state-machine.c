@@ -22,8 +22,9 @@
 static const VmTransition transitions[_VM_PHASE_MAX][_VM_EVENT_MAX] = {
         [VM_PHASE_DEFINED] = { INACTIVE(DEFINED) },
         [VM_PHASE_STARTING] = {
+                /* The lifecycle retries only a refused restart (vm.c). */
                 [VM_EVENT_START_FAILED] = TD(FAILED, VM_REASON_LOAD_FAILED, VM_REASON_LOAD_FAILED,
-                                            VM_DO_TEAR_DOWN),
+                                            VM_DO_TEAR_DOWN | VM_DO_LIFECYCLE),
                 [VM_EVENT_READY] = T(RUNNING, KEEP, KEEP, 0),
                 [VM_EVENT_KILL] = TD(STOPPING, EVENT, EVENT, KILL),
                 [VM_EVENT_GUEST_POWEROFF] = T(STOPPING, VM_REASON_POWEROFF, VM_REASON_POWEROFF, LEAVE),
@@ -131,10 +132,5 @@ static const char *const event_names[_VM_EVENT_MAX] = {
         [VM_EVENT_UNDEFINE] = "undefine",
 };
 
-const char *vm_phase_to_string(VmPhase phase) {
-        return string_table_lookup(phase_names, ELEMENTSOF(phase_names), phase);
-}
-
-const char *vm_event_to_string(VmEvent event) {
-        return string_table_lookup(event_names, ELEMENTSOF(event_names), event);
-}
+DEFINE_STRING_TABLE_TO_STRING(vm_phase, VmPhase, phase_names)
+DEFINE_STRING_TABLE_TO_STRING(vm_event, VmEvent, event_names)

@@ -63,7 +63,7 @@ typedef enum VmTransitionAction {
         VM_DO_PRESS_BUTTON = 1 << 2,     /* the guest's power button, and the stop timeout */
         VM_DO_WORKERS_LEAVE = 1 << 3,    /* ask the workers to exit, kill after a grace period */
         VM_DO_WORKERS_KILL = 1 << 4,     /* SIGKILL the workers */
-        VM_DO_LIFECYCLE = 1 << 5,        /* on_poweroff / on_reboot / on_crash, once stopped */
+        VM_DO_LIFECYCLE = 1 << 5,        /* on_poweroff / on_reboot / on_crash, once stopped; a refused restart */
         VM_DO_DESTROY_LATER = 1 << 6,    /* forget the VM once it has stopped */
         VM_DO_DESTROY = 1 << 7,          /* forget the VM now, with its definition file and log */
         VM_DO_FORGET = 1 << 8,           /* forget the VM now (its definition file is gone) */

@@ -26,21 +26,8 @@ static const char *const reason_names[_VM_REASON_MAX] = {
         [VM_REASON_DAEMON_EXIT] = "daemon-exit",
 };
 
-const char *vm_state_to_string(VmState s) {
-        return string_table_lookup(state_names, ELEMENTSOF(state_names), s);
-}
-
-VmState vm_state_from_string(const char *s) {
-        return (VmState) string_table_index(state_names, ELEMENTSOF(state_names), s);
-}
-
-const char *vm_reason_to_string(VmReason r) {
-        return string_table_lookup(reason_names, ELEMENTSOF(reason_names), r);
-}
-
-VmReason vm_reason_from_string(const char *s) {
-        return (VmReason) string_table_index(reason_names, ELEMENTSOF(reason_names), s);
-}
+DEFINE_STRING_TABLE(vm_state, VmState, state_names)
+DEFINE_STRING_TABLE(vm_reason, VmReason, reason_names)
 
 const char *vm_exit_info_type_name(const VmExitInfo *e) {
         static const char *const names[] = {

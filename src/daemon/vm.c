@@ -278,7 +278,7 @@ static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Vm *vm = userdata;
 
         vm->restart_timer = sd_event_source_disable_unref(vm->restart_timer);
-        if (vm->state == VM_STATE_STOPPED)
+        if (IN_SET(vm->state, VM_STATE_STOPPED, VM_STATE_FAILED))
                 (void) vm_start(vm, VM_REASON_RESTART, NULL);
         return 0;
 }
@@ -291,9 +291,20 @@ static uint64_t crash_backoff_usec(const Vm *vm) {
         return MIN(usec, VM_CRASH_BACKOFF_MAX_USEC);
 }
 
-static VmLifecycleAction vm_lifecycle_action(const Vm *vm) {
+/* Whether the VM ended because a restart the lifecycle asked for was refused. */
+static bool vm_restart_refused(const Vm *vm) {
+        return vm->reason == VM_REASON_LOAD_FAILED && vm->start_reason == VM_REASON_RESTART;
+}
+
+static VmLifecycleAction vm_lifecycle_action(const Vm *vm, VmEvent event) {
+        /* A start someone asked for and the daemon refused is answered to
+         * them; the VM stays failed (and is not freed under the caller). */
+        if (event == VM_EVENT_START_FAILED && !vm_restart_refused(vm))
+                return VM_ACTION_STOP;
         if (vm->transient || vm->destroy_when_stopped)
                 return VM_ACTION_DESTROY;
+        if (vm_restart_refused(vm))
+                return VM_ACTION_RESTART; /* again, with the crash back-off and limit */
         switch (vm->reason) {
         case VM_REASON_POWEROFF:
                 return vm->spec->on_poweroff;
@@ -308,12 +319,13 @@ static VmLifecycleAction vm_lifecycle_action(const Vm *vm) {
         }
 }
 
-/* What the spec says to do after the VM stopped. May free vm. */
-static void vm_apply_lifecycle(Vm *vm) {
+/* What the spec says to do after the VM stopped, or after a restart it
+ * asked for was refused (event: what ended the VM). May free vm. */
+static void vm_apply_lifecycle(Vm *vm, VmEvent event) {
         if (vm->manager->exiting)
                 return;
 
-        switch (vm_lifecycle_action(vm)) {
+        switch (vm_lifecycle_action(vm, event)) {
         case VM_ACTION_DESTROY:
                 (void) vm_handle_event(vm, VM_EVENT_DESTROY, &(VmEventArgs) {}, NULL);
                 return;
@@ -328,16 +340,23 @@ static void vm_apply_lifecycle(Vm *vm) {
                 return;
         }
 
-        /* Crash restarts back off and give up after the limit. */
+        /* Crash restarts, and restarts the hypervisor refused (a Resource
+         * Manager that allows one VM per boot refuses every one), back off
+         * and give up after the limit: never a tight loop. */
         if (vm->crash_restart_count >= vm->spec->crash_restart_limit) {
-                log_vm_warning(vm->name, "crashed %u times, restart limit %u reached, staying stopped",
-                            vm->crash_restart_count, vm->spec->crash_restart_limit);
+                if (vm_restart_refused(vm))
+                        log_vm_warning(vm->name, "restart refused, restart limit %u reached, staying failed",
+                                       vm->spec->crash_restart_limit);
+                else
+                        log_vm_warning(vm->name, "crashed %u times, restart limit %u reached, staying stopped",
+                                       vm->crash_restart_count, vm->spec->crash_restart_limit);
                 return;
         }
         vm->crash_restart_count++;
         bus_vm_emit_restart_changed(vm);
-        log_vm_info(vm->name, "restarting after crash %u/%u in %" PRIu64 " ms", vm->crash_restart_count,
-                 vm->spec->crash_restart_limit, crash_backoff_usec(vm) / USEC_PER_MSEC);
+        log_vm_info(vm->name, "%s %u/%u in %" PRIu64 " ms",
+                    vm_restart_refused(vm) ? "retrying the refused restart" : "restarting after crash",
+                    vm->crash_restart_count, vm->spec->crash_restart_limit, crash_backoff_usec(vm) / USEC_PER_MSEC);
         vm_arm_timer(vm, &vm->restart_timer, crash_backoff_usec(vm), on_restart_timer);
 }
 
@@ -364,6 +383,7 @@ static void vm_press_button(Vm *vm, uint64_t timeout_usec) {
 /* Before a start: nothing of the last run is carried over. */
 static void vm_reset_run(Vm *vm, VmReason reason) {
         vm->restart_timer = sd_event_source_disable_unref(vm->restart_timer);
+        vm->start_reason = reason;
         if (reason != VM_REASON_RESTART)
                 vm->crash_restart_count = 0;
         vm->exit_info = (VmExitInfo) { .vcpu = -1 };
@@ -394,9 +414,11 @@ static int vm_bring_up(Vm *vm, VmError *error) {
                 detail = NULL;
         log_vm_error_errno(vm->name, r, "start failed at step %s: %s%s%m", strna(step), errbuf,
                         errbuf[0] ? ": " : "");
+        /* Set before the event: the lifecycle it applies may arm a restart. */
+        r = vm_error_set(error, VM_ERROR_START_FAILED, r, NULL, "Starting VM '%s' failed at %s: %s%s%s", vm->name,
+                         strna(step), errbuf, errbuf[0] ? ": " : "", strerror(-r));
         (void) vm_handle_event(vm, VM_EVENT_START_FAILED, &(VmEventArgs) { .detail = detail }, NULL);
-        return vm_error_set(error, VM_ERROR_START_FAILED, r, NULL, "Starting VM '%s' failed at %s: %s%s%s", vm->name,
-                            strna(step), errbuf, errbuf[0] ? ": " : "", strerror(-r));
+        return r;
 }
 
 /* Forgets an inactive VM; DESTROY also removes what the API created for it. */
@@ -470,7 +492,7 @@ static int vm_handle_event(Vm *vm, VmEvent event, const VmEventArgs *a, VmError 
         if (t->actions & VM_DO_BRING_UP)
                 return vm_bring_up(vm, error);
         if (t->actions & VM_DO_LIFECYCLE)
-                vm_apply_lifecycle(vm);
+                vm_apply_lifecycle(vm, event);
         return 0;
 }
 
@@ -558,9 +580,7 @@ static const char *const verb_names[_VM_VERB_MAX] = {
         [VM_VERB_DESTROY] = "destroy",
 };
 
-const char *vm_verb_to_string(VmVerb v) {
-        return string_table_lookup(verb_names, ELEMENTSOF(verb_names), v);
-}
+DEFINE_STRING_TABLE_TO_STRING(vm_verb, VmVerb, verb_names)
 
 int vm_apply_verb(Vm *vm, VmVerb verb, uint64_t timeout_usec, VmError *error) {
         switch (verb) {

@@ -51,6 +51,7 @@ struct Vm {
 
         uint64_t created_usec, started_usec, stopped_usec;
 
+        VmReason start_reason;    /* what the current or last start carried */
         unsigned crash_restart_count;
         sd_event_source *restart_timer;
         sd_event_source *stop_timer;

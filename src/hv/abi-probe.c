@@ -7,6 +7,7 @@
 #include "abi-probe.h"
 #include "hv-ioctl.h"
 #include "macro.h"
+#include "string-table.h"
 
 static const char *const abi_kind_names[_ABI_KIND_MAX] = {
         [ABI_KIND_U17] = "U17",
@@ -17,11 +18,7 @@ static const char *const abi_kind_names[_ABI_KIND_MAX] = {
         [ABI_KIND_UNKNOWN] = "unknown",
 };
 
-const char *abi_kind_to_string(AbiKind k) {
-        if (k < 0 || k >= _ABI_KIND_MAX)
-                return NULL;
-        return abi_kind_names[k];
-}
+DEFINE_STRING_TABLE_TO_STRING(abi_kind, AbiKind, abi_kind_names)
 
 AbiKind abi_kind_from_string(const char *s) {
         if (!s)

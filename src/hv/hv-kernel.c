@@ -11,6 +11,10 @@
  * destroyed. A14 has no boot context: set_boot_context answers -ENOTTY and
  * the caller places the payload at offset 0 of the DTB's region.
  *
+ * Where the real driver accepts arguments it should refuse (a MAP_MEM past
+ * the end of the guest memory or wrapping, a wrapping DTB range: the table
+ * in hv-rules.c), the backend refuses them itself with the model's errno.
+ *
  * The ops log only at debug level and return -errno: the daemon logs once
  * with the VM's context. open() is the exception, since refusing an ABI is
  * the backend's own decision and its reason exists only here.
@@ -20,10 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "abi-probe.h"
 #include "hv-ioctl.h"
+#include "hv-rules.h"
 #include "hv.h"
 #include "log.h"
 #include "macro.h"
@@ -31,6 +37,7 @@
 struct HvBackend {
         int dev_fd;
         HvAbi abi;
+        bool no_hugepage; /* the kernel refused GHMF_ALLOW_HUGEPAGE once: not asked again */
 };
 
 typedef struct HostMapping {
@@ -144,14 +151,32 @@ static int a14_memfd_create(uint64_t size) {
         return TAKE_FD(fd);
 }
 
+/* Hugepage memory where the kernel has it: without, a real stack lent a
+ * 64 MiB VM in 16384 entries and its START did not finish in ten minutes. */
+static int u17_guest_mem_create(HvBackend *b, uint64_t size) {
+        struct gunyah_create_mem_args args = { .flags = hv_guest_mem_flags(size), .size = size };
+        int fd;
+
+        if (b->no_hugepage)
+                args.flags &= ~(uint64_t) GHMF_ALLOW_HUGEPAGE;
+        fd = gh_ioctl_create_guest_mem(b->dev_fd, &args);
+        if (fd == -EINVAL && (args.flags & GHMF_ALLOW_HUGEPAGE)) {
+                log_info("Gunyah refused hugepage guest memory (EINVAL), using 4 KiB pages: "
+                         "starting large VMs will be slow");
+                b->no_hugepage = true;
+                args.flags &= ~(uint64_t) GHMF_ALLOW_HUGEPAGE;
+                fd = gh_ioctl_create_guest_mem(b->dev_fd, &args);
+        }
+        return fd;
+}
+
 static int kernel_guest_mem_create(HvVm *vm, uint64_t size, int *ret_fd) {
-        struct gunyah_create_mem_args args = { .flags = GHMF_CLOEXEC, .size = size };
         int fd;
 
         if (vm->backend->abi == HV_ABI_A14)
                 fd = a14_memfd_create(size);
         else
-                fd = gh_ioctl_create_guest_mem(vm->backend->dev_fd, &args);
+                fd = u17_guest_mem_create(vm->backend, size);
         if (fd < 0)
                 return log_debug_errno(fd, "Failed to create %" PRIu64 " bytes of guest memory: %m", size);
         *ret_fd = fd;
@@ -165,11 +190,21 @@ static int u17_map(HvVm *vm, const HvMemBinding *m, bool unmap) {
                 .offset = m->offset,
                 .size = m->size,
         };
+        struct stat st;
         int r;
 
         r = gh_u17_map_flags(m->access, m->prot, &args.flags);
         if (r < 0)
                 return r;
+        /* The driver would accept a range no page can back (hv-rules.c). */
+        if (fstat(m->guest_mem_fd, &st) < 0)
+                return -EINVAL; /* not a file: what the kernel answers for a bad guest_mem_fd */
+        /* A guest_memfd's size is its i_size; were it ever 0, only the wrap checks apply. */
+        r = gh_rules_check_map_range(&args, st.st_size > 0 ? (uint64_t) st.st_size : UINT64_MAX);
+        if (r < 0)
+                return log_debug_errno(r, "Refusing MAP_MEM of 0x%" PRIx64 "+0x%" PRIx64 " at offset 0x%" PRIx64
+                                       " of %" PRIu64 " bytes of guest memory", m->guest_addr, m->size, m->offset,
+                                       (uint64_t) st.st_size);
         r = unmap ? gh_ioctl_unmap_mem(vm->vm_fd, &args) : gh_ioctl_map_mem(vm->vm_fd, &args);
         if (r < 0)
                 return log_debug_errno(r, "GUNYAH_VM_MAP_MEM%s of 0x%" PRIx64 "+0x%" PRIx64 " failed: %m",
@@ -233,6 +268,11 @@ static int kernel_unmap_mem(HvVm *vm, const HvMemBinding *binding) {
 
 static int kernel_set_dtb_config(HvVm *vm, uint64_t guest_addr, uint64_t size) {
         struct gunyah_vm_dtb_config cfg = { .guest_phys_addr = guest_addr, .size = size };
+        int r;
+
+        r = gh_rules_check_dtb_config(&cfg); /* the driver's own check cannot trigger */
+        if (r < 0)
+                return r;
         return gh_ioctl_set_dtb_config(vm->vm_fd, &cfg);
 }
 

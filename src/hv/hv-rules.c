@@ -4,6 +4,22 @@
 #include "hv-rules.h"
 
 /* No macro.h on purpose: this file must stay a dependency-free model. */
+
+/*
+ * Where the model and the real v17 driver differ (observed on a real
+ * Gunyah stack, docs/real-gunyah.md), and why:
+ *
+ *   case                                   driver      model     why
+ *   MAP_MEM past the end of guest memory   0           -EINVAL   driver bug: a binding that no page
+ *   MAP_MEM with a wrapping guest range    0           -EINVAL     can back; hv-kernel.c refuses these
+ *   SET_DTB_CONFIG, address + size wraps   0           -EOVERFLOW  before the ioctl (same checks below)
+ *   START, DTB not inside one binding      -EINVAL     -EINVAL   not observed; only "outside every
+ *                                                                binding" was (-ENOENT, as here)
+ *   START, lent memory still host-mapped   -EPERM      -EPERM    the driver fails only if the host
+ *                                                                touched it; the model at once
+ *
+ * Everything else the model answers was seen to equal the driver's answer.
+ */
 #define N_ELEMENTS(x) (sizeof(x) / sizeof((x)[0]))
 
 static const char *const vm_state_names[_GH_RULES_VM_STATE_MAX] = {
@@ -73,10 +89,13 @@ static int check_map_args(const GhRulesVm *vm, const struct gunyah_map_mem_args 
         if (a->size == 0 || !aligned(a->guest_addr, align) || !aligned(a->offset, align) ||
             !aligned(a->size, align))
                 return -EINVAL;
-        /* The spec is silent on ranges past the file or wrapping; the binding
-         * could not be backed, so refuse them like other malformed ranges. */
+        return gh_rules_check_map_range(a, mem->size);
+}
+
+int gh_rules_check_map_range(const struct gunyah_map_mem_args *a, uint64_t mem_size) {
+        /* The driver accepts these (a bug): the binding could not be backed. */
         if (a->guest_addr + a->size < a->guest_addr || a->offset + a->size < a->offset ||
-            a->offset + a->size > mem->size)
+            a->offset + a->size > mem_size)
                 return -EINVAL;
         return 0;
 }
@@ -168,9 +187,18 @@ int gh_rules_map_mem(GhRulesVm *vm, const struct gunyah_map_mem_args *args, cons
 
 /* ---- DTB config, boot context ---- */
 
-int gh_rules_set_dtb_config(GhRulesVm *vm, const struct gunyah_vm_dtb_config *cfg) {
+int gh_rules_check_dtb_config(const struct gunyah_vm_dtb_config *cfg) {
+        /* The v17 driver's own overflow check cannot trigger (a bug). */
         if (cfg->guest_phys_addr + cfg->size < cfg->guest_phys_addr)
                 return -EOVERFLOW;
+        return 0;
+}
+
+int gh_rules_set_dtb_config(GhRulesVm *vm, const struct gunyah_vm_dtb_config *cfg) {
+        int r = gh_rules_check_dtb_config(cfg);
+
+        if (r < 0)
+                return r;
         vm->dtb_set = true;
         vm->dtb_guest_addr = cfg->guest_phys_addr;
         vm->dtb_size = cfg->size;
@@ -399,7 +427,9 @@ static int start_check(const GhRulesVm *vm, GhRulesHostMappedFn host_mapped, voi
         if (!vm->dtb_set || vm->dtb_size == 0)
                 return -EINVAL;
         dtb = gh_rules_find_binding(vm, vm->dtb_guest_addr);
-        if (!dtb || vm->dtb_size > dtb->size - (vm->dtb_guest_addr - dtb->guest_addr))
+        if (!dtb)
+                return -ENOENT; /* the driver finds no binding for the DTB parcel */
+        if (vm->dtb_size > dtb->size - (vm->dtb_guest_addr - dtb->guest_addr))
                 return -EINVAL;
         if (!gh_rules_binding_is_lent(dtb))
                 return -EINVAL;
@@ -407,7 +437,7 @@ static int start_check(const GhRulesVm *vm, GhRulesHostMappedFn host_mapped, voi
         for (uint32_t i = 0; host_mapped && i < vm->n_bindings; i++) {
                 const GhRulesBinding *b = &vm->bindings[i];
                 if (gh_rules_binding_is_lent(b) && host_mapped(userdata, b->mem_id, b->offset, b->size))
-                        return -EBUSY;
+                        return -EPERM; /* the driver's answer when the lend fails for it */
         }
         return 0;
 }

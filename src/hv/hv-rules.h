@@ -30,6 +30,10 @@
  *     is an eventfd, and telling START whether lent memory is still mapped
  *     in the host.
  *
+ * Where the real driver accepts arguments it should not (a bug), the model
+ * refuses them and the kernel backend refuses them before the ioctl: the
+ * table at the top of hv-rules.c lists those cases.
+ *
  * Limits (GH_RULES_MAX_*) are the model's, not the kernel's: exceeding one
  * gives -ENOSPC, an errno the kernel would not return for these reasons.
  */
@@ -141,7 +145,8 @@ int gh_rules_create_guest_mem(const struct gunyah_create_mem_args *args, uint32_
  * Map: flag bits outside RWX|UNMAP|access → -EINVAL; no R/W/X → -EINVAL;
  * access ∉ {DEFAULT, LEND, SHARE} → -EINVAL; size 0, unaligned
  * guest_addr/offset/size (PMD for hugepage memory) → -EINVAL; range past
- * the end of the memory or wrapping → -EINVAL; file range already bound or
+ * the end of the memory or wrapping → -EINVAL (gh_rules_check_map_range;
+ * the driver accepts those, a bug); file range already bound or
  * guest range overlapping a binding → -EEXIST.
  * Unmap: no binding of the same memory with the same flags containing the
  * range at a consistent offset → -ENOENT; a range strictly inside a binding
@@ -149,6 +154,11 @@ int gh_rules_create_guest_mem(const struct gunyah_create_mem_args *args, uint32_
  * Only this VM's bindings are seen: a caller modelling several VMs on one
  * guest memory checks the others with gh_rules_vm_binds_file_range(). */
 int gh_rules_map_mem(GhRulesVm *vm, const struct gunyah_map_mem_args *args, const GhRulesGuestMem *mem);
+
+/* The range checks of MAP_MEM the v17 driver lacks: guest range or file
+ * range wrapping, or past mem_size → -EINVAL. The kernel backend runs them
+ * before the ioctl. */
+int gh_rules_check_map_range(const struct gunyah_map_mem_args *args, uint64_t mem_size);
 
 /* Whether [offset, +size) of guest memory mem_id is bound in this VM. */
 bool gh_rules_vm_binds_file_range(const GhRulesVm *vm, uint64_t mem_id, uint64_t offset, uint64_t size);
@@ -161,7 +171,10 @@ const GhRulesBinding *gh_rules_find_binding(const GhRulesVm *vm, uint64_t gpa);
  * DEFAULT as lend because the RM requires protected VMs). */
 bool gh_rules_binding_is_lent(const GhRulesBinding *b);
 
-/* GUNYAH_VM_SET_DTB_CONFIG: guest_phys_addr + size wraps → -EOVERFLOW. */
+/* GUNYAH_VM_SET_DTB_CONFIG: guest_phys_addr + size wraps → -EOVERFLOW
+ * (gh_rules_check_dtb_config; the v17 driver's check cannot trigger, so the
+ * kernel backend runs it before the ioctl). */
+int gh_rules_check_dtb_config(const struct gunyah_vm_dtb_config *cfg);
 int gh_rules_set_dtb_config(GhRulesVm *vm, const struct gunyah_vm_dtb_config *cfg);
 
 /* GUNYAH_VM_SET_BOOT_CONTEXT: reg set/index outside X 0-31, PC 0, SP 0-2
@@ -196,14 +209,15 @@ int gh_rules_remove_function(GhRulesVm *vm, const struct gunyah_fn_desc *desc, c
 typedef bool (*GhRulesHostMappedFn)(void *userdata, uint64_t mem_id, uint64_t offset, uint64_t size);
 
 /* GUNYAH_VM_START. Running → 0 (nothing to do); failed → -ENODEV.
- * Otherwise: no DTB config → -EINVAL; DTB not inside one binding → -EINVAL;
+ * Otherwise: no DTB config → -EINVAL; DTB start outside every binding →
+ * -ENOENT (as the driver); DTB running past the end of its binding → -EINVAL;
  * DTB binding not lent → -EINVAL (the kernel always lends the DTB parcel);
  * a lent binding still mapped in the host (host_mapped, may be NULL for
- * "never") → -EBUSY. Any failure moves the VM to FAILED.
- * The kernel fails START only for a mapped DTB parcel (other lent pages
- * fault when the guest touches them); the model refuses every mapped lent
- * range at START so that the mistake shows up early and deterministically.
- * The errno of that failure is not confirmed by the spec. */
+ * "never") → -EPERM (the driver's answer once the host touched it). Any
+ * failure moves the VM to FAILED.
+ * The driver fails START only for lent pages the host mapped and touched;
+ * the model refuses every mapped lent range at START so that the mistake
+ * shows up early and deterministically. */
 int gh_rules_start(GhRulesVm *vm, GhRulesHostMappedFn host_mapped, void *userdata);
 
 /* GUNYAH_VCPU_RUN preconditions: VM not running or vCPU id not (or no

@@ -135,6 +135,21 @@ typedef struct HvBackendOps {
         int vcpu_kick_signal;
 } HvBackendOps;
 
+/* 0 if fd is an eventfd, -EBADF if it is no open fd, -EINVAL for any
+ * other file (the kernel's irqfd check, shared by the sim and the tests). */
+int hv_check_eventfd(int fd);
+
+/* One sentence saying what a failed START with this errno (either sign)
+ * means on a real Gunyah stack, for StateReason; NULL if nothing is known. */
+const char *hv_start_error_meaning(int error);
+
+/* The CREATE_GUEST_MEM flags for size bytes of guest memory: CLOEXEC, and
+ * ALLOW_HUGEPAGE where size is a multiple of 2 MiB, so that the memory is
+ * lent in large folios (in 4 KiB entries, START of a 64 MiB VM took over
+ * ten minutes on a real stack). */
+#define HV_GUEST_MEM_HUGEPAGE_SIZE (UINT64_C(2) * 1024 * 1024)
+uint64_t hv_guest_mem_flags(uint64_t size);
+
 extern const HvBackendOps hv_kernel_ops; /* src/hv/hv-kernel.c */
 extern const HvBackendOps hv_sim_ops;    /* src/sim */
 

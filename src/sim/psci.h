@@ -42,7 +42,6 @@
 /* RM exit reason word 0 (vmm-on-gunyah §5.1). */
 #define SIM_EXIT_FLAG_RESET2_SMC64 (1u << 15)
 #define SIM_EXIT_CODE_NORMAL 0u
-#define SIM_EXIT_CODE_SOFTWARE_ERROR 1u
 
 typedef enum PsciAction {
         PSCI_ACTION_NONE,     /* continue the guest */

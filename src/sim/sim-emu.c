@@ -67,7 +67,7 @@ static void sim_emu_stop(HvVcpu *v) {
 }
 
 void sim_emu_crash(HvVcpu *v, const char *what, uint64_t detail) {
-        uint32_t word0 = SIM_EXIT_CODE_SOFTWARE_ERROR << 16;
+        uint32_t word0 = 0;
         struct gunyah_vm_exit_info info;
         uint64_t pc = reg_read(v->uc, UC_ARM64_REG_PC);
         uint32_t insn = 0;
@@ -79,7 +79,9 @@ void sim_emu_crash(HvVcpu *v, const char *what, uint64_t detail) {
         log_notice("sim: vCPU %" PRIu32 " halted in FAULT state: %s (0x%" PRIx64 ") at PC 0x%" PRIx64
                   ", instruction 0x%08" PRIx32 "; the VM exits as HYP_ERROR",
                   v->id, what, detail, pc, insn);
-        /* The RM reports a vCPU halted in FAULT state as a software error. */
+        /* As the hypervisor ends a guest whose exception cannot be taken
+         * ("exception inject loop"): HYP_ERROR with reason 00 00 00 00, seen
+         * on a real stack (docs/real-gunyah.md). */
         sim_exit_info_from_words(&info, GUNYAH_VM_EXIT_TYPE_HYP_ERROR, &word0, 1);
         (void) sim_shared_end_vm(v->shared, GUNYAH_VM_STATUS_EXITED, &info, v->id);
 }

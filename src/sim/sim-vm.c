@@ -252,18 +252,6 @@ int sim_add_vcpu(HvVm *vm, uint32_t id) {
         return r;
 }
 
-static bool fd_is_eventfd(int fd) {
-        char path[64], target[64];
-        ssize_t n;
-
-        snprintf(path, sizeof(path), "/proc/self/fd/%i", fd);
-        n = readlink(path, target, sizeof(target) - 1);
-        if (n < 0)
-                return false;
-        target[n] = 0;
-        return streq(target, "anon_inode:[eventfd]");
-}
-
 int sim_add_irqfd(HvVm *vm, int eventfd, uint32_t label, uint32_t flags) {
         struct gunyah_fn_irqfd_arg arg = { .fd = (uint32_t) eventfd, .label = label, .flags = flags };
         struct gunyah_fn_desc desc = {
@@ -271,11 +259,11 @@ int sim_add_irqfd(HvVm *vm, int eventfd, uint32_t label, uint32_t flags) {
                 .arg_size = sizeof(arg),
                 .arg = (uint64_t) (uintptr_t) &arg,
         };
+        int r;
 
-        if (eventfd < 0 || fcntl(eventfd, F_GETFD) < 0)
-                return -EBADF;
-        if (!fd_is_eventfd(eventfd))
-                return -EINVAL;
+        r = hv_check_eventfd(eventfd);
+        if (r < 0)
+                return r;
         /* Recorded only: the simulator delivers no interrupts yet. */
         return gh_rules_add_function(&vm->shared->rules, &desc, &arg);
 }

@@ -52,14 +52,6 @@ static const char *const memory_mode_names[_VM_MEMORY_MODE_MAX] = {
         [VM_MEMORY_SHARE] = "share",
 };
 
-#define DEFINE_STRING_TABLE(name, type, table)                                          \
-        const char *name##_to_string(type v) {                                          \
-                return string_table_lookup(table, ELEMENTSOF(table), v);                \
-        }                                                                               \
-        type name##_from_string(const char *s) {                                        \
-                return (type) string_table_index(table, ELEMENTSOF(table), s);          \
-        }
-
 DEFINE_STRING_TABLE(vm_kernel_format, VmKernelFormat, kernel_format_names)
 DEFINE_STRING_TABLE(vm_console_type, VmConsoleType, console_type_names)
 DEFINE_STRING_TABLE(vm_lifecycle_action, VmLifecycleAction, lifecycle_action_names)

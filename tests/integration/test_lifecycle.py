@@ -64,6 +64,10 @@ def test_crash_ends_crashed(gd):
     gd.manager().CreateVM(spec_json("crash", "crash"), dbus.UInt64(START))
     state, reason = gd.wait_state("crash", "stopped")
     assert reason == "crashed", reason
+    # what the hypervisor reports on a real stack: HYP_ERROR, reason 00 00 00 00
+    info = gd.vm_props("crash")["ExitInfo"]
+    assert str(info["exit_type_name"]) == "HYP_ERROR" and int(info["exit_type"]) == 5, info
+    assert int(info["reason_size"]) == 4 and bytes(info["reason"]) == b"\0\0\0\0", info
 
 
 def test_reset_restarts_per_on_reboot(gd):
@@ -348,6 +352,34 @@ def test_crash_restart_backs_off_and_stops_at_the_limit(gd):
     assert gd.read_log().count("VM cr: restarting after crash") == 2, gd.read_log()[-4000:]
 
 
+def test_refused_restart_after_reboot_backs_off_and_ends_failed(gd, tmp_path):
+    # A restart whose new start is refused (on real Gunyah: a Resource
+    # Manager that allows one VM per boot answers EPERM) ends failed and
+    # obeys the crash back-off and limit, never a tight loop. Here the
+    # refusal is the guest image gone after the first boot.
+    kernel = tmp_path / "reset.elf"
+    kernel.write_bytes(open(spec("x", "reset")["kernel"]["path"], "rb").read())
+    d = spec("rr", "reset", on_reboot="restart", crash_restart={"limit": 2, "backoff": "100ms"})
+    d["kernel"]["path"] = str(kernel)
+    gd.manager().CreateVM(json.dumps(d), dbus.UInt64(START))
+    kernel.unlink()
+    limit = "VM rr: restart refused, restart limit 2 reached, staying failed"
+    deadline = time.monotonic() + 30
+    while limit not in gd.read_log():
+        assert time.monotonic() < deadline, gd.read_log()[-4000:]
+        time.sleep(0.05)
+    time.sleep(1.0)  # past the longest back-off a third retry would have had
+    p = gd.vm_props("rr")
+    assert str(p["State"]) == "failed", dict(p)
+    assert str(p["StateReason"]).startswith("load-failed: prepare-images: ENOENT"), dict(p)
+    assert int(p["CrashRestartCount"]) == 2, dict(p)
+    assert gd.read_log().count("VM rr: retrying the refused restart") == 2, gd.read_log()[-4000:]
+    assert gd.read_log().count("VM rr: start failed at step prepare-images") == 3, gd.read_log()[-4000:]
+    # what an administrator reads
+    text = gd.ctl("status", "rr").stdout
+    assert "failed (load-failed: prepare-images: ENOENT" in text, text
+
+
 def test_console_log_is_capped_and_rotated_once(gd):
     # 1.5 MiB of output: more than the 1 MiB cap of one log file
     gd.manager().CreateVM(flood_spec("fl", 1572864), dbus.UInt64(START))
@@ -421,6 +453,12 @@ def test_failed_starts_leak_nothing(env):
     gd.worker_binary = fake
     gd.start()
     pid = gd.proc.pid
+    # The pool's spare of this binary exits at once: wait until the pool has
+    # given up on it, so that its fds are not counted on one side only.
+    deadline = time.monotonic() + 30
+    while "started on demand from now on" not in gd.read_log():
+        assert time.monotonic() < deadline, gd.read_log()[-2000:]
+        time.sleep(0.05)
     gd.manager().CreateVM(spec_json("w0"), dbus.UInt64(START))
     gd.wait_state("w0", "failed")
     fds_before = len(os.listdir(f"/proc/{pid}/fd"))

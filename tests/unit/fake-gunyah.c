@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fake-gunyah.h"
+#include "hv.h"
 
 int __real_ioctl(int fd, unsigned long request, ...);
 int __wrap_ioctl(int fd, unsigned long request, ...);
@@ -63,7 +64,9 @@ static struct {
         struct {
                 uint32_t request;
                 int error;
+                unsigned count; /* calls left to fail, 0 = every call */
         } forced[MAX_FORCED];
+        uint64_t refused_mem_flags;
 } fake;
 
 static const struct {
@@ -157,20 +160,35 @@ void fake_gunyah_teardown(void) {
         memset(&fake, 0, sizeof(fake));
 }
 
-void fake_gunyah_force_errno(uint32_t request, int error) {
+void fake_gunyah_force_errno_n(uint32_t request, int error, unsigned count) {
         for (size_t i = 0; i < MAX_FORCED; i++)
                 if (fake.forced[i].request == request || fake.forced[i].error == 0) {
                         fake.forced[i].request = request;
                         fake.forced[i].error = error;
+                        fake.forced[i].count = count;
                         return;
                 }
 }
 
+void fake_gunyah_force_errno(uint32_t request, int error) {
+        fake_gunyah_force_errno_n(request, error, 0);
+}
+
 static int forced_errno(uint32_t request) {
-        for (size_t i = 0; i < MAX_FORCED; i++)
-                if (fake.forced[i].error && fake.forced[i].request == request)
-                        return -fake.forced[i].error;
+        for (size_t i = 0; i < MAX_FORCED; i++) {
+                int error = fake.forced[i].error;
+
+                if (!error || fake.forced[i].request != request)
+                        continue;
+                if (fake.forced[i].count > 0 && --fake.forced[i].count == 0)
+                        fake.forced[i].error = 0; /* that was the last one */
+                return -error;
+        }
         return 0;
+}
+
+void fake_gunyah_refuse_guest_mem_flags(uint64_t flags) {
+        fake.refused_mem_flags = flags;
 }
 
 void fake_gunyah_queue_exit(uint32_t vcpu_id, const struct gunyah_vcpu_run *exit) {
@@ -246,6 +264,8 @@ static int dev_create_guest_mem(const struct gunyah_create_mem_args *a) {
         FakeObj *o;
         int r;
 
+        if (a->flags & fake.refused_mem_flags)
+                return -EINVAL; /* a kernel that does not know the flag */
         r = gh_rules_create_guest_mem(a, FAKE_GUNYAH_PAGE_SIZE);
         if (r < 0)
                 return r;
@@ -368,6 +388,12 @@ static int vm_function(FakeVm *vm, int vm_index, uint32_t request, const struct 
                 return r == -ENOENT && !mode_is_u17() ? 0 : r;
         }
 
+        if (d->type == GUNYAH_FN_IRQFD && d->arg_size == sizeof(struct gunyah_fn_irqfd_arg)) {
+                /* the kernel's eventfd_ctx_fdget(), as the simulator does */
+                r = hv_check_eventfd((int) ((const struct gunyah_fn_irqfd_arg *) call->fn_arg)->fd);
+                if (r < 0)
+                        return r;
+        }
         r = gh_rules_add_function(&vm->rules, d, call->fn_arg);
         if (r < 0 || d->type != GUNYAH_FN_VCPU)
                 return r;

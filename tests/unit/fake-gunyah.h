@@ -20,7 +20,8 @@
  * arg_size bytes from desc.arg), and for U17 the validation and bookkeeping
  * of src/hv/hv-rules.c, the same model the simulator uses, so the fake and
  * the rules cannot drift. START asks /proc/self/maps whether lent guest
- * memory is still mapped. A14 region rules (spec §4.1) are checked here.
+ * memory is still mapped; an irqfd whose fd is no eventfd is -EINVAL (-EBADF
+ * for no open fd), as the kernel. A14 region rules (spec §4.1) are checked here.
  *
  * Every call is recorded (request, fd kind, argument bytes, result) for
  * assertions.
@@ -74,6 +75,12 @@ void fake_gunyah_teardown(void);
 /* Makes every later ioctl with this request fail with -error (0 clears),
  * to play kernels whose answers the spec does not describe. */
 void fake_gunyah_force_errno(uint32_t request, int error);
+/* The same for the next count calls only (count 0: every call). */
+void fake_gunyah_force_errno_n(uint32_t request, int error, unsigned count);
+
+/* Makes CREATE_GUEST_MEM with any of these flags fail with -EINVAL, as a
+ * kernel that does not know them (0 clears). */
+void fake_gunyah_refuse_guest_mem_flags(uint64_t flags);
 
 /* Queues what the next VCPU_RUN of vCPU id reports: bytes 8.. of the run
  * block (exit_reason and the union) are copied from exit. Without a queued

@@ -88,8 +88,13 @@ static void test_sim_reset2_reason(void **state) {
 }
 
 static void test_sim_crash_is_hyp_error(void **state) {
+        /* What the hypervisor reported for this guest on a real stack
+         * ("exception inject loop"): four zero bytes. */
+        static const uint8_t reason[4] = { 0x00, 0x00, 0x00, 0x00 };
         run_guest("crash", 1, NULL, NULL, NULL);
         assert_all_status(1, GUNYAH_VM_STATUS_EXITED, GUNYAH_VM_EXIT_TYPE_HYP_ERROR);
+        assert_int_equal(res->vcpu[0].last.status.exit_info.reason_size, 4);
+        assert_memory_equal(res->vcpu[0].last.status.exit_info.reason, reason, 4);
         assert_non_null(strstr(res->console, "crash: executing udf"));
         assert_null(strstr(res->console, "survived"));
 }

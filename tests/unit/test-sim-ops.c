@@ -170,6 +170,16 @@ static void test_sim_start_dtb_outside_binding(void **state) {
         assert_int_equal(ops->start(f->vm), -EINVAL);
 }
 
+static void test_sim_start_dtb_in_no_binding_is_enoent(void **state) {
+        Fixture *f = *state;
+        HvMemBinding b0 = binding(f->mem, GPA, 0, MiB_, HV_PROT_RWX);
+
+        assert_int_equal(ops->map_mem(f->vm, &b0), 0);
+        assert_int_equal(ops->set_dtb_config(f->vm, GPA + 2 * MiB_, 4096), 0);
+        assert_int_equal(ops->start(f->vm), -ENOENT); /* as the real driver */
+        assert_int_equal(ops->start(f->vm), -ENODEV);
+}
+
 static void test_sim_start_refuses_mapped_lent_memory(void **state) {
         Fixture *f = *state;
         HvMemBinding b0 = binding(f->mem, GPA, 0, 4 * MiB_, HV_PROT_RWX);
@@ -178,7 +188,7 @@ static void test_sim_start_refuses_mapped_lent_memory(void **state) {
         assert_true(p != MAP_FAILED);
         assert_int_equal(ops->map_mem(f->vm, &b0), 0);
         assert_int_equal(ops->set_dtb_config(f->vm, GPA, 4096), 0);
-        assert_int_equal(ops->start(f->vm), -EBUSY);
+        assert_int_equal(ops->start(f->vm), -EPERM); /* as the real driver */
         munmap(p, 4096);
         assert_int_equal(ops->start(f->vm), -ENODEV);
 }
@@ -456,6 +466,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_sim_boot_context_errnos, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_start_without_dtb_fails_then_enodev, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_start_dtb_outside_binding, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_start_dtb_in_no_binding_is_enoent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_start_refuses_mapped_lent_memory, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_start_twice_and_run_protocol, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_destroy_before_start_enodev, setup, teardown),
