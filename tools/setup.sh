@@ -13,6 +13,8 @@ packages=(
         dbus dbus-daemon
         polkitd
         scdoc libxml2-utils systemd
+        # man: systemd-analyze verify follows the units' Documentation=man:
+        man-db
         python3-dbus python3-pytest
         qemu-system-arm
         # procps: pgrep (integration tests), /bin/kill (the unit's ExecReload);
