@@ -9,7 +9,7 @@ packages=(
         libunicorn-dev
         gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
         device-tree-compiler
-        clang
+        clang libclang-rt-14-dev
         dbus dbus-daemon
         polkitd
         scdoc libxml2-utils systemd
