@@ -9,14 +9,19 @@ packages=(
         libunicorn-dev
         gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
         device-tree-compiler
-        clang
+        clang libclang-rt-14-dev
         dbus dbus-daemon
         polkitd
         scdoc libxml2-utils systemd
+        # man: systemd-analyze verify follows the units' Documentation=man:
+        man-db
         python3-dbus python3-pytest
         qemu-system-arm
-        util-linux
+        # procps: pgrep (integration tests), /bin/kill (the unit's ExecReload);
+        # a minbase Debian has neither
+        util-linux procps
         cpio
+        mmdebstrap qemu-system-x86 e2fsprogs
 )
 
 missing=()

@@ -44,7 +44,7 @@ static void console_open_log(Console *c) {
                 return;
         c->log_fd = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
         if (c->log_fd < 0) {
-                log_warning_errno(errno, "VM %s: cannot open console log %s, not logging: %m", c->name,
+                log_vm_warning_errno(c->name, errno, "cannot open console log %s, not logging: %m",
                                   c->log_path);
                 return;
         }
@@ -116,7 +116,7 @@ static void console_log_append(Console *c, const char *data, size_t size) {
                 /* Rotate once: NAME.log → NAME.log.1, start a new NAME.log. */
                 c->log_fd = safe_close(c->log_fd);
                 if (rename(c->log_path, c->log_path_old) < 0)
-                        log_warning_errno(errno, "VM %s: cannot rotate %s: %m", c->name, c->log_path);
+                        log_vm_warning_errno(c->name, errno, "cannot rotate %s: %m", c->log_path);
                 (void) unlink(c->log_path);
                 console_open_log(c);
                 if (c->log_fd < 0)
@@ -124,7 +124,7 @@ static void console_log_append(Console *c, const char *data, size_t size) {
         }
         if (loop_write(c->log_fd, data, size) < 0) {
                 /* A full disk loses log lines, never guest output to readers. */
-                log_warning_errno(errno, "VM %s: console log write failed: %m", c->name);
+                log_vm_warning_errno(c->name, errno, "console log write failed: %m");
                 return;
         }
         c->log_size += size;
@@ -223,7 +223,7 @@ static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *user
                 if (n > 0 && c->input_fd >= 0) {
                         /* Input while no worker reads it (VM stopping) is dropped, like a UART's. */
                         if (send(c->input_fd, buf, (size_t) n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-                                log_debug_errno(errno, "VM %s: console input dropped: %m", c->name);
+                                log_vm_debug_errno(c->name, errno, "console input dropped: %m");
                 }
                 return 0;
         }

@@ -7,6 +7,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "log-journal.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -165,7 +166,9 @@ int main(int argc, char *argv[]) {
         int r;
 
         log_set_prefix("gunyahd");
-        if (getenv("JOURNAL_STREAM") || getenv("INVOCATION_ID"))
+        /* Under systemd: structured lines (GUNYAH_VM=) to the journal, or
+         * at least <N> priority prefixes on the stream. */
+        if (!log_journal_open() && (getenv("JOURNAL_STREAM") || getenv("INVOCATION_ID")))
                 log_set_use_kmsg_prefix(true);
 
         r = parse_argv(argc, argv, &config);

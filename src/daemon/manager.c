@@ -381,15 +381,15 @@ static void manager_refresh_vm(Manager *m, Vm *vm, VmSpec **spec) {
         if (vm_spec_to_json(*spec, &json) < 0 || streq(json, vm->spec_json))
                 return;
         if (vm_is_active(vm)) {
-                log_notice("VM %s: %s changed; the new spec applies once the VM is stopped and reloaded",
-                           vm->name, vm->definition_path);
+                log_vm_notice(vm->name, "%s changed; the new spec applies once the VM is stopped and reloaded",
+                              vm->definition_path);
                 return;
         }
         vm_spec_free(vm->spec);
         vm->spec = TAKE_PTR(*spec);
         free(vm->spec_json);
         vm->spec_json = TAKE_PTR(json);
-        log_info("VM %s: reloaded from %s", vm->name, vm->definition_path);
+        log_vm_info(vm->name, "reloaded from %s", vm->definition_path);
         bus_vm_emit_spec_changed(vm);
 }
 

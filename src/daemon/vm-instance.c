@@ -33,7 +33,7 @@ static int on_console_output(sd_event_source *s, int fd, uint32_t revents, void 
                         if (errno == EINTR)
                                 continue;
                         if (errno != EAGAIN)
-                                log_warning_errno(errno, "VM %s: console read failed: %m", vm->name);
+                                log_vm_warning_errno(vm->name, errno, "console read failed: %m");
                         break;
                 }
                 if (n == 0) {
@@ -109,11 +109,12 @@ static int add_irqfds(VmInstance *inst, const VmLayout *l) {
                         return negative_errno();
                 r = ops->add_irqfd(inst->hv, fd, labels[i], GUNYAH_IRQFD_FLAGS_LEVEL);
                 if (r < 0)
-                        return log_error_errno(r, "VM %s: cannot register the irqfd of doorbell %" PRIu32 ": %m",
-                                               inst->vm->name, labels[i]);
+                        return log_vm_error_errno(inst->vm->name, r,
+                                                  "cannot register the irqfd of doorbell %" PRIu32 ": %m",
+                                                  labels[i]);
                 inst->irq_labels[inst->n_irqfds] = labels[i];
                 inst->irqfds[inst->n_irqfds++] = TAKE_FD(fd);
-                log_debug("VM %s: irqfd registered for doorbell %" PRIu32, inst->vm->name, labels[i]);
+                log_vm_debug(inst->vm->name, "irqfd registered for doorbell %" PRIu32, labels[i]);
         }
         return 0;
 }
@@ -126,8 +127,8 @@ static int resolve_worker_user(Vm *vm, uid_t *ret_uid, gid_t *ret_gid, char *err
         int r;
 
         if (m->no_sandbox) {
-                log_warning("VM %s: starting its vCPU workers WITHOUT their sandbox (--no-sandbox): "
-                            "a guest escaping the emulator or a worker bug runs as root.", vm->name);
+                log_vm_warning(vm->name, "starting its vCPU workers WITHOUT their sandbox (--no-sandbox): "
+                            "a guest escaping the emulator or a worker bug runs as root.");
                 *ret_uid = 0;
                 *ret_gid = 0;
                 return 0;
@@ -389,7 +390,7 @@ static int on_grace_expired(sd_event_source *s, uint64_t usec, void *userdata) {
 
         for (size_t w = 0; w < i->n_workers; w++)
                 if (!i->workers[w]->exited)
-                        log_warning("VM %s: worker of vCPU %u did not leave, killing it", i->vm->name,
+                        log_vm_warning(i->vm->name, "worker of vCPU %u did not leave, killing it",
                                     i->workers[w]->vcpu);
         vm_instance_workers_kill(i);
         return 0;
@@ -405,7 +406,7 @@ void vm_instance_workers_leave(VmInstance *i) {
         r = sd_event_add_time_relative(i->vm->manager->event, &i->grace_timer, CLOCK_MONOTONIC,
                                        VM_WORKER_STOP_GRACE_USEC, 0, on_grace_expired, i);
         if (r < 0)
-                log_error_errno(r, "VM %s: failed to arm the workers' grace timer: %m", i->vm->name);
+                log_vm_error_errno(i->vm->name, r, "failed to arm the workers' grace timer: %m");
 }
 
 bool vm_instance_workers_ready(const VmInstance *i) {
@@ -433,7 +434,7 @@ void vm_instance_watch_workers_gone(VmInstance *i, sd_event_handler_t done, void
                 return;
         r = sd_event_add_defer(i->vm->manager->event, &i->gone_event, done, userdata);
         if (r < 0)
-                log_error_errno(r, "VM %s: cannot schedule the end of its stop: %m", i->vm->name);
+                log_vm_error_errno(i->vm->name, r, "cannot schedule the end of its stop: %m");
 }
 
 size_t vm_instance_worker_pids(const VmInstance *i, pid_t *pids, size_t max) {

@@ -131,7 +131,7 @@ static void vm_publish(Vm *vm, VmState state, VmReason reason) {
 
         _cleanup_free_ char *why = vm_state_reason_string(vm);
         if (changed_state)
-                log_info("VM %s: %s%s%s%s", vm->name, vm_state_to_string(state), why && *why ? " (" : "",
+                log_vm_info(vm->name, "%s%s%s%s", vm_state_to_string(state), why && *why ? " (" : "",
                          why && *why ? why : "", why && *why ? ")" : "");
 
         bus_vm_emit_state_changed(vm);
@@ -148,7 +148,7 @@ static void vm_arm_timer(Vm *vm, sd_event_source **slot, uint64_t usec, sd_event
         *slot = sd_event_source_disable_unref(*slot);
         r = sd_event_add_time_relative(vm->manager->event, slot, CLOCK_MONOTONIC, usec, 0, cb, vm);
         if (r < 0)
-                log_error_errno(r, "VM %s: failed to arm timer: %m", vm->name);
+                log_vm_error_errno(vm->name, r, "failed to arm timer: %m");
 }
 
 /* ---- what the workers say ---- */
@@ -200,7 +200,7 @@ static void on_worker_page_fault(Vm *vm, const WorkerMessage *msg) {
                 .fault_addr = msg->addr,
                 .error = -msg->error,
         });
-        log_warning("VM %s: vCPU %u: unrecoverable page fault at 0x%" PRIx64 ": %s", vm->name, msg->vcpu,
+        log_vm_warning(vm->name, "vCPU %u: unrecoverable page fault at 0x%" PRIx64 ": %s", msg->vcpu,
                     msg->addr, strerror(-msg->error));
         (void) vm_handle_event(vm, VM_EVENT_GUEST_EXIT, &(VmEventArgs) { .reason = VM_REASON_CRASHED }, NULL);
 }
@@ -211,7 +211,7 @@ static void on_worker_failed(Vm *vm, const WorkerMessage *msg) {
 
         snprintf(e.step, sizeof(e.step), "%.*s", (int) sizeof(msg->step), msg->step);
         vm_record_exit(vm, &e);
-        log_error("VM %s: worker of vCPU %u failed in %.*s: %s", vm->name, msg->vcpu, (int) sizeof(msg->step),
+        log_vm_error(vm->name, "worker of vCPU %u failed in %.*s: %s", msg->vcpu, (int) sizeof(msg->step),
                   msg->step, strerror(-msg->error));
         snprintf(detail, sizeof(detail), "%s: %s (worker of vCPU %u)", vm->exit_info.step,
                  errno_to_name(vm->exit_info.error), msg->vcpu);
@@ -225,7 +225,7 @@ void vm_on_worker_message(Vm *vm, Worker *w, const void *data) {
         switch (msg->type) {
         case WORKER_MSG_READY:
                 w->ready = true;
-                log_debug("VM %s: worker of vCPU %u ready", vm->name, w->vcpu);
+                log_vm_debug(vm->name, "worker of vCPU %u ready", w->vcpu);
                 if (vm->instance && vm_instance_workers_ready(vm->instance))
                         (void) vm_handle_event(vm, VM_EVENT_READY, &(VmEventArgs) {}, NULL);
                 break;
@@ -241,7 +241,7 @@ void vm_on_worker_message(Vm *vm, Worker *w, const void *data) {
         case WORKER_MSG_IDLE:
                 break; /* a spare taken while loading says it after the assignment was queued */
         default:
-                log_warning("VM %s: worker of vCPU %u sent unknown message type %u, ignoring", vm->name,
+                log_vm_warning(vm->name, "worker of vCPU %u sent unknown message type %u, ignoring",
                             w->vcpu, msg->type);
         }
 }
@@ -257,9 +257,9 @@ void vm_on_worker_exit(Vm *vm, Worker *w, int code, int status) {
                         .exit_code = code == CLD_EXITED ? status : 0,
                 });
                 if (code == CLD_EXITED && status == 0)
-                        log_error("VM %s: worker of vCPU %u exited without reporting why", vm->name, w->vcpu);
+                        log_vm_error(vm->name, "worker of vCPU %u exited without reporting why", w->vcpu);
                 else
-                        log_error("VM %s: worker of vCPU %u (pid %d) %s %d", vm->name, w->vcpu, (int) w->pid,
+                        log_vm_error(vm->name, "worker of vCPU %u (pid %d) %s %d", w->vcpu, (int) w->pid,
                                   code == CLD_EXITED ? "exited with status" : "was killed by signal", status);
                 if (code == CLD_EXITED)
                         snprintf(detail, sizeof(detail), "spawn-workers: worker of vCPU %u exited with status %d",
@@ -345,18 +345,18 @@ static void vm_apply_lifecycle(Vm *vm, VmEvent event) {
          * and give up after the limit: never a tight loop. */
         if (vm->crash_restart_count >= vm->spec->crash_restart_limit) {
                 if (vm_restart_refused(vm))
-                        log_warning("VM %s: restart refused, restart limit %u reached, staying failed", vm->name,
-                                    vm->spec->crash_restart_limit);
+                        log_vm_warning(vm->name, "restart refused, restart limit %u reached, staying failed",
+                                       vm->spec->crash_restart_limit);
                 else
-                        log_warning("VM %s: crashed %u times, restart limit %u reached, staying stopped", vm->name,
-                                    vm->crash_restart_count, vm->spec->crash_restart_limit);
+                        log_vm_warning(vm->name, "crashed %u times, restart limit %u reached, staying stopped",
+                                       vm->crash_restart_count, vm->spec->crash_restart_limit);
                 return;
         }
         vm->crash_restart_count++;
         bus_vm_emit_restart_changed(vm);
-        log_info("VM %s: %s %u/%u in %" PRIu64 " ms", vm->name,
-                 vm_restart_refused(vm) ? "retrying the refused restart" : "restarting after crash",
-                 vm->crash_restart_count, vm->spec->crash_restart_limit, crash_backoff_usec(vm) / USEC_PER_MSEC);
+        log_vm_info(vm->name, "%s %u/%u in %" PRIu64 " ms",
+                    vm_restart_refused(vm) ? "retrying the refused restart" : "restarting after crash",
+                    vm->crash_restart_count, vm->spec->crash_restart_limit, crash_backoff_usec(vm) / USEC_PER_MSEC);
         vm_arm_timer(vm, &vm->restart_timer, crash_backoff_usec(vm), on_restart_timer);
 }
 
@@ -367,7 +367,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
         vm->stop_timer = sd_event_source_disable_unref(vm->stop_timer);
         if (vm->phase == VM_PHASE_STOP_REQUESTED)
-                log_notice("VM %s: guest did not stop within its timeout, forcing it off", vm->name);
+                log_vm_notice(vm->name, "guest did not stop within its timeout, forcing it off");
         (void) vm_handle_event(vm, VM_EVENT_STOP_TIMEOUT, &(VmEventArgs) { .detail = "stop timeout expired" }, NULL);
         return 0;
 }
@@ -412,7 +412,7 @@ static int vm_bring_up(Vm *vm, VmError *error) {
         snprintf(vm->exit_info.step, sizeof(vm->exit_info.step), "%s", strna(step));
         if (asprintf(&detail, "%s: %s%s%s", strna(step), errno_to_name(r), errbuf[0] ? ": " : "", errbuf) < 0)
                 detail = NULL;
-        log_error_errno(r, "VM %s: start failed at step %s: %s%s%m", vm->name, strna(step), errbuf,
+        log_vm_error_errno(vm->name, r, "start failed at step %s: %s%s%m", strna(step), errbuf,
                         errbuf[0] ? ": " : "");
         /* Set before the event: the lifecycle it applies may arm a restart. */
         r = vm_error_set(error, VM_ERROR_START_FAILED, r, NULL, "Starting VM '%s' failed at %s: %s%s%s", vm->name,
@@ -427,14 +427,14 @@ static int vm_forget(Vm *vm, bool destroy, VmError *error) {
         int r;
 
         if (destroy && vm->persistent && vm->definition_path && unlink(vm->definition_path) < 0 && errno != ENOENT) {
-                r = log_error_errno(errno, "VM %s: failed to remove %s: %m", vm->name, vm->definition_path);
+                r = log_vm_error_errno(vm->name, errno, "failed to remove %s: %m", vm->definition_path);
                 return vm_error_set(error, VM_ERROR_SYSTEM, r, NULL, "Failed to remove %s: %s", vm->definition_path,
                                     strerror(-r));
         }
         if (destroy)
                 console_remove_log(vm->console);
         else
-                log_info("VM %s: %s was removed, forgetting the VM", vm->name, vm->definition_path);
+                log_vm_info(vm->name, "%s was removed, forgetting the VM", vm->definition_path);
         manager_remove_vm(m, vm);
         vm_free(vm);
         return 0;
@@ -462,7 +462,7 @@ static int vm_handle_event(Vm *vm, VmEvent event, const VmEventArgs *a, VmError 
                 if (vm_event_is_request(event))
                         return vm_error_set(error, VM_ERROR_INVALID_STATE, EBUSY, NULL, "Cannot %s VM '%s': it is %s.",
                                             vm_event_to_string(event), vm->name, vm_state_to_string(vm->state));
-                log_debug("VM %s: %s ignored while %s", vm->name, vm_event_to_string(event),
+                log_vm_debug(vm->name, "%s ignored while %s", vm_event_to_string(event),
                           vm_phase_to_string(vm->phase));
                 return 0;
         }
@@ -520,7 +520,8 @@ int vm_destroy(Vm *vm, VmError *error) {
 
 void vm_undefine(Vm *vm) {
         if (vm_is_active(vm))
-                log_notice("VM %s: %s was removed; the VM goes once it has stopped", vm->name, vm->definition_path);
+                log_vm_notice(vm->name, "%s was removed; the VM goes once it has stopped",
+                              vm->definition_path);
         vm->read_only = false;
         (void) vm_handle_event(vm, VM_EVENT_UNDEFINE, &(VmEventArgs) {}, NULL);
 }
@@ -533,7 +534,7 @@ static int vm_write_definition(Vm *vm, const char *json) {
                 return -ENOMEM;
         r = write_file_atomic(path, json, strlen(json), 0600);
         if (r < 0)
-                return log_error_errno(r, "VM %s: failed to write %s: %m", vm->name, path);
+                return log_vm_error_errno(vm->name, r, "failed to write %s: %m", path);
 
         free(vm->definition_path);
         vm->definition_path = TAKE_PTR(path);

@@ -32,7 +32,7 @@ static int on_worker_control(sd_event_source *s, int fd, uint32_t revents, void 
                         break;
                 if (r <= 0) {
                         if (r < 0)
-                                log_warning_errno(r, "VM %s: control read of worker %d failed: %m", w->vm->name,
+                                log_vm_warning_errno(w->vm->name, r, "control read of worker %d failed: %m",
                                                   (int) w->pid);
                         w->control_source = sd_event_source_disable_unref(w->control_source);
                         break;
@@ -49,7 +49,7 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         w->exited = true;
         w->exit_code = si->si_code;
         w->exit_status = si->si_status;
-        log_debug("VM %s: worker of vCPU %u (pid %d) exited, code %d status %d", w->vm->name, w->vcpu,
+        log_vm_debug(w->vm->name, "worker of vCPU %u (pid %d) exited, code %d status %d", w->vcpu,
                   (int) w->pid, si->si_code, si->si_status);
 
         /* Drain what it said before dying: its exit message decides the reason. */
@@ -231,8 +231,8 @@ static int worker_start_configured(const WorkerSpawnArgs *a, WorkerPool *pool, W
                         *ret_from_pool = true;
                         return 0;
                 }
-                log_warning_errno(r, "VM %s: could not hand vCPU %u to spare worker %d, starting one: %m",
-                                  a->vm_name, a->vcpu, (int) ret->pid);
+                log_vm_warning_errno(a->vm_name, r, "could not hand vCPU %u to spare worker %d, starting one: %m",
+                                     a->vcpu, (int) ret->pid);
                 worker_process_discard(ret);
         }
 
@@ -263,7 +263,7 @@ int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, WorkerPool *
 
         r = worker_start_configured(a, pool, &p, &w->from_pool);
         if (r < 0)
-                return log_error_errno(r, "VM %s: cannot start the worker of vCPU %u: %m", vm->name, a->vcpu);
+                return log_vm_error_errno(vm->name, r, "cannot start the worker of vCPU %u: %m", a->vcpu);
         w->pid = p.pid;
         w->pidfd = p.pidfd;
         w->control_fd = p.control_fd;
@@ -274,10 +274,10 @@ int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, WorkerPool *
         if (r < 0) {
                 process_kill_and_reap(w->pid, w->pidfd);
                 w->exited = true;
-                return log_error_errno(r, "VM %s: failed to watch worker: %m", vm->name);
+                return log_vm_error_errno(vm->name, r, "failed to watch worker: %m");
         }
 
-        log_debug("VM %s: vCPU %u runs in %s worker pid %d", vm->name, a->vcpu, w->from_pool ? "spare" : "new",
+        log_vm_debug(vm->name, "vCPU %u runs in %s worker pid %d", a->vcpu, w->from_pool ? "spare" : "new",
                   (int) w->pid);
         *ret = TAKE_PTR(w);
         return 0;
