@@ -198,11 +198,14 @@ int worker_message_receive(int sock, uint32_t vcpu, WorkerMessage *ret) {
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
         ssize_t n;
 
+        /* A worker that exited before reading what we sent leaves an
+         * ECONNRESET that is reported (once) ahead of the messages it sent
+         * before dying: read on, its last words decide the VM's reason. */
         do
                 n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
+        while (n < 0 && IN_SET(errno, EINTR, ECONNRESET));
         if (n < 0)
-                return errno == ECONNRESET ? 0 : -errno; /* the worker exited: same as EOF */
+                return -errno;
         /* No control buffer: the kernel closed any fds it carried. */
         if (mh.msg_flags & MSG_CTRUNC)
                 return log_warning_errno(-EBADMSG, "worker of vCPU %" PRIu32 " attached fds to a message, rejected",

@@ -285,6 +285,24 @@ static void test_receive_reads_reports_and_refuses(void **state) {
         sock[1] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0); /* for teardown */
 }
 
+/* A worker that dies without reading its config leaves the daemon's end an
+ * ECONNRESET that recvmsg() reports before the messages still queued: its
+ * last words (the step it failed at) must still be read. */
+static void test_receive_reads_last_words_of_a_peer_that_left_unread_data(void **state) {
+        WorkerMessage failed = msg(WORKER_MSG_FAILED, 1), config = msg(WORKER_MSG_STOP, 1), got;
+
+        failed.error = -EPERM;
+        strcpy(failed.step, "sandbox-setgid");
+        assert_int_equal(worker_message_send(sock[0], &config, 0), 0); /* never read by the peer */
+        assert_int_equal(worker_message_send(sock[1], &failed, 0), 0);
+        close(sock[1]);
+        assert_int_equal(worker_message_receive(sock[0], 1, &got), 1);
+        assert_int_equal(got.type, WORKER_MSG_FAILED);
+        assert_string_equal(got.step, "sandbox-setgid");
+        assert_int_equal(worker_message_receive(sock[0], 1, &got), 0);
+        sock[1] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0); /* for teardown */
+}
+
 /* A worker must not hand the daemon fds: they would pile up in it. */
 static void test_receive_refuses_and_drops_fds_from_a_worker(void **state) {
         WorkerMessage m = msg(WORKER_MSG_READY, 1), got;
@@ -325,6 +343,8 @@ int main(void) {
                 cmocka_unit_test(test_decode_refuses_unknown_and_inconsistent_messages),
                 cmocka_unit_test_setup_teardown(test_receive_reads_reports_and_refuses, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_receive_refuses_and_drops_fds_from_a_worker, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_receive_reads_last_words_of_a_peer_that_left_unread_data, setup,
+                                                teardown),
         };
 
         log_set_max_level(LOG_CRIT); /* every refusal logs a warning */
