@@ -37,8 +37,11 @@ if [ ${#missing[@]} -gt 0 ]; then
         fi
         echo "setup: installing ${missing[*]}" >&2
         export DEBIAN_FRONTEND=noninteractive
-        $sudo apt-get update -qq
-        $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        # Another apt (unattended-upgrades on a fresh machine) may hold
+        # the locks for a while: wait for it rather than fail.
+        lock=(-o DPkg::Lock::Timeout=600 -o Acquire::Lock::Timeout=600)
+        $sudo apt-get "${lock[@]}" update -qq
+        $sudo apt-get "${lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # The Linux guest set (Debian's arm64 kernel, a busybox initramfs) in
