@@ -22,6 +22,7 @@
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
+#include "sandbox-seccomp.h"
 #include "sandbox.h"
 #include "test-hooks.h"
 #include "worker-protocol.h"
@@ -204,7 +205,7 @@ static int enter_idle_sandbox(const WorkerOptions *o) {
 
         if (o->no_sandbox)
                 return 0;
-        r = sandbox_enter_idle(o->uid, o->gid, &step);
+        r = sandbox_enter_idle("gunyah-vcpu", o->uid, o->gid, &step);
         if (r >= 0 && idle_filter_wanted(o)) {
                 step = "sandbox-seccomp-idle";
                 r = sandbox_seccomp_install_idle();
@@ -301,7 +302,7 @@ static int enter_vm_sandbox(const WorkerOptions *o, const WorkerConfig *c) {
         if (o->no_sandbox)
                 return 0;
         /* the irqfds follow the backend fds and stay open too */
-        r = sandbox_confine(c->n_backend_fds + c->n_irqfds, &step);
+        r = sandbox_confine(WORKER_FD_BACKEND + c->n_backend_fds + c->n_irqfds - 1, &step);
 #if GUNYAH_SANDBOX_TEST_HOOKS
         if (r >= 0 && o->test_hook == TEST_HOOK_LAYERS)
                 r = test_hook_check_layers(&step);

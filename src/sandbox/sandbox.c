@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The vCPU worker's sandbox (design §4, docs/sandbox.md).
+ * The sandbox of gunyahd's helper processes, vCPU workers and device
+ * processes alike (design §4, docs/sandbox.md).
  *
- * The part that needs nothing of a VM runs first, before the worker reads
- * its configuration (a spare: before it waits). Order matters: namespaces
- * and pivot_root need the capabilities the worker still has as root, the
- * capability bounding set needs CAP_SETPCAP, so they all come before the uid
- * drop. The rest (fds, rlimits) follows once the worker has attached to its
- * vCPU and mapped the device page, before it runs guest code.
+ * The part that needs nothing of a VM runs first, before the process reads
+ * its configuration (a spare worker: before it waits). Order matters:
+ * namespaces and pivot_root need the capabilities the process still has as
+ * root, the capability bounding set needs CAP_SETPCAP, so they all come
+ * before the uid drop. The rest (fds, rlimits) follows once it holds every
+ * fd it will use, before it touches anything a guest controls.
  */
 #include <fcntl.h>
 #include <grp.h>
@@ -24,13 +25,12 @@
 #include "log.h"
 #include "macro.h"
 #include "sandbox.h"
-#include "worker-protocol.h"
 
 /* Caps up to this number are dropped from the bounding set; the kernel
  * answers EINVAL past its last one, which ends the loop earlier. */
 #define SANDBOX_CAP_MAX 63
 /* Lower than every process of the control plane (nice 0). */
-#define SANDBOX_WORKER_NICE 10
+#define SANDBOX_NICE 10
 
 static int set_rlimit(int resource, rlim_t value) {
         struct rlimit rl = { .rlim_cur = value, .rlim_max = value };
@@ -51,10 +51,8 @@ static int sandbox_stdio(void) {
         return 0;
 }
 
-/* Only the fds of the worker protocol stay. */
-static int sandbox_fds(size_t n_backend_fds) {
-        unsigned last_fd = WORKER_FD_BACKEND + (unsigned) n_backend_fds - 1;
-
+/* Only the fds it was handed stay. */
+static int sandbox_fds(unsigned last_fd) {
         if (close_range(last_fd + 1, ~0U, 0) < 0)
                 return log_error_errno(errno, "close_range(%u, ~0) failed: %m", last_fd + 1);
         return 0;
@@ -73,13 +71,13 @@ static int sandbox_namespaces(void) {
 
 /* Makes an empty read-only tmpfs the root and detaches the host's tree from
  * this mount namespace, so that no path reaches a host file any more. */
-static int sandbox_root(void) {
+static int sandbox_root(const char *name) {
         struct statfs sfs;
 
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 return log_error_errno(errno, "cannot make / private: %m");
         /* Stacked on /: no mount point of the host's tree is needed. */
-        if (mount("gunyah-vcpu", "/", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+        if (mount(name, "/", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                   "size=4k,nr_inodes=1,mode=0555") < 0)
                 return log_error_errno(errno, "cannot mount the root tmpfs: %m");
         /* ".." of the process root crosses into what is mounted on it. */
@@ -151,7 +149,7 @@ static int sandbox_identity(uid_t uid, gid_t gid, const char **ret_step) {
         return 0;
 }
 
-static int sandbox_rlimits(size_t n_backend_fds) {
+static int sandbox_rlimits(unsigned last_fd) {
         static const struct {
                 int resource;
                 const char *name;
@@ -168,8 +166,8 @@ static int sandbox_rlimits(size_t n_backend_fds) {
                 if (r < 0)
                         return log_error_errno(r, "setrlimit(%s, 0) failed: %m", zero[i].name);
         }
-        /* The handed fds only: nothing is opened after attach. */
-        r = set_rlimit(RLIMIT_NOFILE, WORKER_FD_BACKEND + n_backend_fds);
+        /* The handed fds only: nothing is opened from now on. */
+        r = set_rlimit(RLIMIT_NOFILE, (rlim_t) last_fd + 1);
         if (r < 0)
                 return log_error_errno(r, "setrlimit(RLIMIT_NOFILE) failed: %m");
         return 0;
@@ -186,8 +184,8 @@ static int sandbox_rlimits(size_t n_backend_fds) {
 /* Guest code may spin on every vCPU: the daemon, the bus and its clients
  * must still get the CPU at once, so workers yield to them. */
 static int sandbox_priority(void) {
-        if (setpriority(PRIO_PROCESS, 0, SANDBOX_WORKER_NICE) < 0)
-                return log_error_errno(errno, "setpriority(%d) failed: %m", SANDBOX_WORKER_NICE);
+        if (setpriority(PRIO_PROCESS, 0, SANDBOX_NICE) < 0)
+                return log_error_errno(errno, "setpriority(%d) failed: %m", SANDBOX_NICE);
         return 0;
 }
 
@@ -205,12 +203,12 @@ static int sandbox_no_new_privs(void) {
         return 0;
 }
 
-int sandbox_enter_idle(uid_t uid, gid_t gid, const char **ret_step) {
+int sandbox_enter_idle(const char *root_name, uid_t uid, gid_t gid, const char **ret_step) {
         int r;
 
         SANDBOX_STEP("sandbox-stdio", sandbox_stdio());
         SANDBOX_STEP("sandbox-namespaces", sandbox_namespaces());
-        SANDBOX_STEP("sandbox-root", sandbox_root());
+        SANDBOX_STEP("sandbox-root", sandbox_root(root_name));
         SANDBOX_STEP("sandbox-capbset", sandbox_drop_bounding_set());
         r = sandbox_identity(uid, gid, ret_step);
         if (r < 0)
@@ -223,11 +221,11 @@ int sandbox_enter_idle(uid_t uid, gid_t gid, const char **ret_step) {
         return 0;
 }
 
-int sandbox_confine(size_t n_backend_fds, const char **ret_step) {
+int sandbox_confine(unsigned last_fd, const char **ret_step) {
         int r;
 
-        SANDBOX_STEP("sandbox-fds", sandbox_fds(n_backend_fds));
-        SANDBOX_STEP("sandbox-rlimits", sandbox_rlimits(n_backend_fds));
+        SANDBOX_STEP("sandbox-fds", sandbox_fds(last_fd));
+        SANDBOX_STEP("sandbox-rlimits", sandbox_rlimits(last_fd));
         *ret_step = NULL;
         return 0;
 }

@@ -6,7 +6,7 @@
  */
 #include "config.h"
 #include "macro.h"
-#include "sandbox-seccomp.h"
+#include "seccomp-util.h"
 
 #if GUNYAH_SANITIZER_BUILD
 static const SeccompRule rules[] = {
