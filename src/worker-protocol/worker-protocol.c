@@ -7,9 +7,9 @@
 
 #include "log.h"
 #include "macro.h"
+#include "message-util.h"
 #include "worker-protocol.h"
 
-#define ERRNO_MAX 4095
 
 static int string_field_ok(const char *s, size_t size) {
         size_t len = strnlen(s, size);
@@ -134,23 +134,12 @@ int worker_config_receive(int sock, WorkerConfig *ret, int ret_fds[static WORKER
 }
 
 /* A step goes into StateReason and onto D-Bus: plain ASCII only. */
-static bool step_ok(const char *step, size_t size, bool empty) {
-        size_t len = strnlen(step, size);
-
-        if (len == size || (len == 0) != empty)
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789_.-", step[i]))
-                        return false;
-        return true;
-}
-
 static int message_check_fields(const WorkerMessage *m) {
         switch (m->type) {
         case WORKER_MSG_FAILED:
-                if (m->error >= 0 || m->error < -ERRNO_MAX)
+                if (m->error >= 0 || m->error < -MESSAGE_ERRNO_MAX)
                         return log_warning_errno(-EBADMSG, "FAILED with error %" PRIi32 ", not a -errno", m->error);
-                if (!step_ok(m->step, sizeof(m->step), false))
+                if (!message_step_ok(m->step, sizeof(m->step), false))
                         return log_warning_errno(-EBADMSG, "FAILED with an empty, unterminated or non [a-z0-9_.-] step");
                 return 0;
         case WORKER_MSG_VM_EXITED:
@@ -165,7 +154,7 @@ static int message_check_fields(const WorkerMessage *m) {
         default:
                 return log_warning_errno(-EBADMSG, "unknown message type %" PRIu32, m->type);
         }
-        if (!step_ok(m->step, sizeof(m->step), true))
+        if (!message_step_ok(m->step, sizeof(m->step), true))
                 return log_warning_errno(-EBADMSG, "message type %" PRIu32 " carries a step", m->type);
         return 0;
 }
@@ -194,27 +183,15 @@ int worker_message_decode(const void *buf, size_t n, uint32_t vcpu, WorkerMessag
 int worker_message_receive(int sock, uint32_t vcpu, WorkerMessage *ret) {
         /* One byte more than a message: a longer one shows as oversized. */
         char buf[sizeof(WorkerMessage) + 1];
-        struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-        ssize_t n;
+        size_t n;
+        int r;
 
-        /* A worker that exited before reading what we sent leaves an
-         * ECONNRESET that is reported (once) ahead of the messages it sent
-         * before dying: read on, its last words decide the VM's reason. */
-        do
-                n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        while (n < 0 && IN_SET(errno, EINTR, ECONNRESET));
-        if (n < 0)
-                return -errno;
-        /* No control buffer: the kernel closed any fds it carried. */
-        if (mh.msg_flags & MSG_CTRUNC)
-                return log_warning_errno(-EBADMSG, "worker of vCPU %" PRIu32 " attached fds to a message, rejected",
-                                         vcpu);
-        if (n == 0)
-                return 0;
-        if (mh.msg_flags & MSG_TRUNC)
-                n = sizeof(buf);
-        return worker_message_decode(buf, (size_t) n, vcpu, ret) < 0 ? -EBADMSG : 1;
+        r = message_receive_nofds(sock, buf, sizeof(buf), &n);
+        if (r == -EBADMSG)
+                return log_warning_errno(r, "worker of vCPU %" PRIu32 " attached fds to a message, rejected", vcpu);
+        if (r <= 0)
+                return r;
+        return worker_message_decode(buf, n, vcpu, ret) < 0 ? -EBADMSG : 1;
 }
 
 int worker_message_send(int sock, const WorkerMessage *m, int flags) {

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The contract between gunyahd and its device processes (design §4): one
+ * gunyah-device process per virtio device of a running VM, fork+exec'd by
+ * the daemon as
+ *
+ *     gunyah-device --type=TYPE --vm=NAME --device=NAME (--uid=UID --gid=GID | --no-sandbox)
+ *                   --memory=GPA:SIZE[,GPA:SIZE...] [--readonly] [--serial=SERIAL]
+ *
+ * with its fds on fixed numbers: control socket, the device's virtio-mmio
+ * register page, its kick eventfd (the ioeventfd of its QueueNotify
+ * address; vCPU workers ring it too), its irq eventfd (an irqfd of its
+ * SPI), its backing file, then one fd per --memory region, in order: the
+ * guest memory it may reach (all of it for a shared VM, only the swiotlb
+ * pool for a lent one). It maps what it needs, enters the sandbox, says
+ * DEVICE_MSG_READY and serves the guest until the daemon hangs up.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#define DEVICE_FD_CONTROL 3 /* SOCK_SEQPACKET, DeviceMessage device → daemon */
+#define DEVICE_FD_REGS 4    /* memfd: VirtioMmioShared, shared with the vCPU workers */
+#define DEVICE_FD_KICK 5    /* eventfd: the driver wants the device to look */
+#define DEVICE_FD_IRQ 6     /* eventfd: registered as the irqfd of the device's SPI */
+#define DEVICE_FD_BACKING 7 /* the disk image (block) */
+#define DEVICE_FD_MEMORY 8  /* first guest memory fd */
+#define DEVICE_MEMORY_REGIONS_MAX 4
+
+typedef enum DeviceMessageType {
+        DEVICE_MSG_READY = 1,       /* sandboxed, serving */
+        DEVICE_MSG_FAILED = 2,      /* could not start or went wrong for good (error, step) */
+        DEVICE_MSG_GUEST_ERROR = 3, /* the guest drove the device wrong (error, detail): logged once */
+} DeviceMessageType;
+
+typedef struct DeviceMessage {
+        uint32_t type;    /* DeviceMessageType */
+        int32_t error;    /* -errno for FAILED and GUEST_ERROR */
+        char step[32];    /* NUL-terminated [a-z0-9_.-] for FAILED */
+        char detail[88];  /* NUL-terminated printable ASCII */
+} DeviceMessage;
+
+_Static_assert(sizeof(DeviceMessage) == 128, "DeviceMessage layout is part of the device ABI");
+
+/* daemon: what a device process sent is untrusted bytes (it parses guest
+ * data and may be compromised). Accepts exactly one DeviceMessage of a
+ * known type with terminated, well-formed strings and a negative errno
+ * where one belongs. -EBADMSG with a log line naming what is wrong. */
+int device_message_decode(const void *buf, size_t n, const char *device, DeviceMessage *ret);
+
+/* daemon: reads the next message without blocking. 1: a message; 0: EOF;
+ * -EAGAIN: nothing pending; -EBADMSG: one invalid message dropped. */
+int device_message_receive(int sock, const char *device, DeviceMessage *ret);
+
+/* device: sends one message (the daemon gone is not its problem). */
+int device_message_send(int sock, const DeviceMessage *m);
