@@ -42,6 +42,7 @@ LAYERS = {
     'basic': set(),
     'hv': {'basic'},
     'vmconfig': {'basic'},
+    'virtio': {'basic'},
     'sim': {'basic', 'hv'},
     'worker-protocol': {'basic', 'hv'},
     'daemon': {'basic', 'hv', 'vmconfig', 'worker-protocol'},
