@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What every device process does between READY and its end: wait for the
+ * kick eventfd, tell the daemon what went wrong once, raise interrupts. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "device.h"
+#include "log.h"
+#include "macro.h"
+
+void device_report_guest_error(DeviceContext *c, uint32_t kind, int error, const char *detail) {
+        DeviceMessage m = { .type = DEVICE_MSG_GUEST_ERROR, .error = error < 0 ? error : -EIO };
+
+        if (c->guest_errors_reported & kind)
+                return;
+        c->guest_errors_reported |= kind;
+        snprintf(m.detail, sizeof(m.detail), "%s", detail);
+        log_warning_errno(m.error, "%s: %m", detail);
+        (void) device_message_send(c->control_fd, &m);
+}
+
+void device_interrupt(DeviceContext *c, uint32_t bits) {
+        uint64_t one = 1;
+
+        virtio_mmio_raise_interrupt(c->regs, bits);
+        /* EAGAIN: the counter is full, the interrupt is pending anyway. */
+        if (write(c->irq_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+                log_error_errno(errno, "cannot ring the irqfd: %m");
+}
+
+/* A read of the eventfd resets it: kicks that arrive while the device
+ * works are seen on the next round, none is lost. */
+static int drain_kick(int fd) {
+        uint64_t count;
+
+        if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+                return log_error_errno(errno, "cannot read the kick eventfd: %m");
+        return 0;
+}
+
+int device_loop(DeviceContext *c, int (*on_kick)(DeviceContext *c, void *userdata), void *userdata) {
+        struct pollfd fds[] = {
+                { .fd = c->kick_fd, .events = POLLIN },
+                { .fd = c->control_fd, .events = POLLIN },
+        };
+        int r;
+
+        /* A kick may have come before the device was there to see it. */
+        r = on_kick(c, userdata);
+        if (r < 0)
+                return r;
+        for (;;) {
+                if (poll(fds, ELEMENTSOF(fds), -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return log_error_errno(errno, "poll failed: %m");
+                }
+                /* The daemon says nothing to a device: readable means gone. */
+                if (fds[1].revents)
+                        return 0;
+                if (fds[0].revents & POLLIN) {
+                        r = drain_kick(c->kick_fd);
+                        if (r >= 0)
+                                r = on_kick(c, userdata);
+                        if (r < 0)
+                                return r;
+                }
+        }
+}

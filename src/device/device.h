@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * gunyah-device: one virtio device of one VM, in a process of its own
+ * (design §4). What the command line and the fds of device-protocol.h say
+ * it is, and the loop that serves the guest.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "device-protocol.h"
+#include "guest-memory.h"
+#include "virtio-mmio.h"
+
+typedef enum DeviceType {
+        DEVICE_TYPE_BLOCK,
+        _DEVICE_TYPE_MAX,
+        _DEVICE_TYPE_INVALID = -EINVAL,
+} DeviceType;
+
+const char *device_type_to_string(DeviceType t);
+DeviceType device_type_from_string(const char *s);
+
+typedef struct DeviceOptions {
+        DeviceType type;
+        const char *vm;
+        const char *device;
+        uid_t uid;
+        gid_t gid;
+        bool no_sandbox;
+        unsigned n_memory;
+        struct {
+                uint64_t guest_addr, size;
+        } memory[DEVICE_MEMORY_REGIONS_MAX];
+        bool readonly;
+        const char *serial;
+} DeviceOptions;
+
+/* What every device type serves with. */
+typedef struct DeviceContext {
+        const DeviceOptions *options;
+        VirtioMmioShared *regs;
+        GuestMemory memory;
+        int kick_fd;
+        int irq_fd;
+        int control_fd;
+        uint32_t guest_errors_reported; /* kinds already sent to the daemon */
+} DeviceContext;
+
+/* Parses --memory=GPA:SIZE[,GPA:SIZE...] into o. */
+int device_parse_memory(const char *arg, DeviceOptions *o);
+
+/* Tells the daemon once per kind of guest error (kind: a bit). */
+void device_report_guest_error(DeviceContext *c, uint32_t kind, int error, const char *detail);
+
+/* Raises the device's interrupt: InterruptStatus bits, then the irqfd. */
+void device_interrupt(DeviceContext *c, uint32_t bits);
+
+/* Waits for kicks and calls on_kick after each, until the daemon hangs up
+ * (0) or on_kick fails (its -errno). */
+int device_loop(DeviceContext *c, int (*on_kick)(DeviceContext *c, void *userdata), void *userdata);
+
+/* Serves a block device until the daemon hangs up: 0, or -errno. */
+int block_device_serve(DeviceContext *c, int backing_fd);
+
+/* The seccomp filter of a device of type t, after the sandbox. */
+int device_seccomp_install(DeviceType t);
