@@ -44,6 +44,8 @@ static int parse_no_options(int argc, char *argv[]) {
 static int verb_validate(int argc, char *argv[]) {
         _cleanup_(vm_spec_freep) VmSpec *spec = NULL;
         _cleanup_free_ char *json = NULL;
+        VmSpecError error = {};
+        char buf[sizeof(error.path) + sizeof(error.message) + 2];
         int i = parse_no_options(argc, argv);
 
         if (i < 0)
@@ -52,6 +54,11 @@ static int verb_validate(int argc, char *argv[]) {
                 return ctl_usage_error(argv[0], "expected exactly one FILE");
         if (load_spec(argv[i], &spec) < 0)
                 return CTL_EXIT_FAILURE;
+        /* The daemon opens the disks only at start; say now if one is missing. */
+        if (vm_spec_check_disks(spec, &error) < 0) {
+                fprintf(stderr, "%s: %s\n", argv[i], vm_spec_error_to_string(&error, buf, sizeof(buf)));
+                return CTL_EXIT_FAILURE;
+        }
         if (vm_spec_to_json(spec, &json) < 0) {
                 fprintf(stderr, "%s: cannot serialize the spec: out of memory\n", argv[i]);
                 return CTL_EXIT_FAILURE;
@@ -147,7 +154,7 @@ static int verb_dtb(int argc, char *argv[]) {
 }
 
 const CtlVerb ctl_offline_verbs[] = {
-        { "validate", "FILE", "Check a VM spec and print it normalized", verb_validate },
+        { "validate", "FILE", "Check a VM spec (and that its disks exist) and print it normalized", verb_validate },
         { "dtb", "FILE [-o OUT.dtb]", "Build the guest devicetree (as dts, or a blob to OUT; - is stdout)",
           verb_dtb },
         {}

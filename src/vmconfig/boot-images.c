@@ -126,12 +126,14 @@ int vm_boot_images_load(const VmBootImages *b, void *ram, uint64_t ram_size, cha
         const VmLayout *l = &b->layout;
         int r;
 
-        if (ram_size != l->ram_size)
+        /* Everything lies below the pool, so the lent part alone will do. */
+        if (ram_size != l->ram_size && ram_size != l->ram_size - l->swiotlb_size)
                 return errbuf_set(errbuf, errlen, -EINVAL,
-                                  "guest RAM mapping of %" PRIu64 " bytes does not match the layout's %" PRIu64,
-                                  ram_size, l->ram_size);
+                                  "guest RAM mapping of %" PRIu64 " bytes matches neither the layout's %" PRIu64
+                                  " nor the %" PRIu64 " below its swiotlb pool",
+                                  ram_size, l->ram_size, l->ram_size - l->swiotlb_size);
         r = vm_image_load(b->kernel, b->kernel_size, &b->kernel_info, l->kernel_addr, ram, l->ram_base,
-                          l->ram_size, errbuf, errlen);
+                          ram_size, errbuf, errlen);
         if (r < 0)
                 return r;
         /* The layout placed initrd and DTB inside RAM; offsets cannot overflow. */

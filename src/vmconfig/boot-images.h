@@ -47,8 +47,10 @@ int vm_boot_images_prepare_from_memory(const VmSpec *spec, const void *kernel, s
                                        const void *initrd, size_t initrd_size, bool have_boot_context,
                                        VmBootImages **ret, char *errbuf, size_t errlen);
 
-/* Copies kernel, initrd and DTB into ram, a host mapping of the whole guest
- * RAM (layout.ram_base .. + layout.ram_size; ram_size must match). */
+/* Copies kernel, initrd and DTB into ram, a host mapping of guest RAM from
+ * layout.ram_base: all of it (ram_size == layout.ram_size), or only the part
+ * below the swiotlb pool (ram_size == layout.ram_size - layout.swiotlb_size,
+ * the memory lent when there is a pool). */
 int vm_boot_images_load(const VmBootImages *b, void *ram, uint64_t ram_size,
                         char *errbuf, size_t errlen);
 

@@ -1,40 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
-#include <libfdt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtb-internal.h"
 #include "dtb.h"
 #include "macro.h"
 
-/* Every libfdt call returns 0 or -FDT_ERR_*; the first failure ends the build. */
-#define FDT_TRY(expr)                           \
-        do {                                    \
-                int _e_ = (expr);               \
-                if (_e_ < 0)                    \
-                        return _e_;             \
-        } while (0)
-
-/* A string list property from a literal with embedded NULs. */
-#define fdt_property_strings(fdt, name, lit) fdt_property((fdt), (name), (lit), sizeof(lit))
-
-/* Interrupt specifier cells: <type number flags>. */
-#define GIC_SPI 0u
-#define GIC_PPI 1u
-#define IRQ_TYPE_LEVEL_HIGH 4u
 /* Timer PPIs: level, with the GICv2-style CPU mask crosvm and the kernel
  * sample use in bit 8; GICv3 ignores the mask. */
 #define TIMER_IRQ_FLAGS (0x100u | IRQ_TYPE_LEVEL_HIGH)
 /* The PL011's PrimeCell id, so the amba bus need not read it over MMIO. */
 #define PL011_PERIPHID 0x00241011u
 
-static int prop_reg(void *fdt, uint64_t addr, uint64_t size) {
+int dtb_prop_reg(void *fdt, uint64_t addr, uint64_t size) {
         fdt64_t reg[2] = { cpu_to_fdt64(addr), cpu_to_fdt64(size) };
         return fdt_property(fdt, "reg", reg, sizeof(reg));
 }
 
-static int prop_cells(void *fdt, const char *name, const uint32_t *cells, size_t n) {
+int dtb_prop_cells(void *fdt, const char *name, const uint32_t *cells, size_t n) {
         fdt32_t v[16];
         if (n > ELEMENTSOF(v))
                 return -FDT_ERR_INTERNAL;
@@ -99,7 +84,7 @@ static int build_psci_timer(void *fdt) {
         FDT_TRY(fdt_begin_node(fdt, "timer"));
         FDT_TRY(fdt_property_string(fdt, "compatible", "arm,armv8-timer"));
         FDT_TRY(fdt_property(fdt, "always-on", NULL, 0));
-        FDT_TRY(prop_cells(fdt, "interrupts", timer_irqs, ELEMENTSOF(timer_irqs)));
+        FDT_TRY(dtb_prop_cells(fdt, "interrupts", timer_irqs, ELEMENTSOF(timer_irqs)));
         /* No clock-frequency: the QEMU platform's counter is not the usual
          * 19.2 MHz, so the guest must read CNTFRQ_EL0. */
         return fdt_end_node(fdt);
@@ -144,10 +129,10 @@ static int build_pl011(void *fdt, const VmLayout *l) {
         uint32_t clocks[] = { VM_DTB_CLOCK_PHANDLE, VM_DTB_CLOCK_PHANDLE };
         FDT_TRY(fdt_begin_node(fdt, name));
         FDT_TRY(fdt_property_strings(fdt, "compatible", "arm,pl011\0arm,primecell"));
-        FDT_TRY(prop_reg(fdt, l->pl011_base, VM_PL011_SIZE));
-        FDT_TRY(prop_cells(fdt, "interrupts", irq, ELEMENTSOF(irq)));
+        FDT_TRY(dtb_prop_reg(fdt, l->pl011_base, VM_PL011_SIZE));
+        FDT_TRY(dtb_prop_cells(fdt, "interrupts", irq, ELEMENTSOF(irq)));
         FDT_TRY(fdt_property_strings(fdt, "clock-names", "uartclk\0apb_pclk"));
-        FDT_TRY(prop_cells(fdt, "clocks", clocks, ELEMENTSOF(clocks)));
+        FDT_TRY(dtb_prop_cells(fdt, "clocks", clocks, ELEMENTSOF(clocks)));
         FDT_TRY(fdt_property_u32(fdt, "arm,primecell-periphid", PL011_PERIPHID));
         return fdt_end_node(fdt);
 }
@@ -163,8 +148,8 @@ static int build_power_button(void *fdt, const VmLayout *l) {
         snprintf(name, sizeof(name), "pl061@%" PRIx64, l->pl061_base);
         FDT_TRY(fdt_begin_node(fdt, name));
         FDT_TRY(fdt_property_strings(fdt, "compatible", "arm,pl061\0arm,primecell"));
-        FDT_TRY(prop_reg(fdt, l->pl061_base, VM_PL061_SIZE));
-        FDT_TRY(prop_cells(fdt, "interrupts", irq, ELEMENTSOF(irq)));
+        FDT_TRY(dtb_prop_reg(fdt, l->pl061_base, VM_PL061_SIZE));
+        FDT_TRY(dtb_prop_cells(fdt, "interrupts", irq, ELEMENTSOF(irq)));
         FDT_TRY(fdt_property(fdt, "gpio-controller", NULL, 0));
         FDT_TRY(fdt_property_u32(fdt, "#gpio-cells", 2));
         FDT_TRY(fdt_property_string(fdt, "clock-names", "apb_pclk"));
@@ -177,16 +162,16 @@ static int build_power_button(void *fdt, const VmLayout *l) {
         FDT_TRY(fdt_begin_node(fdt, "poweroff"));
         FDT_TRY(fdt_property_string(fdt, "label", "GPIO Key Poweroff"));
         FDT_TRY(fdt_property_u32(fdt, "linux,code", VM_DTB_KEY_POWER));
-        FDT_TRY(prop_cells(fdt, "gpios", gpios, ELEMENTSOF(gpios)));
+        FDT_TRY(dtb_prop_cells(fdt, "gpios", gpios, ELEMENTSOF(gpios)));
         FDT_TRY(fdt_end_node(fdt));
         return fdt_end_node(fdt);
 }
 
 /* One doorbell per interrupt the VMM raises through an irqfd; its label is
  * the irqfd label, which is the SPI number. */
-static int build_doorbell(void *fdt, uint32_t spi) {
+int dtb_build_doorbell(void *fdt, uint32_t spi, uint32_t irq_type) {
         char name[32], generate[48];
-        uint32_t irq[] = { GIC_SPI, spi, IRQ_TYPE_LEVEL_HIGH };
+        uint32_t irq[] = { GIC_SPI, spi, irq_type };
 
         snprintf(name, sizeof(name), "bell-%" PRIx32, spi);
         snprintf(generate, sizeof(generate), "/hypervisor/%s", name);
@@ -195,10 +180,12 @@ static int build_doorbell(void *fdt, uint32_t spi) {
         FDT_TRY(fdt_property_string(fdt, "generate", generate));
         FDT_TRY(fdt_property_u32(fdt, "label", spi));
         FDT_TRY(fdt_property(fdt, "peer-default", NULL, 0));
-        /* The line is level triggered: the VMM must be able to withdraw it
-         * when the device condition goes away before the guest sees it. */
-        FDT_TRY(fdt_property(fdt, "source-can-clear", NULL, 0));
-        FDT_TRY(prop_cells(fdt, "interrupts", irq, ELEMENTSOF(irq)));
+        /* A level line: the VMM must be able to withdraw it when the device
+         * condition goes away before the guest sees it. An edge (virtio)
+         * is never withdrawn. */
+        if (irq_type == IRQ_TYPE_LEVEL_HIGH)
+                FDT_TRY(fdt_property(fdt, "source-can-clear", NULL, 0));
+        FDT_TRY(dtb_prop_cells(fdt, "interrupts", irq, ELEMENTSOF(irq)));
         return fdt_end_node(fdt);
 }
 
@@ -224,8 +211,9 @@ static int build_vm_config(void *fdt, const VmSpec *spec, const VmLayout *l) {
         FDT_TRY(fdt_begin_node(fdt, "vdevices"));
         FDT_TRY(fdt_property_string(fdt, "generate", "/hypervisor"));
         if (l->have_pl011)
-                FDT_TRY(build_doorbell(fdt, l->pl011_spi));
-        FDT_TRY(build_doorbell(fdt, l->pl061_spi));
+                FDT_TRY(dtb_build_doorbell(fdt, l->pl011_spi, IRQ_TYPE_LEVEL_HIGH));
+        FDT_TRY(dtb_build_doorbell(fdt, l->pl061_spi, IRQ_TYPE_LEVEL_HIGH));
+        FDT_TRY(dtb_build_virtio_doorbells(fdt, l));
         FDT_TRY(fdt_end_node(fdt));
 
         return fdt_end_node(fdt);
@@ -243,8 +231,9 @@ static int build_tree(void *fdt, const VmSpec *spec, const VmLayout *l) {
         /* Named exactly /memory: the RM rejects any other memory node. */
         FDT_TRY(fdt_begin_node(fdt, "memory"));
         FDT_TRY(fdt_property_string(fdt, "device_type", "memory"));
-        FDT_TRY(prop_reg(fdt, l->ram_base, l->ram_size));
+        FDT_TRY(dtb_prop_reg(fdt, l->ram_base, l->ram_size));
         FDT_TRY(fdt_end_node(fdt));
+        FDT_TRY(dtb_build_reserved_memory(fdt, l));
         FDT_TRY(build_cpus(fdt, l));
         FDT_TRY(build_psci_timer(fdt));
         FDT_TRY(build_gic(fdt, l));
@@ -252,6 +241,7 @@ static int build_tree(void *fdt, const VmSpec *spec, const VmLayout *l) {
         if (l->have_pl011)
                 FDT_TRY(build_pl011(fdt, l));
         FDT_TRY(build_power_button(fdt, l));
+        FDT_TRY(dtb_build_virtio_mmio(fdt, l));
         FDT_TRY(build_vm_config(fdt, spec, l));
 
         FDT_TRY(fdt_end_node(fdt));

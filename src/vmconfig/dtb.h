@@ -17,6 +17,8 @@
 #define VM_DTB_GIC_PHANDLE 1u
 #define VM_DTB_CLOCK_PHANDLE 2u
 #define VM_DTB_GPIO_PHANDLE 3u
+#define VM_DTB_SWIOTLB_PHANDLE 4u /* the restricted-dma-pool, memory-region of every virtio node */
+#define VM_DTB_SWIOTLB_ALIGN 0x10000u /* its alignment property: 64 KiB, as crosvm */
 #define VM_DTB_KEY_POWER 116u /* linux,code of KEY_POWER */
 #define VM_DTB_PL011_CLOCK_HZ 24000000u
 

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Where a spec's kernel and initrd files are (image-path.h): relative paths,
- * GUNYAH_IMAGE_PATH, and the checks that the files can be read.
+ * GUNYAH_IMAGE_PATH, and the checks that the files can be read (and that
+ * the disks exist: vm_spec_check_disks()).
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,5 +144,23 @@ int vm_spec_resolve_images(VmSpec *s, const char *base_dir, unsigned flags, cons
                 return r;
         if (s->initrd)
                 return image_file_check(error, "initrd", s->initrd, initrd_searched);
+        return 0;
+}
+
+int vm_spec_check_disks(const VmSpec *spec, VmSpecError *error) {
+        for (uint32_t i = 0; i < spec->n_disks; i++) {
+                const char *path = spec->disks[i].path;
+                char key[32];
+                struct stat st;
+
+                snprintf(key, sizeof(key), "disks[%" PRIu32 "].path", i);
+                if (stat(path, &st) < 0)
+                        return spec_error(error, -EINVAL, key, "disk %" PRIu32 ", %s: %s", i, QUOTE_PATH(path),
+                                          errno == ENOENT ? "no such file" : strerror(errno));
+                if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+                        return spec_error(error, -EINVAL, key,
+                                          "disk %" PRIu32 ", %s: must be a regular file or a block device, but it is %s",
+                                          i, QUOTE_PATH(path), S_ISDIR(st.st_mode) ? "a directory" : "a character device, FIFO or socket");
+        }
         return 0;
 }

@@ -19,6 +19,42 @@ static int layout_ram(const VmSpec *spec, VmLayout *l, char *errbuf, size_t errl
                 return errbuf_set(errbuf, errlen, -EINVAL,
                                   "memory [0x%" PRIx64 ", +0x%" PRIx64 ") exceeds the 36-bit guest address space",
                                   l->ram_base, l->ram_size);
+
+        uint64_t pool = spec->memory.swiotlb;
+        if (pool == 0)
+                return 0;
+        if (!IS_ALIGNED(pool, VM_SWIOTLB_ALIGN) || pool > l->ram_size || l->ram_size - pool < VM_SWIOTLB_RAM_MIN)
+                return errbuf_set(errbuf, errlen, -EINVAL,
+                                  "memory.swiotlb 0x%" PRIx64 " must be a multiple of 2 MiB leaving at least 4 MiB of "
+                                  "memory.size 0x%" PRIx64 " below it", pool, l->ram_size);
+        l->swiotlb_size = pool;
+        l->swiotlb_addr = l->ram_base + l->ram_size - pool;
+        return 0;
+}
+
+/* The disks' transports, where QEMU virt has its virtio-mmio (a page the
+ * GIC and the PL061 are far from), clear of a console moved there. */
+static int layout_virtio(const VmSpec *spec, VmLayout *l, char *errbuf, size_t errlen) {
+        if (spec->n_disks > VM_DISKS_MAX)
+                return errbuf_set(errbuf, errlen, -EINVAL, "%" PRIu32 " disks, at most %u", spec->n_disks,
+                                  VM_DISKS_MAX);
+        for (uint32_t i = 0; i < spec->n_disks; i++) {
+                VmLayoutDevice d = {
+                        .kind = VM_DEVICE_VIRTIO_BLK,
+                        .spec_index = i,
+                        .base = vm_virtio_mmio_base(i),
+                        .size = VM_VIRTIO_MMIO_SIZE,
+                        .spi = vm_virtio_mmio_spi(i),
+                };
+                if (l->have_pl011 && d.base < l->pl011_base + VM_PL011_SIZE && l->pl011_base < d.base + d.size)
+                        return errbuf_set(errbuf, errlen, -EINVAL,
+                                          "console.base 0x%" PRIx64 " overlaps the virtio-mmio transport of disks[%" PRIu32 "] at 0x%" PRIx64,
+                                          l->pl011_base, i, d.base);
+                if (l->have_pl011 && l->pl011_spi == d.spi)
+                        return errbuf_set(errbuf, errlen, -EINVAL,
+                                          "console.spi %" PRIu32 " is the interrupt of disks[%" PRIu32 "]", d.spi, i);
+                l->devices[l->n_devices++] = d;
+        }
         return 0;
 }
 
@@ -112,7 +148,7 @@ static int layout_kernel(const VmImageInfo *k, bool have_boot_context, VmLayout 
  * memory.size that would make it fit. */
 static int no_room(const VmLayout *l, const char *what, uint64_t start, uint64_t end, uint64_t limit,
                    char *errbuf, size_t errlen) {
-        uint64_t needed = ALIGN_UP(end - l->ram_base, VM_RAM_ALIGN) + VM_DTB_WINDOW_MAX;
+        uint64_t needed = ALIGN_UP(end - l->ram_base, VM_RAM_ALIGN) + VM_DTB_WINDOW_MAX + l->swiotlb_size;
         return errbuf_set(errbuf, errlen, -ENOSPC,
                           "%s [0x%" PRIx64 ", 0x%" PRIx64 ") does not fit below the DTB window at 0x%" PRIx64
                           ": short by %" PRIu64 " bytes; memory.size must be at least %" PRIu64 " MiB",
@@ -133,19 +169,22 @@ int vm_layout_compute(const VmSpec *spec, const VmImageInfo *kernel, uint64_t in
         r = layout_devices(spec, &l, errbuf, errlen);
         if (r < 0)
                 return r;
+        r = layout_virtio(spec, &l, errbuf, errlen);
+        if (r < 0)
+                return r;
         r = layout_kernel(kernel, have_boot_context, &l, errbuf, errlen);
         if (r < 0)
                 return r;
 
-        /* The DTB takes the last 2 MiB of RAM, like crosvm; RAM is a 2 MiB
-         * multiple so the window is 2 MiB aligned. */
-        uint64_t ram_end = l.ram_base + l.ram_size;
-        if (l.ram_size < VM_DTB_WINDOW_MAX * 2)
+        /* The DTB takes the last 2 MiB of RAM below the pool, like crosvm;
+         * RAM and the pool are 2 MiB multiples so the window is 2 MiB aligned. */
+        uint64_t below_pool = l.ram_size - l.swiotlb_size;
+        if (below_pool < VM_DTB_WINDOW_MAX * 2)
                 return errbuf_set(errbuf, errlen, -ENOSPC,
                                   "memory.size %" PRIu64 " bytes leaves no room for a kernel and the 2 MiB DTB "
                                   "window: memory.size must be at least 4 MiB", l.ram_size);
         l.dtb_window = VM_DTB_WINDOW_MAX;
-        l.dtb_addr = ALIGN_DOWN(ram_end - l.dtb_window, VM_DTB_ALIGN);
+        l.dtb_addr = ALIGN_DOWN(l.ram_base + below_pool - l.dtb_window, VM_DTB_ALIGN);
 
         /* kernel_addr is inside RAM, so kernel_size bounds the arithmetic. */
         if (l.kernel_size > l.dtb_addr - l.kernel_addr || l.kernel_addr >= l.dtb_addr)

@@ -7,7 +7,9 @@
  * Gunyah rules of vmm-on-gunyah §1.5, §1.8 and §2.
  *
  * RAM is one region [ram_base, ram_base + ram_size): the kernel at (or near)
- * its base, the initrd after the kernel, the DTB in the last 2 MiB window.
+ * its base, the initrd after the kernel, the DTB in the last 2 MiB window
+ * below the swiotlb pool, the pool (memory.swiotlb) at the very top.
+ * virtio-mmio transports sit in the MMIO window like QEMU virt's.
  */
 
 #include <stdbool.h>
@@ -29,6 +31,21 @@
 
 
 #define VM_LAYOUT_ERROR_MAX 256u
+
+typedef enum VmDeviceKind {
+        VM_DEVICE_VIRTIO_BLK, /* spec_index indexes VmSpec.disks */
+        _VM_DEVICE_KIND_MAX,
+} VmDeviceKind;
+
+/* A virtio-mmio transport: [base, base + size) in the MMIO window, its
+ * interrupt an edge-triggered SPI with a doorbell of that label. */
+typedef struct VmLayoutDevice {
+        VmDeviceKind kind;
+        uint32_t spec_index;
+        uint64_t base;
+        uint64_t size; /* VM_VIRTIO_MMIO_SIZE */
+        uint32_t spi;
+} VmLayoutDevice;
 
 typedef struct VmLayout {
         uint64_t ram_base;
@@ -58,6 +75,17 @@ typedef struct VmLayout {
         uint32_t pl061_spi;
 
         uint32_t vcpus;
+
+        /* virtio-mmio transports, in address order: disks first, disk i at
+         * index i (vm_virtio_mmio_base(i), SPI vm_virtio_mmio_spi(i)). */
+        VmLayoutDevice devices[VM_VIRTIO_MMIO_MAX];
+        uint32_t n_devices;
+
+        /* The restricted-dma-pool, memory.swiotlb bytes at the top of RAM:
+         * shared with the host while [ram_base, swiotlb_addr) is lent. 0 and
+         * 0 without one. Kernel, initrd and DTB all lie below it. */
+        uint64_t swiotlb_addr;
+        uint64_t swiotlb_size;
 } VmLayout;
 
 /* Computes the layout for spec and a probed kernel. have_boot_context says

@@ -82,6 +82,8 @@ VmSpec *vm_spec_free(VmSpec *spec) {
         free(spec->kernel.path);
         free(spec->kernel.cmdline);
         free(spec->initrd);
+        for (uint32_t i = 0; i < spec->n_disks; i++)
+                free(spec->disks[i].path);
         free(spec);
         return NULL;
 }
@@ -93,11 +95,13 @@ static const Field memory_fields[] = {
         { "base", &field_address, offsetof(VmSpec, memory.base), VM_DEFAULT_MEMORY_BASE },
         { "mode", &field_enum, offsetof(VmSpec, memory.mode), VM_MEMORY_LEND,
           .names = memory_mode_names, .n_names = ELEMENTSOF(memory_mode_names) },
+        { "swiotlb", &field_size, offsetof(VmSpec, memory.swiotlb), 0 },
 };
 
 static const Field kernel_fields[] = {
         { "path", &field_string, offsetof(VmSpec, kernel.path), .required = true, .is_path = true },
-        { "cmdline", &field_string, offsetof(VmSpec, kernel.cmdline), .nullable = true, .max = VM_CMDLINE_MAX - 1 },
+        { "cmdline", &field_string, offsetof(VmSpec, kernel.cmdline), .nullable = true, .max = VM_CMDLINE_MAX - 1,
+          .max_why = "it must fit Linux's 2048-byte command line buffer with its terminating NUL" },
         { "format", &field_enum, offsetof(VmSpec, kernel.format), VM_KERNEL_FORMAT_AUTO,
           .names = kernel_format_names, .n_names = ELEMENTSOF(kernel_format_names) },
 };
@@ -107,6 +111,14 @@ static const Field console_fields[] = {
           .names = console_type_names, .n_names = ELEMENTSOF(console_type_names) },
         { "base", &field_address, offsetof(VmSpec, console.base), VM_DEFAULT_PL011_BASE },
         { "spi", &field_u32, offsetof(VmSpec, console.spi), VM_DEFAULT_PL011_SPI, .min = 0, .max = VM_SPI_MAX },
+};
+
+/* Offsets into VmDisk: the walker parses each element of "disks" into one. */
+static const Field disk_fields[] = {
+        { "path", &field_string, offsetof(VmDisk, path), .required = true, .is_path = true, .absolute = true,
+          .max = VM_DISK_PATH_MAX, .max_why = "PATH_MAX" },
+        { "readonly", &field_bool, offsetof(VmDisk, readonly), false },
+        { "serial", &field_serial, offsetof(VmDisk, serial), .max = VM_DISK_SERIAL_MAX },
 };
 
 static const Field crash_restart_fields[] = {
@@ -135,6 +147,8 @@ static const Field spec_fields[] = {
         ACTION_FIELD("on_reboot", on_reboot, VM_ACTION_RESTART),
         ACTION_FIELD("on_crash", on_crash, VM_ACTION_STOP),
         OBJECT_FIELD("crash_restart", &field_object, crash_restart_fields),
+        { "disks", &field_array, offsetof(VmSpec, disks), .max = VM_DISKS_MAX, .sub = disk_fields, .n_sub = ELEMENTSOF(disk_fields),
+          .elem_size = sizeof(VmDisk), .count_offset = offsetof(VmSpec, n_disks) },
 };
 
 /* ---- rules across fields ---- */
@@ -157,6 +171,63 @@ static int spec_validate_memory(VmSpecError *error, const VmSpec *s) {
                 return spec_error(error, -EINVAL, "memory",
                                   "RAM at base 0x%" PRIx64 " with size 0x%" PRIx64 " must end within the 36-bit IPA space (at most 0x%" PRIx64 ")",
                                   base, size, VM_IPA_LIMIT);
+        return 0;
+}
+
+/* The pool is carved from the top of RAM and shared while the rest is lent:
+ * pointless when everything is shared anyway. */
+static int spec_validate_swiotlb(VmSpecError *error, const VmSpec *s) {
+        uint64_t pool = s->memory.swiotlb, size = s->memory.size;
+
+        if (pool == 0)
+                return 0;
+        if (s->memory.mode != VM_MEMORY_LEND)
+                return spec_error(error, -EINVAL, "memory.swiotlb",
+                                  "is only for memory.mode \"lend\": with \"%s\" devices reach all of RAM already; leave it out",
+                                  vm_memory_mode_to_string(s->memory.mode));
+        if (!IS_ALIGNED(pool, VM_SWIOTLB_ALIGN))
+                return spec_error(error, -EINVAL, "memory.swiotlb", "must be a multiple of 2 MiB, got %" PRIu64, pool);
+        if (pool > size || size - pool < VM_SWIOTLB_RAM_MIN)
+                return spec_error(error, -EINVAL, "memory.swiotlb",
+                                  "must leave at least 4 MiB of memory.size (%" PRIu64 " MiB) below the pool for the kernel, initrd and the 2 MiB DTB window, got %" PRIu64 " MiB",
+                                  size / MiB, pool / MiB);
+        return 0;
+}
+
+/* Devices need memory their process can map (virtio-on-gunyah §2). */
+static int spec_validate_disks(VmSpecError *error, const VmSpec *s) {
+        for (uint32_t i = 0; i < s->n_disks; i++)
+                for (uint32_t j = 0; j < i; j++)
+                        if (streq(s->disks[i].path, s->disks[j].path)) {
+                                char key[32];
+                                snprintf(key, sizeof(key), "disks[%" PRIu32 "].path", i);
+                                return spec_error(error, -EINVAL, key,
+                                                  "names the same image as disks[%" PRIu32 "].path, %s; an image can be attached once",
+                                                  j, QUOTE_PATH(s->disks[i].path));
+                        }
+        if (s->n_disks > 0 && s->memory.mode == VM_MEMORY_LEND && s->memory.swiotlb == 0)
+                return spec_error(error, -EINVAL, "disks",
+                                  "need guest memory the host can reach, but memory.mode \"lend\" (the default) takes all of RAM from the host: "
+                                  "set memory.mode to \"share\", or keep \"lend\" and set memory.swiotlb (e.g. \"64M\") for a shared bounce-buffer pool, "
+                                  "which the guest kernel uses only with CONFIG_DMA_RESTRICTED_POOL");
+        return 0;
+}
+
+/* The disks' virtio-mmio transports sit where QEMU virt puts them; a console
+ * moved onto them, or onto their interrupts, is refused. */
+static int spec_validate_console_virtio(VmSpecError *error, const VmSpec *s) {
+        uint64_t base = s->console.base, end = vm_virtio_mmio_base(s->n_disks);
+
+        if (s->console.type != VM_CONSOLE_PL011 || s->n_disks == 0)
+                return 0;
+        if (base < end && base + VM_PL011_SIZE > VM_VIRTIO_MMIO_BASE)
+                return spec_error(error, -EINVAL, "console.base",
+                                  "the 4 KiB device at 0x%" PRIx64 " overlaps the virtio-mmio transports of the disks [0x%" PRIx64 ", 0x%" PRIx64 ")",
+                                  base, VM_VIRTIO_MMIO_BASE, end);
+        if (s->console.spi >= VM_VIRTIO_MMIO_SPI_BASE && s->console.spi < vm_virtio_mmio_spi(s->n_disks))
+                return spec_error(error, -EINVAL, "console.spi",
+                                  "SPI %" PRIu32 " is the interrupt of disks[%" PRIu32 "] (disk i has SPI %u + i); pick another",
+                                  s->console.spi, s->console.spi - VM_VIRTIO_MMIO_SPI_BASE, VM_VIRTIO_MMIO_SPI_BASE);
         return 0;
 }
 
@@ -186,7 +257,7 @@ static int spec_validate_console(VmSpecError *error, const VmSpec *s) {
         if (s->console.spi == VM_PL061_SPI)
                 return spec_error(error, -EINVAL, "console.spi", "SPI %u is the power button's interrupt; pick another",
                                   VM_PL061_SPI);
-        return 0;
+        return spec_validate_console_virtio(error, s);
 }
 
 /* ---- the document ---- */
@@ -222,6 +293,12 @@ static int spec_parse_document(const SpecSource *src, VmSpecError *error, VmSpec
                 return r;
 
         r = spec_validate_memory(error, s);
+        if (r < 0)
+                return r;
+        r = spec_validate_swiotlb(error, s);
+        if (r < 0)
+                return r;
+        r = spec_validate_disks(error, s);
         if (r < 0)
                 return r;
         r = spec_validate_console(error, s);

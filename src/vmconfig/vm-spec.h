@@ -52,6 +52,34 @@
 #define VM_DEFAULT_CRASH_RESTART_LIMIT 3u
 #define VM_DEFAULT_CRASH_RESTART_BACKOFF_MSEC 1000u
 
+/* Disks: virtio-blk devices, each on its own virtio-mmio transport. */
+#define VM_DISKS_MAX 8u
+#define VM_DISK_SERIAL_MAX 20u /* bytes: virtio-blk GET_ID answers with 20 */
+#define VM_DISK_PATH_MAX 4095u /* PATH_MAX with its NUL */
+
+/* virtio-mmio transports as on QEMU's virt machine: the i-th at
+ * VM_VIRTIO_MMIO_BASE + i * VM_VIRTIO_MMIO_SIZE with SPI
+ * VM_VIRTIO_MMIO_SPI_BASE + i, edge triggered. */
+#define VM_VIRTIO_MMIO_BASE UINT64_C(0x0a000000)
+#define VM_VIRTIO_MMIO_SIZE UINT64_C(0x200)
+#define VM_VIRTIO_MMIO_SPI_BASE 16u
+#define VM_VIRTIO_MMIO_MAX 32u /* QEMU virt's transports; disks use the first VM_DISKS_MAX */
+
+static inline uint64_t vm_virtio_mmio_base(uint32_t i) {
+        return VM_VIRTIO_MMIO_BASE + (uint64_t) i * VM_VIRTIO_MMIO_SIZE;
+}
+static inline uint32_t vm_virtio_mmio_spi(uint32_t i) {
+        return VM_VIRTIO_MMIO_SPI_BASE + i;
+}
+
+/* memory.swiotlb, the bounce-buffer pool shared with device processes in
+ * lend mode: a multiple of 2 MiB (so that the lent part and the pool both
+ * stay 2 MiB multiples, backed by huge pages and keeping the DTB window 2 MiB
+ * aligned; the guest's restricted-dma-pool only needs 64 KiB), leaving at
+ * least VM_SWIOTLB_RAM_MIN of RAM below it. */
+#define VM_SWIOTLB_ALIGN VM_RAM_ALIGN
+#define VM_SWIOTLB_RAM_MIN (UINT64_C(4) << 20) /* a 2 MiB kernel and the 2 MiB DTB window */
+
 typedef enum VmKernelFormat {
         VM_KERNEL_FORMAT_AUTO,  /* detect: arm64 Image magic, ELF magic, else raw */
         VM_KERNEL_FORMAT_IMAGE, /* arm64 Linux Image */
@@ -86,6 +114,12 @@ typedef enum VmLifecycleAction {
         _VM_ACTION_INVALID = -EINVAL,
 } VmLifecycleAction;
 
+typedef struct VmDisk {
+        char *path;    /* absolute; an image file or a block device */
+        bool readonly; /* opened O_RDONLY, offered to the guest as RO */
+        char serial[VM_DISK_SERIAL_MAX + 1]; /* printable ASCII; "" = none */
+} VmDisk;
+
 typedef struct VmSpec {
         char name[VM_NAME_MAX + 1];
         char uuid[37]; /* "" = none given: the daemon generates one */
@@ -96,6 +130,9 @@ typedef struct VmSpec {
                 uint64_t size;
                 uint64_t base;
                 VmMemoryMode mode;
+                /* bytes at the top of RAM shared instead of lent, for virtio
+                 * bounce buffers; 0 = none. Only with VM_MEMORY_LEND. */
+                uint64_t swiotlb;
         } memory;
 
         struct {
@@ -118,6 +155,9 @@ typedef struct VmSpec {
         VmLifecycleAction on_crash;
         uint32_t crash_restart_limit;        /* restarts before staying stopped */
         uint32_t crash_restart_backoff_msec; /* first delay, doubled each time */
+
+        VmDisk disks[VM_DISKS_MAX]; /* disks[i] is /dev/vd('a' + i) in a Linux guest, usually */
+        uint32_t n_disks;
 } VmSpec;
 
 /* An error found in a spec: the JSON path and a human message naming the rule. */
@@ -157,6 +197,13 @@ int vm_spec_load_file(const char *path, unsigned flags, VmSpec **ret, VmSpecErro
  * addresses as "0x80000000", the back-off in milliseconds. Parsing the
  * result gives back an equal VmSpec. -EINVAL for an enum out of range. */
 int vm_spec_to_json(const VmSpec *spec, char **ret);
+
+/* Offline check of the disks (gunyahctl validate): each path must exist
+ * and be a regular file or a block device. Not part of parsing: the daemon
+ * opens and locks the images when the VM starts, and a definition may name
+ * a disk that appears later. -EINVAL with error naming disks[i].path, the
+ * file and what is wrong. */
+int vm_spec_check_disks(const VmSpec *spec, VmSpecError *error);
 
 VmSpec *vm_spec_free(VmSpec *spec);
 static inline void vm_spec_freep(VmSpec **p) {

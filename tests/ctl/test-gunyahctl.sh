@@ -67,6 +67,29 @@ expect_rc 1 "validate a bad spec" -- "$ctl" validate "$tmp/bad.json" &&
 expect_rc 1 "validate a missing file" -- "$ctl" validate "$tmp/missing.json" &&
         expect_grep err "^$tmp/missing.json: " "missing file"
 
+# --- validate: disks exist and are files or block devices ---
+: >"$tmp/disk0.img"
+cat >"$tmp/disks.json" <<JSON
+{ "name": "disks", "memory": { "mode": "share" }, "kernel": { "path": "$golden/fixtures/Image" },
+  "disks": [ { "path": "$tmp/disk0.img", "serial": "data0" }, { "path": "$tmp/disk1.img", "readonly": true } ] }
+JSON
+expect_rc 1 "validate with a missing disk" -- "$ctl" validate "$tmp/disks.json" &&
+        expect_grep err "^$tmp/disks.json: disks\[1\]\.path: disk 1, \"$tmp/disk1.img\": no such file" "missing disk"
+[ -s "$tmp/out" ] && fail "validate printed the spec although a disk is missing"
+mkdir "$tmp/disk1.img"
+expect_rc 1 "validate with a directory as disk" -- "$ctl" validate "$tmp/disks.json" &&
+        expect_grep err "disks\[1\]\.path: disk 1, .*: must be a regular file or a block device, but it is a directory" "directory disk"
+rmdir "$tmp/disk1.img"
+ln -s /dev/null "$tmp/disk1.img"
+expect_rc 1 "validate with a character device as disk" -- "$ctl" validate "$tmp/disks.json" &&
+        expect_grep err "but it is a character device" "character device disk"
+rm "$tmp/disk1.img"
+: >"$tmp/disk1.img"
+if expect_rc 0 "validate with both disks present" -- "$ctl" validate "$tmp/disks.json"; then
+        expect_grep out '"serial": *"data0"' "disks normalized"
+        expect_grep out '"readonly": *true' "disks normalized"
+fi
+
 # --- dtb ---
 if expect_rc 0 "dtb -o" -- "$ctl" dtb "$golden/one-vcpu.json" -o "$tmp/one.dtb"; then
         magic=$(od -An -tx1 -N4 "$tmp/one.dtb" | tr -d ' \n')

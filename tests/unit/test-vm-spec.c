@@ -507,7 +507,7 @@ static void test_spec_to_json_fills_every_default(void **state) {
         assert_int_equal(vm_spec_to_json(s, &text), 0);
         o = json_tokener_parse(text);
         assert_non_null(o);
-        assert_int_equal(json_object_object_length(o), 12);
+        assert_int_equal(json_object_object_length(o), 13);
         for (size_t i = 0; i < ELEMENTSOF(expected); i++) {
                 const char *got = json_path_string(o, expected[i].k1, expected[i].k2);
                 if (!streq(got, expected[i].value))
