@@ -185,6 +185,17 @@ enum gunyah_fn_type {
 #define GUNYAH_IRQFD_FLAGS_LEVEL 0x1u
 #define GUNYAH_IOEVENTFD_FLAGS_DATAMATCH 0x1u
 
+/* A14 (android14-6.1) names of the same functions, numbered from its own
+ * header; its struct gh_fn_desc, gh_fn_irqfd_arg and gh_fn_ioeventfd_arg
+ * have the layouts of the gunyah_ structures above. The flags are values,
+ * not bit numbers: crosvm's 1 << GH_IOEVENTFD_DATAMATCH (0x2) is refused
+ * with EINVAL (spec §9). */
+#define GH_FN_VCPU 1u
+#define GH_FN_IRQFD 2u
+#define GH_FN_IOEVENTFD 3u
+#define GH_IRQFD_LEVEL 0x1u
+#define GH_IOEVENTFD_DATAMATCH 0x1u
+
 /* Boot context register encoding: (reg_set << 8) | index */
 enum gunyah_vm_boot_context_reg {
         GUNYAH_VM_BOOT_CONTEXT_REG_SET_X = 0,  /* index 0-31 */
@@ -218,6 +229,8 @@ enum gunyah_vm_exit_type {
 #define GUNYAH_VM_START GH_IO(GUNYAH_IOCTL_TYPE, 0x03)
 #define GUNYAH_VM_ADD_FUNCTION GH_IOW(GUNYAH_IOCTL_TYPE, 0x04, sizeof(struct gunyah_fn_desc))
 #define GUNYAH_VM_REMOVE_FUNCTION GH_IOW(GUNYAH_IOCTL_TYPE, 0x07, sizeof(struct gunyah_fn_desc))
+#define GH_VM_ADD_FUNCTION GH_IOW(GUNYAH_IOCTL_TYPE, 4, sizeof(struct gunyah_fn_desc))    /* A14 name */
+#define GH_VM_REMOVE_FUNCTION GH_IOW(GUNYAH_IOCTL_TYPE, 7, sizeof(struct gunyah_fn_desc)) /* A14 name */
 #define GUNYAH_VM_MAP_MEM GH_IOW(GUNYAH_IOCTL_TYPE, 0x09, sizeof(struct gunyah_map_mem_args))
 #define GUNYAH_VM_SET_BOOT_CONTEXT GH_IOW(GUNYAH_IOCTL_TYPE, 0x0a, sizeof(struct gunyah_vm_boot_context))
 #define GH_VM_ANDROID_LEND_USER_MEM GH_IOW(GH_ANDROID_IOCTL_TYPE, 0x11, sizeof(struct gunyah_userspace_memory_region))
@@ -317,6 +330,14 @@ _Static_assert(GUNYAH_VM_SET_DTB_CONFIG == 0x40104702u, "SET_DTB_CONFIG");
 _Static_assert(GUNYAH_VM_START == 0x00004703u, "VM_START");
 _Static_assert(GUNYAH_VM_ADD_FUNCTION == 0x40104704u, "ADD_FUNCTION");
 _Static_assert(GUNYAH_VM_REMOVE_FUNCTION == 0x40104707u, "REMOVE_FUNCTION");
+_Static_assert(GH_VM_ADD_FUNCTION == 0x40104704u, "A14 ADD_FUNCTION");
+_Static_assert(GH_VM_REMOVE_FUNCTION == 0x40104707u, "A14 REMOVE_FUNCTION");
+/* Function types and flags as both generations' headers number them (spec §1, §3.4). */
+_Static_assert(GUNYAH_FN_VCPU == 1 && GUNYAH_FN_IRQFD == 2 && GUNYAH_FN_IOEVENTFD == 3, "U17 function types");
+_Static_assert(GH_FN_VCPU == 1 && GH_FN_IRQFD == 2 && GH_FN_IOEVENTFD == 3, "A14 function types");
+_Static_assert(GUNYAH_IRQFD_FLAGS_LEVEL == 0x1u && GH_IRQFD_LEVEL == 0x1u, "irqfd LEVEL is bit 0");
+_Static_assert(GUNYAH_IOEVENTFD_FLAGS_DATAMATCH == 0x1u && GH_IOEVENTFD_DATAMATCH == 0x1u,
+               "ioeventfd DATAMATCH is bit 0, not 1 << 1");
 _Static_assert(GUNYAH_VM_MAP_MEM == 0x40204709u, "MAP_MEM");
 _Static_assert(GUNYAH_VM_SET_BOOT_CONTEXT == 0x4010470au, "SET_BOOT_CONTEXT");
 _Static_assert(GH_VM_ANDROID_LEND_USER_MEM == 0x40204111u, "ANDROID_LEND_USER_MEM");

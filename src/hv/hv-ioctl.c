@@ -114,13 +114,17 @@ int gh_ioctl_remove_function(int vm_fd, const struct gunyah_fn_desc *desc) {
         return do_ioctl(vm_fd, GUNYAH_VM_REMOVE_FUNCTION, desc);
 }
 
-static int add_fn(int vm_fd, uint32_t type, const void *arg, uint32_t size) {
+static int fn(int vm_fd, uint32_t request, uint32_t type, const void *arg, uint32_t size) {
         struct gunyah_fn_desc desc = {
                 .type = type,
                 .arg_size = size,
                 .arg = (uint64_t) (uintptr_t) arg,
         };
-        return gh_ioctl_add_function(vm_fd, &desc);
+        return do_ioctl(vm_fd, request, &desc);
+}
+
+static int add_fn(int vm_fd, uint32_t type, const void *arg, uint32_t size) {
+        return fn(vm_fd, GUNYAH_VM_ADD_FUNCTION, type, arg, size);
 }
 
 int gh_ioctl_add_vcpu(int vm_fd, uint32_t id) {
@@ -134,6 +138,14 @@ int gh_ioctl_add_irqfd(int vm_fd, const struct gunyah_fn_irqfd_arg *arg) {
 
 int gh_ioctl_add_ioeventfd(int vm_fd, const struct gunyah_fn_ioeventfd_arg *arg) {
         return add_fn(vm_fd, GUNYAH_FN_IOEVENTFD, arg, sizeof(*arg));
+}
+
+int gh_ioctl_remove_irqfd(int vm_fd, const struct gunyah_fn_irqfd_arg *arg) {
+        return fn(vm_fd, GUNYAH_VM_REMOVE_FUNCTION, GUNYAH_FN_IRQFD, arg, sizeof(*arg));
+}
+
+int gh_ioctl_remove_ioeventfd(int vm_fd, const struct gunyah_fn_ioeventfd_arg *arg) {
+        return fn(vm_fd, GUNYAH_VM_REMOVE_FUNCTION, GUNYAH_FN_IOEVENTFD, arg, sizeof(*arg));
 }
 
 int gh_ioctl_start(int vm_fd) {

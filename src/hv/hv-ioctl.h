@@ -47,6 +47,9 @@ int gh_ioctl_remove_function(int vm_fd, const struct gunyah_fn_desc *desc);
 int gh_ioctl_add_vcpu(int vm_fd, uint32_t id);                                   /* vCPU fd */
 int gh_ioctl_add_irqfd(int vm_fd, const struct gunyah_fn_irqfd_arg *arg);
 int gh_ioctl_add_ioeventfd(int vm_fd, const struct gunyah_fn_ioeventfd_arg *arg);
+/* REMOVE_FUNCTION with the argument that was added (early A14 builds memcmp it). */
+int gh_ioctl_remove_irqfd(int vm_fd, const struct gunyah_fn_irqfd_arg *arg);
+int gh_ioctl_remove_ioeventfd(int vm_fd, const struct gunyah_fn_ioeventfd_arg *arg);
 int gh_ioctl_start(int vm_fd);
 
 /* on a vCPU fd */

@@ -52,6 +52,9 @@ struct HvVm {
         size_t n_vcpu_fds;
         HostMapping *mappings; /* A14: host views handed to the kernel */
         size_t n_mappings;
+        /* The ioeventfds registered, in the rules' model: the driver takes
+         * some the model refuses (hv-rules.c), which only the table shows. */
+        GhRulesVm *ioeventfds;
 };
 
 struct HvVcpu {
@@ -118,6 +121,7 @@ static void kernel_vm_destroy(HvVm *vm) {
         for (size_t i = 0; i < vm->n_mappings; i++)
                 (void) munmap(vm->mappings[i].addr, vm->mappings[i].size);
         free(vm->mappings);
+        free(vm->ioeventfds);
         free(vm);
 }
 
@@ -316,6 +320,75 @@ static int kernel_add_irqfd(HvVm *vm, int eventfd, uint32_t label, uint32_t flag
         return 0;
 }
 
+static int kernel_remove_irqfd(HvVm *vm, int eventfd, uint32_t label, uint32_t flags) {
+        struct gunyah_fn_irqfd_arg arg = { .fd = (uint32_t) eventfd, .label = label, .flags = flags };
+        int r;
+
+        r = gh_ioctl_remove_irqfd(vm->vm_fd, &arg);
+        if (r < 0)
+                return log_debug_errno(r, "Removing the irqfd of label %" PRIu32 " failed: %m", label);
+        return 0;
+}
+
+static int kernel_ioeventfd_desc(const struct gunyah_fn_ioeventfd_arg *arg, struct gunyah_fn_desc *ret) {
+        *ret = (struct gunyah_fn_desc) {
+                .type = GUNYAH_FN_IOEVENTFD, .arg_size = sizeof(*arg), .arg = (uint64_t) (uintptr_t) arg,
+        };
+        return gh_rules_check_function(ret, arg);
+}
+
+/* In the kernel's order: arguments, the eventfd, the handler table; what
+ * the driver would wrongly accept (a wrapping range, an overlap at another
+ * address) is refused here, before the ioctl. */
+static int kernel_add_ioeventfd(HvVm *vm, int eventfd, uint64_t addr, uint32_t len, uint32_t flags,
+                                uint64_t datamatch) {
+        struct gunyah_fn_ioeventfd_arg arg = {
+                .datamatch = datamatch, .addr = addr, .len = len, .fd = eventfd, .flags = flags,
+        };
+        struct gunyah_fn_desc desc;
+        int r;
+
+        r = kernel_ioeventfd_desc(&arg, &desc);
+        if (r >= 0)
+                r = hv_check_eventfd(eventfd);
+        if (r < 0)
+                return log_debug_errno(r, "Refusing the ioeventfd at 0x%" PRIx64 "/%" PRIu32 ": %m", addr, len);
+        if (!vm->ioeventfds) {
+                vm->ioeventfds = malloc(sizeof(GhRulesVm));
+                if (!vm->ioeventfds)
+                        return -ENOMEM;
+                gh_rules_vm_init(vm->ioeventfds, 0);
+        }
+        r = gh_rules_add_function(vm->ioeventfds, &desc, &arg);
+        if (r < 0)
+                return log_debug_errno(r, "Refusing the ioeventfd at 0x%" PRIx64 "/%" PRIu32 ": %m", addr, len);
+        r = gh_ioctl_add_ioeventfd(vm->vm_fd, &arg);
+        if (r < 0) {
+                (void) gh_rules_remove_function(vm->ioeventfds, &desc, &arg);
+                return log_debug_errno(r, "Adding the ioeventfd at 0x%" PRIx64 "/%" PRIu32 " failed: %m", addr, len);
+        }
+        return 0;
+}
+
+static int kernel_remove_ioeventfd(HvVm *vm, int eventfd, uint64_t addr, uint32_t len, uint32_t flags,
+                                   uint64_t datamatch) {
+        struct gunyah_fn_ioeventfd_arg arg = {
+                .datamatch = datamatch, .addr = addr, .len = len, .fd = eventfd, .flags = flags,
+        };
+        struct gunyah_fn_desc desc;
+        int r;
+
+        r = kernel_ioeventfd_desc(&arg, &desc);
+        if (r < 0)
+                return r;
+        r = gh_ioctl_remove_ioeventfd(vm->vm_fd, &arg);
+        if (r < 0)
+                return log_debug_errno(r, "Removing the ioeventfd at 0x%" PRIx64 "/%" PRIu32 " failed: %m", addr, len);
+        if (vm->ioeventfds)
+                (void) gh_rules_remove_function(vm->ioeventfds, &desc, &arg);
+        return 0;
+}
+
 static int kernel_start(HvVm *vm) {
         int r = gh_ioctl_start(vm->vm_fd);
         return r < 0 ? r : 0;
@@ -402,6 +475,9 @@ const HvBackendOps hv_kernel_ops = {
         .set_boot_context = kernel_set_boot_context,
         .add_vcpu = kernel_add_vcpu,
         .add_irqfd = kernel_add_irqfd,
+        .remove_irqfd = kernel_remove_irqfd,
+        .add_ioeventfd = kernel_add_ioeventfd,
+        .remove_ioeventfd = kernel_remove_ioeventfd,
         .start = kernel_start,
         .vcpu_export = kernel_vcpu_export,
         .vcpu_attach = kernel_vcpu_attach,

@@ -199,6 +199,12 @@ int gh_rules_get_boot_context(const GhRulesVm *vm, uint32_t reg, uint64_t *ret_v
  * Allowed in every state (U17 binds vCPUs/irqfds added after START). */
 int gh_rules_add_function(GhRulesVm *vm, const struct gunyah_fn_desc *desc, const void *arg);
 
+/* The stateless part of ADD/REMOVE_FUNCTION's checks (arg_size, type,
+ * flags, len, wrap), which the kernel makes before it looks up the eventfd
+ * and its tables: callers that check the eventfd themselves run this first
+ * to answer in the kernel's order. */
+int gh_rules_check_function(const struct gunyah_fn_desc *desc, const void *arg);
+
 /* GUNYAH_VM_REMOVE_FUNCTION: same argument checks as add, then matches by
  * key (vCPU id; irqfd label; ioeventfd addr, len, flags and, with
  * DATAMATCH, datamatch); nothing matched → -ENOENT. */

@@ -66,8 +66,9 @@ typedef struct HvBackend HvBackend;
 typedef struct HvVm HvVm;
 typedef struct HvVcpu HvVcpu;
 
-/* At most this many fds describe one exported vCPU (see vcpu_export). */
-#define HV_VCPU_EXPORT_FDS_MAX 16
+/* At most this many fds describe one exported vCPU (see vcpu_export): the
+ * sim's are its state, its guest memories and its doorbells' eventfds. */
+#define HV_VCPU_EXPORT_FDS_MAX 64
 
 typedef struct HvBackendOps {
         const char *name; /* "kernel", "sim" */
@@ -96,7 +97,27 @@ typedef struct HvBackendOps {
         int (*set_boot_context)(HvVm *vm, uint32_t reg, uint64_t value);
 
         int (*add_vcpu)(HvVm *vm, uint32_t id);
+        /* irqfd (GUNYAH_FN_IRQFD): writing eventfd rings the doorbell
+         * `label` (the DT doorbell's label; gunyahd uses the SPI number).
+         * flags: GUNYAH_IRQFD_FLAGS_LEVEL or 0. The eventfd stays the
+         * caller's; the VM holds its own reference until removed. */
         int (*add_irqfd)(HvVm *vm, int eventfd, uint32_t label, uint32_t flags);
+        /* Matches by label, as U17 (-ENOENT if none); pass what was added:
+         * early A14 builds compare the whole argument. */
+        int (*remove_irqfd)(HvVm *vm, int eventfd, uint32_t label, uint32_t flags);
+        /* ioeventfd (GUNYAH_FN_IOEVENTFD): a guest write to addr (len 0:
+         * any length; else only writes of len bytes, and with
+         * GUNYAH_IOEVENTFD_FLAGS_DATAMATCH only of value datamatch) signals
+         * eventfd and the vCPU goes on without a VCPU_RUN exit; the value is
+         * not delivered. Reads of addr, and writes matching nothing, still
+         * exit. Rules (hv-rules.h): len 0/1/2/4/8, DATAMATCH needs len != 0,
+         * unknown flags -EINVAL, a handler already at addr -EEXIST, no
+         * eventfd -EBADF/-EINVAL. Register without DATAMATCH where you can
+         * (broken in early android14 builds, spec §1). The sim takes
+         * registrations made before start only (-EBUSY after). */
+        int (*add_ioeventfd)(HvVm *vm, int eventfd, uint64_t addr, uint32_t len, uint32_t flags, uint64_t datamatch);
+        /* Matches by addr, len, flags (and datamatch with DATAMATCH). */
+        int (*remove_ioeventfd)(HvVm *vm, int eventfd, uint64_t addr, uint32_t len, uint32_t flags, uint64_t datamatch);
         int (*start)(HvVm *vm);
 
         /* Fills fds (borrowed, still owned by the VM) with what a worker

@@ -126,7 +126,11 @@ void sim_emu_set_hcr_vi(HvVcpu *v) {
 
 /* Cheap when nothing changed (the MMIO-exit path): one load of the update flag. */
 void sim_emu_sync_irqs(HvVcpu *v) {
-        bool changed = sim_gic_take_update(v);
+        bool changed;
+
+        if (v->has_irqfds)
+                sim_doorbell_poll_irqfds(v);
+        changed = sim_gic_take_update(v);
 
         if (v->timer_deadline_ns != UINT64_MAX && sim_timer_now_ns() >= v->timer_deadline_ns) {
                 sim_timer_update(v);
@@ -191,8 +195,13 @@ static void hook_block(uc_engine *uc, uint64_t address, uint32_t size, void *use
                 sim_exception_entered(v);
         if (sim_gic_take_update(v))
                 sim_emu_set_hcr_vi(v);
+        sim_doorbell_tick(v);
         if ((++v->blocks % SIM_SLICE_CHECK_BLOCKS) == 0) {
                 uint64_t now = now_ns();
+
+                /* seen at the next block, through the GIC's update flag */
+                if (v->has_irqfds)
+                        sim_doorbell_poll_irqfds(v);
 
                 if (now >= v->timer_deadline_ns) {
                         sim_timer_update(v);
@@ -268,10 +277,14 @@ static void mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t v
                 v->stop_pending = 1;
                 return;
         }
+        value = size < 8 ? value & ((UINT64_C(1) << (8 * size)) - 1) : value;
+        /* The kernel's ioeventfds: no exit, the value is not delivered. */
+        if (v->has_ioeventfds && sim_doorbell_write(v, gap->base + offset, size, value))
+                return;
         v->exit_addr = gap->base + offset;
         v->mmio_len = size;
         v->mmio_is_write = true;
-        v->mmio_value = size < 8 ? value & ((UINT64_C(1) << (8 * size)) - 1) : value;
+        v->mmio_value = value;
         sim_emu_yield(v, SIM_YIELD_MMIO);
         if (v->aborting)
                 v->stop_pending = 1;

@@ -4,6 +4,7 @@
 /* The vCPU side of the simulator (sim-vcpu.c and the emulator): types
  * shared by its files; nothing outside src/sim sees them. */
 
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -37,6 +38,14 @@
  * (WFE, which 2.0.1 cannot report) on a lock the waiting vCPU holds then
  * wastes a short slice, not a long one. Alone, a vCPU keeps long slices. */
 #define SIM_SLICE_CONTENDED_NSEC 250000
+
+/* An ioeventfd write after a quiet spell signals its eventfd at once;
+ * writes that follow within this many translation blocks are added up and
+ * signalled together (one write() of their count) when the spell ends, at
+ * the latest this many blocks later or when the vCPU leaves guest code. The
+ * device sees every write counted, as the kernel's, for a syscall per
+ * batch instead of per write. */
+#define SIM_DOORBELL_BATCH_BLOCKS 256u
 
 /* sim-va-cover.c: the largest placeholder region covering guest VAs. */
 #define SIM_VA_COVER_CHUNK (UINT64_C(1) << 30)
@@ -122,6 +131,15 @@ struct HvVcpu {
         uint64_t mmio_value;
         int32_t fault_attempt;
 
+        /* sim-doorbell.c: the VM's doorbell eventfds in slot order
+         * (sim-shared.h), ioeventfd writes not yet signalled. */
+        int doorbell_fds[SIM_DOORBELLS_MAX];
+        unsigned n_doorbells;
+        bool has_ioeventfds, has_irqfds;
+        bool doorbells_pending;
+        uint32_t doorbell_flush_block; /* v->blocks at the last signal */
+        uint64_t doorbell_counts[SIM_DOORBELLS_MAX];
+
         /* vcpu_watch_fd: waited for in WFI too. */
         int watch_fd;
         int (*watch_ready)(void *userdata);
@@ -182,6 +200,25 @@ void sim_va_cover_free(HvVcpu *v);
 int sim_va_cover(HvVcpu *v, uint64_t addr);
 /* Maps the covers other vCPUs of the VM made (between slices). */
 void sim_va_cover_sync(HvVcpu *v);
+
+/* sim-doorbell.c */
+void sim_doorbell_attach(HvVcpu *v, const int *fds, unsigned n);
+void sim_doorbell_detach(HvVcpu *v);
+/* A guest write in the MMIO window: true if an ioeventfd took it (no exit). */
+bool sim_doorbell_write(HvVcpu *v, uint64_t addr, unsigned size, uint64_t value);
+/* Signals the ioeventfd writes counted so far. */
+void sim_doorbell_flush(HvVcpu *v);
+/* Block hook: signals a batch whose spell is over. */
+static inline void sim_doorbell_tick(HvVcpu *v) {
+        if (v->doorbells_pending && v->blocks - v->doorbell_flush_block >= SIM_DOORBELL_BATCH_BLOCKS)
+                sim_doorbell_flush(v);
+}
+/* Fills p with the irqfds to wait for (slots[i]: the slot of p[i]). */
+unsigned sim_doorbell_irqfd_pollfds(HvVcpu *v, struct pollfd *p, unsigned *slots);
+/* Consumes the signalled irqfds among p and makes their SPIs pending. */
+void sim_doorbell_irqfds_ready(HvVcpu *v, const struct pollfd *p, const unsigned *slots, unsigned n);
+/* Both, without waiting: irqfds signalled while guest code runs. */
+void sim_doorbell_poll_irqfds(HvVcpu *v);
 
 /* sim-timer.c */
 uint64_t sim_timer_now_ns(void);

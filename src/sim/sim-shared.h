@@ -25,6 +25,8 @@
 #define SIM_SHARED_MAGIC UINT64_C(0x31564d534e594753) /* "SGYNSMV1" */
 #define SIM_VCPUS_MAX GH_RULES_MAX_VCPUS
 #define SIM_GUEST_MEMS_MAX 16
+/* irqfds and ioeventfds of a VM (the sim's limit, not the kernel's). */
+#define SIM_DOORBELLS_MAX 40u
 /* Placeholder regions covering guest VAs (sim-va-cover.c): ASLR gives every
  * process new ones, so there is room for many. */
 #define SIM_VA_COVERS_MAX 1024u
@@ -64,6 +66,24 @@ typedef struct SimVcpuShared {
         uint64_t context_id; /* pending CPU_ON context id → X0 */
 } SimVcpuShared;
 
+typedef enum SimDoorbellKind {
+        SIM_DOORBELL_REMOVED = 0, /* its slot stays: later slots keep their fd positions */
+        SIM_DOORBELL_IRQFD = 1,
+        SIM_DOORBELL_IOEVENTFD = 2,
+} SimDoorbellKind;
+
+/* One irqfd or ioeventfd registration. Slot i's eventfd travels to the
+ * workers as vcpu_export's fd 1 + n_guest_mems + i. Written before start
+ * only; kind may turn REMOVED at any time (read it atomically). */
+typedef struct SimDoorbell {
+        uint32_t kind;  /* SimDoorbellKind */
+        uint32_t flags; /* GUNYAH_IRQFD_FLAGS_* or GUNYAH_IOEVENTFD_FLAGS_* */
+        uint64_t addr;  /* ioeventfd */
+        uint64_t datamatch;
+        uint32_t len;
+        uint32_t label; /* irqfd: the doorbell label = SPI number */
+} SimDoorbell;
+
 typedef struct SimGuestMemShared {
         uint64_t size;
         uint64_t flags;
@@ -89,6 +109,10 @@ typedef struct SimShared {
 
         GhRulesVm rules;
         SimVcpuShared vcpus[SIM_VCPUS_MAX];
+
+        uint32_t n_doorbells;
+        uint32_t padding_doorbells;
+        SimDoorbell doorbells[SIM_DOORBELLS_MAX];
 
         /* VA covers any vCPU made, for the others to map too. */
         uint32_t n_va_covers;

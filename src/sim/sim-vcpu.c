@@ -64,12 +64,13 @@ static int sim_vcpu_map_fds(HvVcpu *v, const int *fds, size_t n_fds) {
                 return -errno;
         v->shared = s;
         v->shared_size = (size_t) st.st_size;
-        if (s->magic != SIM_SHARED_MAGIC || n_fds != 1 + (size_t) s->n_guest_mems)
+        if (s->magic != SIM_SHARED_MAGIC || s->n_guest_mems > SIM_GUEST_MEMS_MAX ||
+            s->n_doorbells > SIM_DOORBELLS_MAX || n_fds != 1 + (size_t) s->n_guest_mems + s->n_doorbells)
                 return -EINVAL;
         if (v->id >= SIM_VCPUS_MAX || !s->vcpus[v->id].present)
                 return -ENOENT;
 
-        for (size_t i = 1; i < n_fds; i++) {
+        for (size_t i = 1; i <= s->n_guest_mems; i++) {
                 const SimGuestMemShared *m = &s->guest_mems[i - 1];
 
                 if (fstat(fds[i], &st) < 0)
@@ -101,7 +102,7 @@ int sim_vcpu_attach(const int *fds, size_t n_fds, uint32_t id, HvVcpu **ret) {
         HvVcpu *v;
         int r;
 
-        if (!fds || n_fds < 1 || n_fds > 1 + SIM_GUEST_MEMS_MAX || !ret)
+        if (!fds || n_fds < 1 || n_fds > 1 + SIM_GUEST_MEMS_MAX + SIM_DOORBELLS_MAX || !ret)
                 return -EINVAL;
         v = calloc(1, sizeof(*v));
         if (!v)
@@ -133,8 +134,9 @@ int sim_vcpu_attach(const int *fds, size_t n_fds, uint32_t id, HvVcpu **ret) {
 
         /* Ownership of the fds moves to us only on success. */
         v->shared_fd = fds[0];
-        for (size_t i = 1; i < n_fds; i++)
+        for (size_t i = 1; i <= v->shared->n_guest_mems; i++)
                 v->mem_fds[i - 1] = fds[i];
+        sim_doorbell_attach(v, fds + 1 + v->shared->n_guest_mems, v->shared->n_doorbells);
         attached[id] = v;
         __atomic_store_n(&v->shared->vcpus[id].pid, getpid(), __ATOMIC_RELEASE);
         __atomic_store_n(&v->shared->vcpus[id].tid, (int32_t) syscall(SYS_gettid), __ATOMIC_RELEASE);
@@ -151,6 +153,7 @@ void sim_vcpu_detach(HvVcpu *v) {
                 __atomic_store_n(&v->shared->vcpus[v->id].pid, 0, __ATOMIC_RELEASE);
         }
         sim_emu_destroy(v);
+        sim_doorbell_detach(v);
         for (unsigned i = 0; i < v->n_mems; i++)
                 if (v->mem[i])
                         munmap(v->mem[i], v->mem_size[i]);
@@ -297,34 +300,41 @@ int sim_vcpu_watch_fd(HvVcpu *v, int fd, int (*ready)(void *userdata), void *use
         return 0;
 }
 
-/* Sleeps in ppoll on the watched fd instead of the futex. The kick signal is
- * blocked from announcing fd_wait until ppoll unblocks it atomically, so a
- * waker that saw fd_wait cannot signal too early. Returns whether the fd
- * stays watched in this WFI. */
-static bool sim_vcpu_wait_fd(HvVcpu *v, uint32_t seq, const struct timespec *timeout) {
+/* Sleeps in ppoll on the watched fd and the irqfds instead of the futex.
+ * The kick signal is blocked from announcing fd_wait until ppoll unblocks
+ * it atomically, so a waker that saw fd_wait cannot signal too early.
+ * Returns whether the watched fd stays watched in this WFI. */
+static bool sim_vcpu_wait_fds(HvVcpu *v, uint32_t seq, const struct timespec *timeout, bool watch) {
         SimVcpuShared *vs = &v->shared->vcpus[v->id];
-        struct pollfd p = { .fd = v->watch_fd, .events = POLLIN };
+        struct pollfd p[1 + SIM_DOORBELLS_MAX];
+        unsigned slots[SIM_DOORBELLS_MAX], n_irqfds, first = watch ? 1 : 0;
         sigset_t kick, old;
         int n = 0;
 
+        if (watch)
+                p[0] = (struct pollfd) { .fd = v->watch_fd, .events = POLLIN };
+        n_irqfds = sim_doorbell_irqfd_pollfds(v, p + first, slots);
         sigemptyset(&kick);
         sigaddset(&kick, SIM_KICK_SIGNAL);
         pthread_sigmask(SIG_BLOCK, &kick, &old);
         __atomic_store_n(&vs->fd_wait, 1, __ATOMIC_SEQ_CST);
         if (__atomic_load_n(&vs->wake, __ATOMIC_SEQ_CST) == seq)
-                n = ppoll(&p, 1, timeout, &old);
+                n = ppoll(p, first + n_irqfds, timeout, &old);
         __atomic_store_n(&vs->fd_wait, 0, __ATOMIC_SEQ_CST);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (n <= 0)
-                return true;
-        if (!(p.revents & POLLIN))
+                return watch;
+        sim_doorbell_irqfds_ready(v, p + first, slots, n_irqfds);
+        if (!watch || !p[0].revents)
+                return watch;
+        if (!(p[0].revents & POLLIN))
                 return false; /* hung up: nothing more will come */
         return v->watch_ready(v->watch_userdata) <= 0;
 }
 
 /* WFI: sleeps until the GIC signals an interrupt to this vCPU (whatever
  * PSTATE.I says, as WFI does), its next timer deadline, a kick, the end of
- * the VM or input on the watched fd. Whoever raises an interrupt for us
+ * the VM, input on the watched fd or a signalled irqfd. Whoever raises an interrupt for us
  * bumps our wake word, so an idle guest costs no host CPU. */
 static void sim_vcpu_wfi(HvVcpu *v) {
         SimShared *s = v->shared;
@@ -350,8 +360,8 @@ static void sim_vcpu_wfi(HvVcpu *v) {
                         ts.tv_nsec = (long) ((v->timer_deadline_ns - now) % 1000000000u);
                         timeout = &ts;
                 }
-                if (watch)
-                        watch = sim_vcpu_wait_fd(v, seq, timeout);
+                if (watch || v->has_irqfds)
+                        watch = sim_vcpu_wait_fds(v, seq, timeout, watch);
                 else
                         (void) sim_futex_wait(&vs->wake, seq, timeout);
         }
@@ -386,6 +396,8 @@ static int sim_vcpu_slice_end(HvVcpu *v) {
         int r;
 
         sim_exec_unlock(s);
+        /* The vCPU leaves guest code: the device must not wait for a batch. */
+        sim_doorbell_flush(v);
         if (v->yield == SIM_YIELD_MMIO)
                 return sim_vcpu_report_mmio(v);
         switch (v->stop) {

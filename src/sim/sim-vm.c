@@ -81,6 +81,8 @@ int sim_vm_create(HvBackend *b, HvVm **ret) {
         vm->shared_fd = TAKE_FD(fd);
         for (unsigned i = 0; i < SIM_GUEST_MEMS_MAX; i++)
                 vm->mem_fds[i] = -EBADF;
+        for (unsigned i = 0; i < SIM_DOORBELLS_MAX; i++)
+                vm->doorbell_fds[i] = -EBADF;
         b->n_vms++;
         *ret = vm;
         return 0;
@@ -109,6 +111,8 @@ void sim_vm_destroy(HvVm *vm) {
         safe_close(vm->shared_fd);
         for (unsigned i = 0; i < SIM_GUEST_MEMS_MAX; i++)
                 safe_close(vm->mem_fds[i]);
+        for (unsigned i = 0; i < SIM_DOORBELLS_MAX; i++)
+                safe_close(vm->doorbell_fds[i]);
         free(vm);
 }
 
@@ -252,22 +256,6 @@ int sim_add_vcpu(HvVm *vm, uint32_t id) {
         return r;
 }
 
-int sim_add_irqfd(HvVm *vm, int eventfd, uint32_t label, uint32_t flags) {
-        struct gunyah_fn_irqfd_arg arg = { .fd = (uint32_t) eventfd, .label = label, .flags = flags };
-        struct gunyah_fn_desc desc = {
-                .type = GUNYAH_FN_IRQFD,
-                .arg_size = sizeof(arg),
-                .arg = (uint64_t) (uintptr_t) &arg,
-        };
-        int r;
-
-        r = hv_check_eventfd(eventfd);
-        if (r < 0)
-                return r;
-        /* Recorded only: the simulator delivers no interrupts yet. */
-        return gh_rules_add_function(&vm->shared->rules, &desc, &arg);
-}
-
 /* Whether this process still maps [offset, +size) of guest memory mem_id:
  * the host view of lent memory must be gone before start. */
 static bool sim_host_mapped(void *userdata, uint64_t mem_id, uint64_t offset, uint64_t size) {
@@ -330,7 +318,7 @@ int sim_start(HvVm *vm) {
 
 int sim_vcpu_export(HvVm *vm, uint32_t id, int *fds, size_t *n_fds) {
         SimShared *s = vm->shared;
-        size_t n = 1 + s->n_guest_mems;
+        size_t n = 1 + s->n_guest_mems + s->n_doorbells;
 
         if (!fds || !n_fds)
                 return -EINVAL;
@@ -341,6 +329,9 @@ int sim_vcpu_export(HvVm *vm, uint32_t id, int *fds, size_t *n_fds) {
         fds[0] = vm->shared_fd;
         for (uint32_t i = 0; i < s->n_guest_mems; i++)
                 fds[1 + i] = vm->mem_fds[i];
+        /* Removed doorbells too: the slots after them keep their places. */
+        for (uint32_t i = 0; i < s->n_doorbells; i++)
+                fds[1 + s->n_guest_mems + i] = vm->doorbell_fds[i];
         *n_fds = n;
         return 0;
 }

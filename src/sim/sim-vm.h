@@ -23,6 +23,7 @@ struct HvVm {
         SimShared *shared;
         size_t shared_size;
         int mem_fds[SIM_GUEST_MEMS_MAX];
+        int doorbell_fds[SIM_DOORBELLS_MAX]; /* the VM's own references, as the kernel's eventfd ctx */
 };
 
 int sim_open(const char *path, HvBackend **ret);
@@ -36,6 +37,10 @@ int sim_unmap_mem(HvVm *vm, const HvMemBinding *binding);
 int sim_set_dtb_config(HvVm *vm, uint64_t guest_addr, uint64_t size);
 int sim_set_boot_context(HvVm *vm, uint32_t reg, uint64_t value);
 int sim_add_vcpu(HvVm *vm, uint32_t id);
+/* sim-vm-doorbell.c */
 int sim_add_irqfd(HvVm *vm, int eventfd, uint32_t label, uint32_t flags);
+int sim_remove_irqfd(HvVm *vm, int eventfd, uint32_t label, uint32_t flags);
+int sim_add_ioeventfd(HvVm *vm, int eventfd, uint64_t addr, uint32_t len, uint32_t flags, uint64_t datamatch);
+int sim_remove_ioeventfd(HvVm *vm, int eventfd, uint64_t addr, uint32_t len, uint32_t flags, uint64_t datamatch);
 int sim_start(HvVm *vm);
 int sim_vcpu_export(HvVm *vm, uint32_t id, int *fds, size_t *n_fds);

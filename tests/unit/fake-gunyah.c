@@ -388,12 +388,17 @@ static int vm_function(FakeVm *vm, int vm_index, uint32_t request, const struct 
                 return r == -ENOENT && !mode_is_u17() ? 0 : r;
         }
 
-        if (d->type == GUNYAH_FN_IRQFD && d->arg_size == sizeof(struct gunyah_fn_irqfd_arg)) {
-                /* the kernel's eventfd_ctx_fdget(), as the simulator does */
+        /* The kernel's order: arguments, then eventfd_ctx_fdget() of an
+         * irqfd's or ioeventfd's fd (as the simulator), then its tables. */
+        r = gh_rules_check_function(d, call->fn_arg);
+        if (r < 0)
+                return r;
+        if (d->type == GUNYAH_FN_IRQFD)
                 r = hv_check_eventfd((int) ((const struct gunyah_fn_irqfd_arg *) call->fn_arg)->fd);
-                if (r < 0)
-                        return r;
-        }
+        else if (d->type == GUNYAH_FN_IOEVENTFD)
+                r = hv_check_eventfd(((const struct gunyah_fn_ioeventfd_arg *) call->fn_arg)->fd);
+        if (r < 0)
+                return r;
         r = gh_rules_add_function(&vm->rules, d, call->fn_arg);
         if (r < 0 || d->type != GUNYAH_FN_VCPU)
                 return r;

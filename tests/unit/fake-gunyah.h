@@ -20,8 +20,8 @@
  * arg_size bytes from desc.arg), and for U17 the validation and bookkeeping
  * of src/hv/hv-rules.c, the same model the simulator uses, so the fake and
  * the rules cannot drift. START asks /proc/self/maps whether lent guest
- * memory is still mapped; an irqfd whose fd is no eventfd is -EINVAL (-EBADF
- * for no open fd), as the kernel. A14 region rules (spec §4.1) are checked here.
+ * memory is still mapped; an irqfd or ioeventfd whose fd is no eventfd is
+ * -EINVAL (-EBADF for no open fd), as the kernel. A14 region rules (spec §4.1) are checked here.
  *
  * Every call is recorded (request, fd kind, argument bytes, result) for
  * assertions.

@@ -170,6 +170,114 @@ static void test_irqfd_needs_an_eventfd(void **state) {
         close(efd);
 }
 
+/* ---- ioeventfd and function removal ---- */
+
+#define NOTIFY UINT64_C(0x0a000050)
+
+static size_t n_calls_of(uint32_t request) {
+        size_t n = 0;
+
+        while (fake_gunyah_find_call(request, n))
+                n++;
+        return n;
+}
+
+static void test_ioeventfd_args_refused_before_ioctl(void **state) {
+        static const struct {
+                const char *name;
+                int fd; /* 0: the eventfd, 1: a pipe, 2: no fd */
+                uint64_t addr;
+                uint32_t len, flags;
+                int error;
+        } cases[] = {
+                { "len 3", 0, NOTIFY, 3, 0, -EINVAL },
+                { "len 16", 0, NOTIFY, 16, 0, -EINVAL },
+                { "unknown flag", 0, NOTIFY, 4, 0x2, -EINVAL },
+                { "datamatch without len", 0, NOTIFY, 0, GUNYAH_IOEVENTFD_FLAGS_DATAMATCH, -EINVAL },
+                { "range wraps (the driver takes it)", 0, UINT64_MAX - 1, 4, 0, -EINVAL },
+                { "not an eventfd", 1, NOTIFY, 4, 0, -EINVAL },
+                { "no fd", 2, NOTIFY, 4, 0, -EBADF },
+        };
+        Fixture *f = *state;
+        int efd = eventfd(0, EFD_CLOEXEC), p[2];
+
+        assert_true(efd >= 0);
+        assert_int_equal(pipe(p), 0);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                int fd = cases[i].fd == 0 ? efd : cases[i].fd == 1 ? p[0] : 999;
+                int r = hv_kernel_ops.add_ioeventfd(f->vm, fd, cases[i].addr, cases[i].len, cases[i].flags, 0);
+
+                if (r != cases[i].error)
+                        fail_msg("%s: %d, want %d", cases[i].name, r, cases[i].error);
+        }
+        assert_null(fake_gunyah_find_call(GUNYAH_VM_ADD_FUNCTION, 0));
+        close(p[0]);
+        close(p[1]);
+        close(efd);
+}
+
+static void test_ioeventfd_add_remove(void **state) {
+        struct gunyah_fn_ioeventfd_arg want, got;
+        struct gunyah_fn_desc d;
+        Fixture *f = *state;
+        int efd = eventfd(0, EFD_CLOEXEC);
+
+        assert_true(efd >= 0);
+        assert_int_equal(hv_kernel_ops.add_ioeventfd(f->vm, efd, NOTIFY, 4, 0, 0), 0);
+        want = (struct gunyah_fn_ioeventfd_arg) { .addr = NOTIFY, .len = 4, .fd = efd };
+        memcpy(&d, fake_gunyah_find_call(GUNYAH_VM_ADD_FUNCTION, 0)->arg, sizeof(d));
+        assert_int_equal(d.type, GH_FN_IOEVENTFD);
+        assert_int_equal(d.arg_size, 32);
+        memcpy(&got, fake_gunyah_find_call(GUNYAH_VM_ADD_FUNCTION, 0)->fn_arg, sizeof(got));
+        assert_memory_equal(&got, &want, sizeof(want));
+        assert_int_equal(fake_gunyah_vm_rules(1)->n_ioeventfds, 1);
+
+        /* a second handler on the address, and one overlapping it from another
+         * address (the driver would take that one), never reach the driver */
+        assert_int_equal(hv_kernel_ops.add_ioeventfd(f->vm, efd, NOTIFY, 4, 0, 0), -EEXIST);
+        assert_int_equal(hv_kernel_ops.add_ioeventfd(f->vm, efd, NOTIFY, 0, 0, 0), -EEXIST);
+        assert_int_equal(hv_kernel_ops.add_ioeventfd(f->vm, efd, NOTIFY - 2, 4, 0, 0), -EEXIST);
+        assert_int_equal(n_calls_of(GUNYAH_VM_ADD_FUNCTION), 1);
+        assert_int_equal(hv_kernel_ops.add_ioeventfd(f->vm, efd, NOTIFY + 4, 4, 0, 0), 0);
+
+        /* removal sends the bytes that were added, and frees the address */
+        assert_int_equal(hv_kernel_ops.remove_ioeventfd(f->vm, efd, NOTIFY, 4, 0, 0), 0);
+        assert_memory_equal(fake_gunyah_find_call(GUNYAH_VM_REMOVE_FUNCTION, 0)->fn_arg, &want, sizeof(want));
+        assert_int_equal(hv_kernel_ops.remove_ioeventfd(f->vm, efd, NOTIFY, 4, 0, 0), -ENOENT);
+        assert_int_equal(hv_kernel_ops.add_ioeventfd(f->vm, efd, NOTIFY, 2, 0, 0), 0);
+        assert_int_equal(fake_gunyah_vm_rules(1)->n_ioeventfds, 2);
+        close(efd);
+}
+
+static void test_ioeventfd_refused_by_driver_is_forgotten(void **state) {
+        Fixture *f = *state;
+        int efd = eventfd(0, EFD_CLOEXEC);
+
+        assert_true(efd >= 0);
+        fake_gunyah_force_errno_n(GUNYAH_VM_ADD_FUNCTION, ENOMEM, 1);
+        assert_int_equal(hv_kernel_ops.add_ioeventfd(f->vm, efd, NOTIFY, 4, 0, 0), -ENOMEM);
+        /* the backend's table did not keep it: the retry reaches the driver */
+        assert_int_equal(hv_kernel_ops.add_ioeventfd(f->vm, efd, NOTIFY, 4, 0, 0), 0);
+        assert_int_equal(n_calls_of(GUNYAH_VM_ADD_FUNCTION), 2);
+        close(efd);
+}
+
+static void test_remove_irqfd(void **state) {
+        struct gunyah_fn_irqfd_arg want;
+        Fixture *f = *state;
+        int efd = eventfd(0, EFD_CLOEXEC);
+
+        assert_true(efd >= 0);
+        assert_int_equal(hv_kernel_ops.add_irqfd(f->vm, efd, 5, 0), 0);
+        assert_int_equal(hv_kernel_ops.remove_irqfd(f->vm, efd, 5, 0), 0);
+        want = (struct gunyah_fn_irqfd_arg) { .fd = (uint32_t) efd, .label = 5 };
+        assert_memory_equal(fake_gunyah_find_call(GUNYAH_VM_REMOVE_FUNCTION, 0)->fn_arg, &want, sizeof(want));
+        assert_int_equal(fake_gunyah_vm_rules(1)->n_irqfds, 0);
+        assert_int_equal(hv_kernel_ops.remove_irqfd(f->vm, efd, 5, 0), -ENOENT);
+        assert_int_equal(hv_kernel_ops.add_irqfd(f->vm, efd, 5, 0), 0); /* the label is free again */
+        close(efd);
+}
+
 static void test_start_with_dtb_outside_memory_is_enoent(void **state) {
         Fixture *f = *state;
         HvMemBinding ram;
@@ -215,6 +323,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_map_mem_driver_bugs_refused_before_ioctl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dtb_config_wrap_refused_before_ioctl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_irqfd_needs_an_eventfd, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ioeventfd_args_refused_before_ioctl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ioeventfd_add_remove, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ioeventfd_refused_by_driver_is_forgotten, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_remove_irqfd, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_start_with_dtb_outside_memory_is_enoent, setup, teardown),
                 cmocka_unit_test(test_start_error_meanings),
         };

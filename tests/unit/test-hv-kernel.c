@@ -337,9 +337,10 @@ static void test_u17_unmap_and_rule_errors_pass_through(void **state) {
 
 static void test_u17_function_wrappers(void **state) {
         struct gunyah_fn_ioeventfd_arg io = { .addr = 0x9000000, .len = 4, .flags = GUNYAH_IOEVENTFD_FLAGS_DATAMATCH,
-                                              .datamatch = 0x55, .fd = 9 };
+                                              .datamatch = 0x55, .fd = eventfd(0, EFD_CLOEXEC) };
         struct gunyah_fn_desc d = { .type = GUNYAH_FN_IOEVENTFD, .arg_size = sizeof(io), .arg = (uint64_t) (uintptr_t) &io };
         int dev, vm;
+        assert_true(io.fd >= 0);
         dev = open(fake_gunyah_setup(FAKE_GUNYAH_U17), O_RDWR | O_CLOEXEC);
         assert_true(dev >= 0);
         vm = gh_ioctl_create_vm(dev);
@@ -349,6 +350,22 @@ static void test_u17_function_wrappers(void **state) {
         io.len = 3;
         assert_int_equal(gh_ioctl_add_ioeventfd(vm, &io), -EINVAL);
         io.len = 4;
+        {
+                /* the fake looks the fd up as the kernel: after the arguments */
+                struct gunyah_fn_ioeventfd_arg other = io;
+                int p[2];
+
+                assert_int_equal(pipe(p), 0);
+                other.addr += 8;
+                other.fd = p[0];
+                assert_int_equal(gh_ioctl_add_ioeventfd(vm, &other), -EINVAL);
+                other.fd = 999;
+                assert_int_equal(gh_ioctl_add_ioeventfd(vm, &other), -EBADF);
+                other.len = 3;
+                assert_int_equal(gh_ioctl_add_ioeventfd(vm, &other), -EINVAL);
+                close(p[0]);
+                close(p[1]);
+        }
         assert_int_equal(gh_ioctl_remove_function(vm, &d), 0);
         assert_int_equal(gh_ioctl_remove_function(vm, &d), -ENOENT);
         assert_int_equal(fake_gunyah_find_call(GUNYAH_VM_REMOVE_FUNCTION, 0)->fn_arg_size, sizeof(io));
@@ -358,6 +375,7 @@ static void test_u17_function_wrappers(void **state) {
         assert_int_equal(fake_gunyah_find_call(GUNYAH_VM_SET_BOOT_CONTEXT, 0)->arg[1], 0x02);
         close(vm);
         close(dev);
+        close(io.fd);
 }
 
 static void test_vm_destroy_closes_every_fd(void **state) {
@@ -450,6 +468,25 @@ static void test_a14_sequence(void **state) {
         close(mem_fd);
 }
 
+static void test_a14_ioeventfd(void **state) {
+        struct gunyah_fn_desc d;
+        HvBackend *b;
+        HvVm *vm;
+        int efd = eventfd(0, EFD_CLOEXEC);
+
+        assert_true(efd >= 0);
+        assert_int_equal(hv_kernel_ops.open(fake_gunyah_setup(FAKE_GUNYAH_A14), &b), 0);
+        assert_int_equal(hv_kernel_ops.vm_create(b, &vm), 0);
+        assert_int_equal(hv_kernel_ops.add_ioeventfd(vm, efd, 0x0a000050, 0, 0, 0), 0);
+        memcpy(&d, fake_gunyah_find_call(GH_VM_ADD_FUNCTION, 0)->arg, sizeof(d));
+        assert_int_equal(d.type, GH_FN_IOEVENTFD);
+        assert_int_equal(hv_kernel_ops.add_ioeventfd(vm, efd, 0x0a000050, 4, GH_IOEVENTFD_DATAMATCH, 1), -EEXIST);
+        assert_int_equal(hv_kernel_ops.remove_ioeventfd(vm, efd, 0x0a000050, 0, 0, 0), 0);
+        hv_kernel_ops.vm_destroy(vm);
+        hv_kernel_ops.close(b);
+        close(efd);
+}
+
 static void test_backend_lookup_finds_kernel(void **state) {
         assert_ptr_equal(hv_backend_lookup("kernel"), &hv_kernel_ops);
         assert_string_equal(hv_kernel_ops.name, "kernel");
@@ -467,6 +504,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_u17_function_wrappers, teardown),
                 cmocka_unit_test_teardown(test_vm_destroy_closes_every_fd, teardown),
                 cmocka_unit_test_teardown(test_a14_sequence, teardown),
+                cmocka_unit_test_teardown(test_a14_ioeventfd, teardown),
                 cmocka_unit_test(test_backend_lookup_finds_kernel),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -142,6 +142,46 @@ static void test_sim_function_errnos(void **state) {
         assert_int_equal(ops->add_irqfd(f->vm, 999, 8, 0), -EBADF);
 }
 
+#define NOTIFY UINT64_C(0x0a000050)
+
+/* The kernel's ioeventfd rules, in its order (arguments, eventfd, table). */
+static void test_sim_ioeventfd_errnos(void **state) {
+        Fixture *f = *state;
+
+        assert_int_equal(ops->add_ioeventfd(f->vm, f->efd, NOTIFY, 4, 0, 0), 0);
+        assert_int_equal(ops->add_ioeventfd(f->vm, f->efd, NOTIFY, 4, 0, 0), -EEXIST);
+        assert_int_equal(ops->add_ioeventfd(f->vm, f->efd, NOTIFY, 0, 0, 0), -EEXIST);
+        assert_int_equal(ops->add_ioeventfd(f->vm, 999, NOTIFY, 3, 0, 0), -EINVAL); /* len before fd */
+        assert_int_equal(ops->add_ioeventfd(f->vm, f->efd, NOTIFY + 8, 4, 0x2, 0), -EINVAL);
+        assert_int_equal(ops->add_ioeventfd(f->vm, f->efd, NOTIFY + 8, 0, GUNYAH_IOEVENTFD_FLAGS_DATAMATCH, 1),
+                         -EINVAL);
+        assert_int_equal(ops->add_ioeventfd(f->vm, f->efd, UINT64_MAX - 1, 4, 0, 0), -EINVAL);
+        assert_int_equal(ops->add_ioeventfd(f->vm, f->other, NOTIFY + 8, 4, 0, 0), -EINVAL);
+        assert_int_equal(ops->add_ioeventfd(f->vm, 999, NOTIFY + 8, 4, 0, 0), -EBADF);
+        assert_int_equal(ops->add_ioeventfd(f->vm, 999, NOTIFY, 4, 0, 0), -EBADF); /* fd before table */
+        assert_int_equal(ops->add_ioeventfd(f->vm, f->efd, NOTIFY + 8, 4, GUNYAH_IOEVENTFD_FLAGS_DATAMATCH, 7), 0);
+        assert_int_equal(ops->add_ioeventfd(f->vm, f->efd, NOTIFY + 8, 4, GUNYAH_IOEVENTFD_FLAGS_DATAMATCH, 8), 0);
+
+        assert_int_equal(ops->remove_ioeventfd(f->vm, f->efd, NOTIFY, 2, 0, 0), -ENOENT);
+        assert_int_equal(ops->remove_ioeventfd(f->vm, f->efd, NOTIFY, 4, 0, 0), 0);
+        assert_int_equal(ops->remove_ioeventfd(f->vm, f->efd, NOTIFY, 4, 0, 0), -ENOENT);
+        assert_int_equal(ops->add_ioeventfd(f->vm, f->efd, NOTIFY, 0, 0, 0), 0);
+        assert_int_equal(ops->remove_irqfd(f->vm, f->efd, 5, 0), -ENOENT);
+        assert_int_equal(ops->add_irqfd(f->vm, f->efd, 5, 0), 0);
+        assert_int_equal(ops->remove_irqfd(f->vm, f->efd, 5, 0), 0);
+        assert_int_equal(ops->add_irqfd(f->vm, f->efd, 5, GUNYAH_IRQFD_FLAGS_LEVEL), 0);
+}
+
+/* The sim's own limit on doorbells: -ENOSPC, and nothing half-recorded. */
+static void test_sim_doorbell_limit(void **state) {
+        Fixture *f = *state;
+
+        for (uint32_t i = 0; i < 40; i++) /* SIM_DOORBELLS_MAX */
+                assert_int_equal(ops->add_irqfd(f->vm, f->efd, i, 0), 0);
+        assert_int_equal(ops->add_ioeventfd(f->vm, f->efd, NOTIFY, 4, 0, 0), -ENOSPC);
+        assert_int_equal(ops->remove_ioeventfd(f->vm, f->efd, NOTIFY, 4, 0, 0), -ENOENT);
+}
+
 static void test_sim_boot_context_errnos(void **state) {
         Fixture *f = *state;
 
@@ -463,6 +503,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_sim_unmap_mem_errnos, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_guest_mem_create_errnos, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_function_errnos, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_ioeventfd_errnos, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_doorbell_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_boot_context_errnos, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_start_without_dtb_fails_then_enodev, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_start_dtb_outside_binding, setup, teardown),

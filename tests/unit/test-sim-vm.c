@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -46,6 +48,63 @@ static void test_vm_half_creates_exports_and_starts(void **state) {
         close(mem);
 }
 
+/* Doorbells reach the workers with the vCPU: their eventfds follow the
+ * guest memories in slot order; registrations close at start. */
+static void test_doorbells_exported_in_slot_order(void **state) {
+        const HvBackendOps *ops = &hv_sim_ops;
+        HvMemBinding b = { .guest_addr = GPA, .size = MEM_SIZE, .access = HV_MEM_LEND, .prot = HV_PROT_RWX };
+        int fds[HV_VCPU_EXPORT_FDS_MAX], irq = eventfd(0, EFD_CLOEXEC), kick = eventfd(0, EFD_CLOEXEC), late;
+        size_t n = ELEMENTSOF(fds);
+        uint64_t v = 0;
+        HvBackend *backend;
+        HvVm *vm;
+        int mem;
+
+        assert_true(irq >= 0 && kick >= 0);
+        assert_int_equal(ops->open(NULL, &backend), 0);
+        assert_int_equal(ops->vm_create(backend, &vm), 0);
+        assert_int_equal(ops->guest_mem_create(vm, MEM_SIZE, &mem), 0);
+        b.guest_mem_fd = mem;
+        assert_int_equal(ops->map_mem(vm, &b), 0);
+        assert_int_equal(ops->set_dtb_config(vm, GPA, 4096), 0);
+        assert_int_equal(ops->add_vcpu(vm, 0), 0);
+        assert_int_equal(ops->add_irqfd(vm, irq, 40, 0), 0);
+        assert_int_equal(ops->add_ioeventfd(vm, kick, 0x0a000050, 4, 0, 0), 0);
+        /* the workers race to read an irqfd: the sim makes it non-blocking */
+        assert_true(fcntl(irq, F_GETFL) & O_NONBLOCK);
+        assert_false(fcntl(kick, F_GETFL) & O_NONBLOCK);
+
+        assert_int_equal(ops->vcpu_export(vm, 0, fds, &n), 0);
+        assert_int_equal(n, 4); /* state, memory, irqfd, ioeventfd */
+        /* the exported fds are the VM's own references to the same eventfds */
+        assert_int_not_equal(fds[2], irq);
+        v = 3;
+        assert_int_equal(write(fds[3], &v, sizeof(v)), sizeof(v));
+        assert_int_equal(read(kick, &v, sizeof(v)), sizeof(v));
+        assert_int_equal(v, 3);
+        v = 1;
+        assert_int_equal(write(irq, &v, sizeof(v)), sizeof(v));
+        assert_int_equal(read(fds[2], &v, sizeof(v)), sizeof(v));
+        assert_int_equal(v, 1);
+
+        assert_int_equal(ops->start(vm), 0);
+        late = eventfd(0, EFD_CLOEXEC);
+        assert_int_equal(ops->add_ioeventfd(vm, late, 0x0a000250, 4, 0, 0), -EBUSY);
+        assert_int_equal(ops->add_irqfd(vm, late, 41, 0), -EBUSY);
+        /* removal works at any time; the slot keeps its place in the export */
+        assert_int_equal(ops->remove_ioeventfd(vm, kick, 0x0a000050, 4, 0, 0), 0);
+        assert_int_equal(ops->remove_ioeventfd(vm, kick, 0x0a000050, 4, 0, 0), -ENOENT);
+        n = ELEMENTSOF(fds);
+        assert_int_equal(ops->vcpu_export(vm, 0, fds, &n), 0);
+        assert_int_equal(n, 4);
+        ops->vm_destroy(vm);
+        ops->close(backend);
+        close(mem);
+        close(irq);
+        close(kick);
+        close(late);
+}
+
 static void test_vcpu_half_is_absent_but_present_for_the_daemon(void **state) {
         const HvBackendOps *ops = &hv_sim_ops;
         int fds[1] = { -EBADF };
@@ -66,6 +125,7 @@ static void test_vcpu_half_is_absent_but_present_for_the_daemon(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_vm_half_creates_exports_and_starts),
+                cmocka_unit_test(test_doorbells_exported_in_slot_order),
                 cmocka_unit_test(test_vcpu_half_is_absent_but_present_for_the_daemon),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
