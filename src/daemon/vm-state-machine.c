@@ -31,6 +31,7 @@ static const VmTransition transitions[_VM_PHASE_MAX][_VM_EVENT_MAX] = {
                 [VM_EVENT_GUEST_EXIT] = T(STOPPING, EVENT, EVENT, LEAVE),
                 /* A worker that could not get going fails the start. */
                 [VM_EVENT_WORKER_FAILED] = TD(ABORTING, VM_REASON_LOAD_FAILED, VM_REASON_LOAD_FAILED, KILL),
+                [VM_EVENT_DEVICE_FAILED] = TD(ABORTING, VM_REASON_LOAD_FAILED, VM_REASON_LOAD_FAILED, KILL),
                 [VM_EVENT_DESTROY] = T(STOPPING, VM_REASON_KILLED, VM_REASON_KILLED, KILL | LATER),
                 [VM_EVENT_UNDEFINE] = T(STARTING, KEEP, KEEP, LATER),
         },
@@ -40,6 +41,8 @@ static const VmTransition transitions[_VM_PHASE_MAX][_VM_EVENT_MAX] = {
                 [VM_EVENT_GUEST_POWEROFF] = T(STOPPING, VM_REASON_POWEROFF, VM_REASON_POWEROFF, LEAVE),
                 [VM_EVENT_GUEST_EXIT] = T(STOPPING, EVENT, EVENT, LEAVE),
                 [VM_EVENT_WORKER_FAILED] = T(STOPPING, VM_REASON_WORKER_FAILED, VM_REASON_WORKER_FAILED, LEAVE),
+                /* Which device failed is worth saying: a VM has several. */
+                [VM_EVENT_DEVICE_FAILED] = TD(STOPPING, VM_REASON_WORKER_FAILED, VM_REASON_WORKER_FAILED, LEAVE),
                 [VM_EVENT_DESTROY] = T(STOPPING, VM_REASON_KILLED, VM_REASON_KILLED, KILL | LATER),
                 [VM_EVENT_UNDEFINE] = T(RUNNING, KEEP, KEEP, LATER),
         },
@@ -52,6 +55,7 @@ static const VmTransition transitions[_VM_PHASE_MAX][_VM_EVENT_MAX] = {
                 [VM_EVENT_GUEST_POWEROFF] = T(STOPPING, KEEP, VM_REASON_SHUTDOWN, LEAVE),
                 [VM_EVENT_GUEST_EXIT] = T(STOPPING, KEEP, EVENT, LEAVE),
                 [VM_EVENT_WORKER_FAILED] = T(STOPPING, KEEP, VM_REASON_WORKER_FAILED, LEAVE),
+                [VM_EVENT_DEVICE_FAILED] = TD(STOPPING, KEEP, VM_REASON_WORKER_FAILED, LEAVE),
                 [VM_EVENT_DESTROY] = T(STOPPING, KEEP, VM_REASON_KILLED, KILL | LATER),
                 [VM_EVENT_UNDEFINE] = T(STOP_REQUESTED, KEEP, KEEP, LATER),
         },
@@ -127,6 +131,7 @@ static const char *const event_names[_VM_EVENT_MAX] = {
         [VM_EVENT_GUEST_POWEROFF] = "guest-poweroff",
         [VM_EVENT_GUEST_EXIT] = "guest-exit",
         [VM_EVENT_WORKER_FAILED] = "worker-failed",
+        [VM_EVENT_DEVICE_FAILED] = "device-failed",
         [VM_EVENT_WORKERS_GONE] = "workers-gone",
         [VM_EVENT_DESTROY] = "destroy",
         [VM_EVENT_UNDEFINE] = "undefine",

@@ -49,6 +49,7 @@ typedef enum VmEvent {
         VM_EVENT_GUEST_POWEROFF, /* the guest powered off (exit types 0, 1, 7) */
         VM_EVENT_GUEST_EXIT,     /* any other exit; reason from the exit */
         VM_EVENT_WORKER_FAILED,  /* a worker failed or died on its own */
+        VM_EVENT_DEVICE_FAILED,  /* a device process failed or died: detail names it */
         VM_EVENT_WORKERS_GONE,   /* every worker has exited */
         VM_EVENT_DESTROY,        /* Destroy through the API */
         VM_EVENT_UNDEFINE,       /* the admin removed the definition file */

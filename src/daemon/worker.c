@@ -60,48 +60,6 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         return 0;
 }
 
-/* In the child: only async-signal-safe calls from here to execv(). */
-static _noreturn_ void worker_exec_child(const char *binary, int control_fd, char *const argv[]) {
-        sigset_t mask;
-
-        /* dup2() onto itself would keep O_CLOEXEC: clear it instead. */
-        if (control_fd == WORKER_FD_CONTROL ? fcntl(control_fd, F_SETFD, 0) < 0
-                                            : dup2(control_fd, WORKER_FD_CONTROL) < 0)
-                _exit(127);
-        /* Every fd it was not handed is closed. */
-        if (close_range(WORKER_FD_CONTROL + 1, ~0U, 0) < 0)
-                _exit(127);
-
-        sigemptyset(&mask);
-        (void) sigprocmask(SIG_SETMASK, &mask, NULL);
-        for (int sig = 1; sig < _NSIG; sig++)
-                (void) signal(sig, SIG_DFL);
-
-        execv(binary, argv);
-        _exit(127);
-}
-
-static int worker_fork_exec(const char *binary, int control_fd, char *const argv[], pid_t *ret_pid, int *ret_pidfd) {
-        int pidfd, r;
-        pid_t pid;
-
-        pid = fork();
-        if (pid < 0)
-                return negative_errno();
-        if (pid == 0)
-                worker_exec_child(binary, control_fd, argv);
-
-        pidfd = pidfd_open(pid, 0);
-        if (pidfd < 0) {
-                r = negative_errno();
-                process_kill_and_reap(pid, -EBADF);
-                return log_error_errno(r, "pidfd_open(%d) failed: %m", (int) pid);
-        }
-        *ret_pid = pid;
-        *ret_pidfd = pidfd;
-        return 0;
-}
-
 int worker_user_resolve(const char *user, uid_t *ret_uid, gid_t *ret_gid) {
         struct passwd *pw;
         uint32_t uid;
@@ -162,7 +120,7 @@ int worker_process_start(const char *binary, const WorkerIdentity *id, bool spar
         worker_end = pair[1];
 
         worker_argv_build(id, spare, &v);
-        r = worker_fork_exec(binary, worker_end, v.argv, &ret->pid, &ret->pidfd);
+        r = process_spawn_with_fds(binary, v.argv, &worker_end, 1, &ret->pid, &ret->pidfd);
         if (r < 0)
                 return r;
         ret->control_fd = TAKE_FD(daemon_end);
@@ -181,7 +139,8 @@ void worker_process_discard(WorkerProcess *p) {
 static int worker_config_build(const WorkerSpawnArgs *a, WorkerConfig *c, int *fds, size_t *ret_n_fds) {
         size_t n = 0;
 
-        if (a->n_backend_fds > HV_VCPU_EXPORT_FDS_MAX || a->n_irqfds > WORKER_IRQFDS_MAX)
+        if (a->n_backend_fds > HV_VCPU_EXPORT_FDS_MAX || a->n_irqfds > WORKER_IRQFDS_MAX ||
+            a->n_virtio > WORKER_VIRTIO_MAX)
                 return -E2BIG;
         *c = (WorkerConfig) {
                 .type = WORKER_MSG_CONFIG,
@@ -193,6 +152,7 @@ static int worker_config_build(const WorkerSpawnArgs *a, WorkerConfig *c, int *f
                 /* A device that is not there has no line either. */
                 .pl011_spi = a->pl011_base != UINT64_MAX ? a->pl011_spi : UINT32_MAX,
                 .pl061_spi = a->pl061_base != UINT64_MAX ? a->pl061_spi : UINT32_MAX,
+                .n_virtio = (uint32_t) a->n_virtio,
         };
         if (strlen(a->backend) >= sizeof(c->backend) || strlen(a->vm_name) >= sizeof(c->vm))
                 return -ENAMETOOLONG;
@@ -207,6 +167,12 @@ static int worker_config_build(const WorkerSpawnArgs *a, WorkerConfig *c, int *f
                 c->irq_labels[i] = a->irq_labels[i];
                 fds[n++] = a->irqfds[i];
         }
+        for (size_t i = 0; i < a->n_virtio; i++) {
+                c->virtio_base[i] = a->virtio_bases[i];
+                fds[n++] = a->virtio_regs_fds[i];
+        }
+        for (size_t i = 0; i < a->n_virtio; i++)
+                fds[n++] = a->virtio_kick_fds[i];
         *ret_n_fds = n;
         return 0;
 }

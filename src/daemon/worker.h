@@ -72,6 +72,11 @@ typedef struct WorkerSpawnArgs {
         uint64_t pl061_base; /* UINT64_MAX: none */
         uint32_t pl011_spi;  /* their interrupt lines (doorbell labels) */
         uint32_t pl061_spi;
+        /* virtio-mmio transports: where, their register pages, their kick eventfds */
+        const uint64_t *virtio_bases;
+        const int *virtio_regs_fds;
+        const int *virtio_kick_fds;
+        size_t n_virtio;
 } WorkerSpawnArgs;
 
 /* Resolves --worker-user= (a user name or a numeric uid; a uid without a

@@ -27,6 +27,18 @@ int worker_config_validate(const WorkerConfig *c, size_t n_fds) {
         if (c->n_irqfds > WORKER_IRQFDS_MAX)
                 return log_error_errno(-EBADMSG, "worker config: %" PRIu32 " irqfds, at most %d", c->n_irqfds,
                                        WORKER_IRQFDS_MAX);
+        if (c->n_virtio > WORKER_VIRTIO_MAX)
+                return log_error_errno(-EBADMSG, "worker config: %" PRIu32 " virtio devices, at most %d", c->n_virtio,
+                                       WORKER_VIRTIO_MAX);
+        for (uint32_t i = 0; i < c->n_virtio; i++) {
+                /* 0x200-byte windows: no wrap, no overlap, so an MMIO address finds one device. */
+                if (c->virtio_base[i] > UINT64_MAX - 0x200)
+                        return log_error_errno(-EBADMSG, "worker config: virtio device %" PRIu32 " wraps", i);
+                for (uint32_t j = 0; j < i; j++)
+                        if (c->virtio_base[i] < c->virtio_base[j] + 0x200 && c->virtio_base[j] < c->virtio_base[i] + 0x200)
+                                return log_error_errno(-EBADMSG, "worker config: virtio devices %" PRIu32 " and %" PRIu32
+                                                       " overlap", j, i);
+        }
         if (n_fds != worker_config_n_fds(c))
                 return log_error_errno(-EBADMSG, "worker config: %zu fds attached, it describes %zu", n_fds,
                                        worker_config_n_fds(c));

@@ -22,7 +22,9 @@
 #define WORKER_FD_DEVICES 5 /* memfd: device state shared by the workers of one VM;
                              * opaque to the daemon, which never emulates devices */
 #define WORKER_FD_BACKEND 6 /* first of n_backend_fds backend fds (hv vcpu_export),
-                             * then the n_irqfds eventfds, in that order */
+                             * then the n_irqfds eventfds, then per virtio
+                             * device its register page, then per virtio
+                             * device its kick eventfd, in that order */
 /*
  * The daemon kicks a worker out of a blocking run with WORKER_KICK_SIGNAL; the
  * worker then reads pending control messages (WORKER_MSG_STOP: leave, exit 0).
@@ -72,12 +74,18 @@ _Static_assert(offsetof(WorkerMessage, step) == 48, "WorkerMessage layout is par
 #define WORKER_IRQFDS_MAX 4
 #define WORKER_CONFIG_NAME_MAX 64 /* VM_NAME_MAX */
 
-/* fds a WorkerConfig carries: console, device page, backend fds, irqfds. */
+/* virtio-mmio transports a worker answers for (their register pages are
+ * shared with the device processes, device-protocol.h). */
+#define WORKER_VIRTIO_MAX 16
+
+/* fds a WorkerConfig carries: console, device page, backend fds, irqfds,
+ * virtio register pages, virtio kick eventfds. */
 #define WORKER_CONFIG_FDS_MIN 3
-#define WORKER_CONFIG_FDS_MAX (2 + HV_VCPU_EXPORT_FDS_MAX + WORKER_IRQFDS_MAX)
+#define WORKER_CONFIG_FDS_MAX (2 + HV_VCPU_EXPORT_FDS_MAX + WORKER_IRQFDS_MAX + 2 * WORKER_VIRTIO_MAX)
 
 /* daemon → worker, once: which vCPU of which VM it runs and how. Sent with
- * console, device page, backend fds and irqfds attached in that order. */
+ * console, device page, backend fds, irqfds, virtio register pages and
+ * virtio kick eventfds attached in that order. */
 typedef struct WorkerConfig {
         uint32_t type;          /* WORKER_MSG_CONFIG */
         uint32_t vcpu;
@@ -90,10 +98,13 @@ typedef struct WorkerConfig {
         uint32_t pl061_spi;
         char backend[16];       /* NUL-terminated hv backend name */
         char vm[WORKER_CONFIG_NAME_MAX + 1]; /* NUL-terminated */
-        uint8_t reserved[7];    /* zero */
+        uint8_t reserved[3];    /* zero */
+        uint32_t n_virtio;      /* 0 .. WORKER_VIRTIO_MAX */
+        uint64_t virtio_base[WORKER_VIRTIO_MAX]; /* each transport's VIRTIO_MMIO_WINDOW, non-overlapping */
 } WorkerConfig;
 
-_Static_assert(sizeof(WorkerConfig) == 144, "WorkerConfig layout is part of the worker ABI");
+_Static_assert(sizeof(WorkerConfig) == 272, "WorkerConfig layout is part of the worker ABI");
+_Static_assert(offsetof(WorkerConfig, n_virtio) == 140, "WorkerConfig layout is part of the worker ABI");
 _Static_assert(offsetof(WorkerConfig, irq_labels) == 16, "WorkerConfig layout is part of the worker ABI");
 _Static_assert(offsetof(WorkerConfig, pl011_base) == 32, "WorkerConfig layout is part of the worker ABI");
 _Static_assert(offsetof(WorkerConfig, backend) == 56, "WorkerConfig layout is part of the worker ABI");
@@ -101,7 +112,7 @@ _Static_assert(offsetof(WorkerConfig, vm) == 72, "WorkerConfig layout is part of
 
 /* The fds of one configuration, in the order they travel. */
 static inline size_t worker_config_n_fds(const WorkerConfig *c) {
-        return 2 + (size_t) c->n_backend_fds + c->n_irqfds;
+        return 2 + (size_t) c->n_backend_fds + c->n_irqfds + 2 * (size_t) c->n_virtio;
 }
 
 /* Checks a configuration before it is sent or used: known type, counts in

@@ -16,23 +16,25 @@
 /* Where each event leads from each phase; "-" where it is not allowed
  * (requests refused with InvalidState, anything else ignored). Columns in
  * VmEvent order: start, start-failed, ready, stop, stop-timeout, kill,
- * guest-poweroff, guest-exit, worker-failed, workers-gone, destroy,
+ * guest-poweroff, guest-exit, worker-failed, device-failed, workers-gone, destroy,
  * undefine. */
 static const struct {
         VmPhase phase;
         const char *next[_VM_EVENT_MAX];
 } expected[] = {
-        { VM_PHASE_DEFINED, { "starting", "-", "-", "-", "-", "-", "-", "-", "-", "-", "defined", "defined" } },
-        { VM_PHASE_STARTING, { "-", "failed", "running", "-", "-", "stopping", "stopping", "stopping", "aborting", "-",
-                               "stopping", "starting" } },
-        { VM_PHASE_RUNNING, { "-", "-", "-", "stop-requested", "-", "stopping", "stopping", "stopping", "stopping", "-",
-                              "stopping", "running" } },
+        { VM_PHASE_DEFINED, { "starting", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "defined", "defined" } },
+        { VM_PHASE_STARTING, { "-", "failed", "running", "-", "-", "stopping", "stopping", "stopping", "aborting",
+                               "aborting", "-", "stopping", "starting" } },
+        { VM_PHASE_RUNNING, { "-", "-", "-", "stop-requested", "-", "stopping", "stopping", "stopping", "stopping",
+                              "stopping", "-", "stopping", "running" } },
         { VM_PHASE_STOP_REQUESTED, { "-", "-", "-", "stop-requested", "stopping", "stopping", "stopping", "stopping",
-                                     "stopping", "-", "stopping", "stop-requested" } },
-        { VM_PHASE_STOPPING, { "-", "-", "-", "-", "-", "stopping", "-", "-", "-", "stopped", "stopping", "stopping" } },
-        { VM_PHASE_ABORTING, { "-", "-", "-", "-", "-", "stopping", "-", "-", "-", "failed", "aborting", "aborting" } },
-        { VM_PHASE_STOPPED, { "starting", "-", "-", "-", "-", "-", "-", "-", "-", "-", "stopped", "stopped" } },
-        { VM_PHASE_FAILED, { "starting", "-", "-", "-", "-", "-", "-", "-", "-", "-", "failed", "failed" } },
+                                     "stopping", "stopping", "-", "stopping", "stop-requested" } },
+        { VM_PHASE_STOPPING, { "-", "-", "-", "-", "-", "stopping", "-", "-", "-", "-", "stopped", "stopping",
+                               "stopping" } },
+        { VM_PHASE_ABORTING, { "-", "-", "-", "-", "-", "stopping", "-", "-", "-", "-", "failed", "aborting",
+                               "aborting" } },
+        { VM_PHASE_STOPPED, { "starting", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "stopped", "stopped" } },
+        { VM_PHASE_FAILED, { "starting", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "failed", "failed" } },
 };
 
 static void test_every_phase_and_event_leads_where_design_says(void **state) {
@@ -120,7 +122,8 @@ static void test_stop_timeout_forces_the_vm_off_with_the_reason_killed(void **st
 /* Once the way out is decided, later exits do not change it; a forced
  * stop does. */
 static void test_first_exit_decides_but_kill_overrides(void **state) {
-        static const VmEvent later[] = { VM_EVENT_GUEST_POWEROFF, VM_EVENT_GUEST_EXIT, VM_EVENT_WORKER_FAILED };
+        static const VmEvent later[] = { VM_EVENT_GUEST_POWEROFF, VM_EVENT_GUEST_EXIT, VM_EVENT_WORKER_FAILED,
+                                         VM_EVENT_DEVICE_FAILED };
 
         for (size_t i = 0; i < ELEMENTSOF(later); i++) {
                 assert_null(vm_transition_lookup(VM_PHASE_STOPPING, later[i]));
@@ -148,6 +151,23 @@ static void test_worker_failure_fails_a_start_and_stops_a_running_vm(void **stat
         assert_int_equal(t->reason, VM_REASON_FINAL);
         assert_true(t->actions & VM_DO_TEAR_DOWN);
         assert_true(t->actions & VM_DO_LIFECYCLE);
+}
+
+/* A device process that dies ends the VM worker-failed too, but the
+ * reason names the device: a VM has several. */
+static void test_device_failure_names_the_device(void **state) {
+        static const VmPhase active[] = { VM_PHASE_RUNNING, VM_PHASE_STOP_REQUESTED };
+        const VmTransition *t = must(VM_PHASE_STARTING, VM_EVENT_DEVICE_FAILED);
+
+        assert_int_equal(t->reason, VM_REASON_LOAD_FAILED);
+        assert_true(t->actions & VM_DO_WORKERS_KILL);
+        assert_true(t->record_detail);
+        for (size_t i = 0; i < ELEMENTSOF(active); i++) {
+                t = must(active[i], VM_EVENT_DEVICE_FAILED);
+                assert_int_equal(t->final_reason, VM_REASON_WORKER_FAILED);
+                assert_true(t->actions & VM_DO_WORKERS_LEAVE);
+                assert_true(t->record_detail);
+        }
 }
 
 static void test_start_brings_up_and_a_failed_start_tears_down(void **state) {
@@ -220,6 +240,7 @@ int main(void) {
                 cmocka_unit_test(test_stop_timeout_forces_the_vm_off_with_the_reason_killed),
                 cmocka_unit_test(test_first_exit_decides_but_kill_overrides),
                 cmocka_unit_test(test_worker_failure_fails_a_start_and_stops_a_running_vm),
+                cmocka_unit_test(test_device_failure_names_the_device),
                 cmocka_unit_test(test_start_brings_up_and_a_failed_start_tears_down),
                 cmocka_unit_test(test_destroy_and_undefine),
                 cmocka_unit_test(test_inactive_phases_never_touch_workers),

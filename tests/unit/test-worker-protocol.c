@@ -123,6 +123,37 @@ static void test_config_validation_refuses_inconsistent_records(void **state) {
         close_fds(fds, 5);
 }
 
+/* virtio transports travel as a page and a kick eventfd each; their
+ * windows must not overlap, or an MMIO address would find two devices. */
+static void test_config_virtio_devices_count_and_do_not_overlap(void **state) {
+        WorkerConfig c = valid_config(), got;
+        int fds[9], got_fds[WORKER_CONFIG_FDS_MAX];
+        size_t n_got = 0;
+
+        c.n_virtio = 2;
+        c.virtio_base[0] = 0x0a000000;
+        c.virtio_base[1] = 0x0a000200;
+        assert_int_equal(worker_config_n_fds(&c), 9);
+        assert_int_equal(worker_config_validate(&c, 5), -EBADMSG);
+        open_eventfds(fds, 9);
+        assert_int_equal(worker_config_send(sock[0], &c, fds, 9), 0);
+        assert_int_equal(worker_config_receive(sock[1], &got, got_fds, &n_got), 1);
+        assert_int_equal(n_got, 9);
+        assert_int_equal(got.n_virtio, 2);
+        assert_true(got.virtio_base[1] == 0x0a000200);
+        for (size_t i = 0; i < 9; i++)
+                assert_same_file(fds[i], got_fds[i]);
+        close_fds(got_fds, n_got);
+        close_fds(fds, 9);
+
+        c.virtio_base[1] = 0x0a0001fc; /* inside the first window */
+        assert_int_equal(worker_config_validate(&c, 9), -EBADMSG);
+        c.virtio_base[1] = UINT64_MAX - 0x100; /* wraps */
+        assert_int_equal(worker_config_validate(&c, 9), -EBADMSG);
+        c.n_virtio = WORKER_VIRTIO_MAX + 1;
+        assert_int_equal(worker_config_validate(&c, worker_config_n_fds(&c)), -EBADMSG);
+}
+
 /* Whatever arrives malformed is refused, and the fds it carried are closed. */
 static void assert_receive_refuses(const void *buf, size_t size, size_t n_fds) {
         union {
@@ -335,6 +366,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_config_round_trip_with_fds_in_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config_validation_refuses_inconsistent_records, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_config_virtio_devices_count_and_do_not_overlap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config_receive_refuses_malformed_and_closes_its_fds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config_receive_reports_hangup, setup, teardown),
                 cmocka_unit_test(test_decode_accepts_what_workers_say),
