@@ -16,6 +16,7 @@
 
 #include "device-process.h"
 #include "device-protocol.h"
+#include "id-util.h"
 #include "log.h"
 #include "process-util.h"
 #include "virtio-blk.h"

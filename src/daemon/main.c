@@ -28,6 +28,7 @@ static void help(void) {
                "     --runtime-dir=DIR      Sockets (default $RUNTIME_DIRECTORY or /run/gunyahd)\n"
                "     --config-dir=DIR       Admin VM definitions (default " GUNYAH_SYSCONFDIR "/gunyah/vms)\n"
                "     --worker-binary=PATH   gunyah-vcpu (default " GUNYAH_LIBEXECDIR "/gunyah/gunyah-vcpu)\n"
+               "     --device-binary=PATH   gunyah-device (default " GUNYAH_LIBEXECDIR "/gunyah/gunyah-device)\n"
                "     --worker-user=NAME|UID vCPU workers run as this user (default " GUNYAH_WORKER_USER_DEFAULT ")\n"
                "     --no-sandbox           DEBUG ONLY: run vCPU workers without their sandbox\n"
 #if GUNYAH_SANDBOX_TEST_HOOKS
@@ -50,6 +51,7 @@ enum {
         ARG_RUNTIME_DIR,
         ARG_CONFIG_DIR,
         ARG_WORKER_BINARY,
+        ARG_DEVICE_BINARY,
         ARG_NO_SANDBOX,
         ARG_WORKER_USER,
         ARG_WORKER_TEST_HOOK,
@@ -67,6 +69,7 @@ static const struct {
         { ARG_RUNTIME_DIR, offsetof(ManagerConfig, runtime_dir) },
         { ARG_CONFIG_DIR, offsetof(ManagerConfig, config_dir) },
         { ARG_WORKER_BINARY, offsetof(ManagerConfig, worker_binary) },
+        { ARG_DEVICE_BINARY, offsetof(ManagerConfig, device_binary) },
 };
 
 /* One option: 0 when taken, 1 when gunyahd should exit successfully (--help), -errno. */
@@ -139,6 +142,7 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
                 { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
                 { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
                 { "worker-binary", required_argument, NULL, ARG_WORKER_BINARY },
+                { "device-binary", required_argument, NULL, ARG_DEVICE_BINARY },
                 { "no-sandbox", no_argument, NULL, ARG_NO_SANDBOX },
                 { "worker-user", required_argument, NULL, ARG_WORKER_USER },
 #if GUNYAH_SANDBOX_TEST_HOOKS

@@ -169,6 +169,9 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         if (r >= 0)
                 r = pick_dir(c->worker_binary, "GUNYAH_VCPU_BINARY", GUNYAH_LIBEXECDIR "/gunyah/gunyah-vcpu",
                              &m->worker_binary);
+        if (r >= 0)
+                r = pick_dir(c->device_binary, "GUNYAH_DEVICE_BINARY", GUNYAH_LIBEXECDIR "/gunyah/gunyah-device",
+                             &m->device_binary);
         if (r < 0)
                 return log_oom();
         if (asprintf(&m->vm_state_dir, "%s/vms", m->state_dir) < 0)
@@ -243,6 +246,7 @@ Manager *manager_free(Manager *m) {
         free(m->runtime_dir);
         free(m->config_dir);
         free(m->worker_binary);
+        free(m->device_binary);
         free(m->worker_user);
         free(m->worker_test_hook);
         free(m);

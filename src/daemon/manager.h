@@ -25,6 +25,7 @@ typedef struct ManagerConfig {
         const char *runtime_dir;
         const char *config_dir;    /* admin definitions, /etc/gunyah/vms */
         const char *worker_binary;
+        const char *device_binary;
         const char *worker_user;      /* NAME or UID the sandboxed workers run as */
         const char *worker_test_hook; /* TEST ONLY (hook builds): "VM:ATTEMPT" */
         bool no_sandbox;
@@ -51,6 +52,7 @@ struct Manager {
         char *runtime_dir;
         char *config_dir;
         char *worker_binary;
+        char *device_binary;    /* gunyah-device: checked when a VM with devices starts */
         char *worker_user;      /* resolved at each VM start (docs/sandbox.md) */
         char *worker_test_hook; /* TEST ONLY: "VM:ATTEMPT", hook builds only */
         bool no_sandbox;

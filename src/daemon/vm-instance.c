@@ -18,6 +18,7 @@
 #include "process-util.h"
 #include "macro.h"
 #include "manager.h"
+#include "vm-instance-devices.h"
 #include "vm-instance.h"
 #include "vm.h"
 #include "worker-protocol.h"
@@ -74,7 +75,8 @@ static HvMemAccess mem_access_of(VmMemoryMode mode) {
 }
 
 static int load_guest_memory(VmInstance *i, const VmBootImages *boot, char *errbuf, size_t errlen) {
-        uint64_t size = i->vm->spec->memory.size;
+        /* Everything loaded lies below the swiotlb pool, in the first memory. */
+        uint64_t size = boot->layout.ram_size - boot->layout.swiotlb_size;
         void *ram;
         int r;
 
@@ -157,7 +159,11 @@ static const char *worker_test_hook_for(const Vm *vm) {
 static int spawn_workers(VmInstance *i, const VmLayout *layout, int console_worker_fd, uid_t uid, gid_t gid) {
         Vm *vm = i->vm;
         Manager *m = vm->manager;
+        uint64_t virtio_bases[VM_INSTANCE_DEVICES_MAX];
+        int virtio_regs[VM_INSTANCE_DEVICES_MAX], virtio_kicks[VM_INSTANCE_DEVICES_MAX];
         int r;
+
+        vm_instance_virtio_for_workers(i, virtio_bases, virtio_regs, virtio_kicks);
 
         i->workers = calloc(vm->spec->vcpus, sizeof(Worker *));
         if (!i->workers)
@@ -193,6 +199,10 @@ static int spawn_workers(VmInstance *i, const VmLayout *layout, int console_work
                         .irqfds = m->ops->vcpu_irq_line ? NULL : i->irqfds,
                         .irq_labels = i->irq_labels,
                         .n_irqfds = m->ops->vcpu_irq_line ? 0 : i->n_irqfds,
+                        .virtio_bases = virtio_bases,
+                        .virtio_regs_fds = virtio_regs,
+                        .virtio_kick_fds = virtio_kicks,
+                        .n_virtio = i->n_devices,
                 };
                 r = worker_spawn(vm, m->event, &args, m->pool, &i->workers[v]);
                 if (r < 0)
@@ -281,22 +291,13 @@ static int bring_up(VmInstance *i, const char **ret_step, char *errbuf, size_t e
         const VmLayout *l = &boot->layout;
 
         STEP("create-vm", ops->vm_create(m->backend, &i->hv));
-        STEP("create-guest-memory", ops->guest_mem_create(i->hv, vm->spec->memory.size, &i->guest_mem_fd));
-        HvMemBinding binding = {
-                .guest_addr = l->ram_base,
-                .offset = 0,
-                .size = vm->spec->memory.size,
-                .guest_mem_fd = i->guest_mem_fd,
-                .access = mem_access_of(vm->spec->memory.mode),
-                .prot = HV_PROT_RWX,
-                .label = 0,
-        };
-        STEP("map-memory", ops->map_mem(i->hv, &binding));
+        STEP("create-guest-memory", vm_instance_create_memory(i, l, mem_access_of(vm->spec->memory.mode)));
         STEP("load-images", load_guest_memory(i, boot, errbuf, errlen));
         STEP("set-dtb-config", ops->set_dtb_config(i->hv, l->dtb_addr, l->dtb_window));
         STEP("set-boot-context", set_boot_context(i, l, have_boot_context));
         STEP("add-vcpu", add_vcpus(i));
         STEP("add-irqfds", add_irqfds(i, l));
+        STEP("prepare-devices", vm_instance_prepare_devices(i, l, errbuf, errlen));
 
         /* Kept for GetDeviceTree. */
         i->dtb = TAKE_PTR(boot->dtb);
@@ -304,6 +305,7 @@ static int bring_up(VmInstance *i, const char **ret_step, char *errbuf, size_t e
 
         STEP("create-devices", create_devices_page(i));
         STEP("create-console", open_console(i, &console_worker_fd));
+        STEP("start-devices", vm_instance_spawn_devices(i, l, worker_uid, worker_gid));
         STEP("start", start_vm(i, errbuf, errlen));
         STEP("spawn-workers", spawn_workers(i, l, console_worker_fd, worker_uid, worker_gid));
         *ret_step = NULL;
@@ -320,6 +322,7 @@ int vm_instance_new(Vm *vm, VmInstance **ret, const char **ret_step, char *errbu
         *i = (VmInstance) {
                 .vm = vm,
                 .guest_mem_fd = -EBADF,
+                .swiotlb_mem_fd = -EBADF,
                 .devices_fd = -EBADF,
                 .console_read_fd = -EBADF,
         };
@@ -342,12 +345,15 @@ VmInstance *vm_instance_free(VmInstance *i) {
                 worker_free(wk);
         }
         free(i->workers);
+        /* Devices next: they hold guest memory and the images' locks. */
+        vm_instance_free_devices(i);
         sd_event_source_disable_unref(i->grace_timer);
         sd_event_source_disable_unref(i->gone_event);
 
         if (i->hv)
                 i->vm->manager->ops->vm_destroy(i->hv);
         safe_close(i->guest_mem_fd);
+        safe_close(i->swiotlb_mem_fd);
         safe_close(i->devices_fd);
         for (size_t q = 0; q < i->n_irqfds; q++)
                 safe_close(i->irqfds[q]);

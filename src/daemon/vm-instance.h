@@ -24,11 +24,16 @@
 
 typedef struct Vm Vm;
 typedef struct Worker Worker;
+typedef struct DeviceProcess DeviceProcess;
+
+/* One per virtio-mmio transport of the layout. */
+#define VM_INSTANCE_DEVICES_MAX 32
 
 typedef struct VmInstance {
         Vm *vm;
         HvVm *hv;
-        int guest_mem_fd;
+        int guest_mem_fd;    /* RAM, or the part below the swiotlb pool */
+        int swiotlb_mem_fd;  /* memory.swiotlb: shared while the rest is lent; -EBADF without */
         int devices_fd;      /* shared device page handed to every worker */
         int console_read_fd; /* read end of the console pipe */
         sd_event_source *console_source;
@@ -37,6 +42,8 @@ typedef struct VmInstance {
         int irqfds[WORKER_IRQFDS_MAX]; /* eventfds registered as irqfds, one per DT doorbell */
         uint32_t irq_labels[WORKER_IRQFDS_MAX];
         size_t n_irqfds;
+        DeviceProcess *devices[VM_INSTANCE_DEVICES_MAX]; /* virtio devices, in layout order */
+        size_t n_devices;
         void *dtb;
         size_t dtb_size;
         sd_event_source *grace_timer; /* workers asked to leave: kill the rest when it fires */

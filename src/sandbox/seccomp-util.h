@@ -26,6 +26,11 @@ typedef struct SeccompRule {
         { .nr = SCMP_SYS(sys), .name = #sys, .has_arg = true,                            \
           .arg = { .arg = (i), .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t) (value) },   \
           .reason = (why) }
+/* Allowed only when argument i >= value (unsigned). */
+#define SECCOMP_ALLOW_IF_GE(sys, i, value, why)                                          \
+        { .nr = SCMP_SYS(sys), .name = #sys, .has_arg = true,                            \
+          .arg = { .arg = (i), .op = SCMP_CMP_GE, .datum_a = (scmp_datum_t) (value) },   \
+          .reason = (why) }
 /* Allowed only when (argument i & mask) equals value. */
 #define SECCOMP_ALLOW_IF_MASKED_EQ(sys, i, mask, value, why)                             \
         { .nr = SCMP_SYS(sys), .name = #sys, .has_arg = true,                            \

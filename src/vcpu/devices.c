@@ -12,6 +12,7 @@
 #include "pl011.h"
 #include "pl061.h"
 #include "time-util.h"
+#include "virtio-transports.h"
 #include "worker-protocol.h"
 
 #define DEVICE_PAGE_MAGIC UINT32_C(0x47594456) /* "VDYG" */
@@ -43,6 +44,7 @@ struct Devices {
         uint32_t pl061_spi;
         DevicesIrqLineFn irq_line; /* NULL: lines are not driven */
         void *irq_userdata;
+        VirtioTransports virtio;
         uint64_t unhandled;
         uint64_t unhandled_logged_usec;
         unsigned unhandled_logged;
@@ -76,6 +78,7 @@ static void page_init_once(DevicePage *p) {
 int devices_open(int page_fd, int console_fd, uint32_t vcpu, const DevicesConfig *config, Devices **ret) {
         Devices *d;
         void *p;
+        int r;
 
         p = mmap(NULL, WORKER_DEVICES_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, page_fd, 0);
         if (p == MAP_FAILED)
@@ -93,6 +96,12 @@ int devices_open(int page_fd, int console_fd, uint32_t vcpu, const DevicesConfig
         d->pl011_spi = config->pl011_spi;
         d->pl061_spi = config->pl061_spi;
         page_init_once(d->page);
+        r = virtio_transports_open(&d->virtio, config->virtio_bases, config->n_virtio, config->virtio_regs_fd,
+                                   config->virtio_kick_fd);
+        if (r < 0) {
+                devices_close(d);
+                return r;
+        }
         *ret = d;
         return 0;
 }
@@ -117,6 +126,7 @@ void devices_close(Devices *d) {
         if (!d)
                 return;
         console_flush(d);
+        virtio_transports_close(&d->virtio);
         munmap(d->page, WORKER_DEVICES_SIZE);
         free(d);
 }
@@ -217,6 +227,14 @@ void devices_handle_mmio(Devices *d, struct gunyah_vcpu_run *run) {
                         ok = pl061_read(&d->page->gpio, off, run->mmio.len, &value);
                 spin_unlock(&d->page->gpio_lock);
                 r = ok ? 0 : -ENXIO;
+        } else {
+                if (run->mmio.is_write)
+                        value = data_to_u64(run);
+                r = virtio_transports_access(&d->virtio, addr, run->mmio.len, run->mmio.is_write, &value);
+                if (r >= 0 && !run->mmio.is_write)
+                        u64_to_data(run, value);
+                if (r >= 0)
+                        return; /* virtio lines are the device process's */
         }
 
         if (r < 0) {

@@ -22,6 +22,12 @@ typedef struct DevicesConfig {
         uint64_t pl061_base; /* UINT64_MAX: no power button */
         uint32_t pl011_spi;  /* doorbell label (SPI) of its line; UINT32_MAX: none */
         uint32_t pl061_spi;
+        /* virtio-mmio transports: bases, and the fds of their first
+         * register page and first kick eventfd (the rest follow) */
+        const uint64_t *virtio_bases;
+        unsigned n_virtio;
+        int virtio_regs_fd;
+        int virtio_kick_fd;
 } DevicesConfig;
 
 /* Drives an interrupt line (the backend's vcpu_irq_line). */

@@ -247,9 +247,12 @@ static void set_log_prefix(const WorkerConfig *c) {
 
 /* Attaches to the vCPU and maps the devices; kick handler and lines. */
 static int attach(const WorkerConfig *c, Devices **ret) {
+        int first_virtio_fd = WORKER_FD_BACKEND + (int) (c->n_backend_fds + c->n_irqfds);
         const DevicesConfig dc = {
                 .pl011_base = c->pl011_base, .pl061_base = c->pl061_base,
                 .pl011_spi = c->pl011_spi, .pl061_spi = c->pl061_spi,
+                .virtio_bases = c->virtio_base, .n_virtio = c->n_virtio,
+                .virtio_regs_fd = first_virtio_fd, .virtio_kick_fd = first_virtio_fd + (int) c->n_virtio,
         };
         /* No SA_RESTART: a kick must interrupt a blocking run. */
         struct sigaction sa = { .sa_handler = on_kick };
@@ -301,8 +304,8 @@ static int enter_vm_sandbox(const WorkerOptions *o, const WorkerConfig *c) {
 
         if (o->no_sandbox)
                 return 0;
-        /* the irqfds follow the backend fds and stay open too */
-        r = sandbox_confine(WORKER_FD_BACKEND + c->n_backend_fds + c->n_irqfds - 1, &step);
+        /* the irqfds, virtio register pages and kicks follow the backend fds and stay open too */
+        r = sandbox_confine(WORKER_FD_BACKEND + c->n_backend_fds + c->n_irqfds + 2 * c->n_virtio - 1, &step);
 #if GUNYAH_SANDBOX_TEST_HOOKS
         if (r >= 0 && o->test_hook == TEST_HOOK_LAYERS)
                 r = test_hook_check_layers(&step);
@@ -310,7 +313,9 @@ static int enter_vm_sandbox(const WorkerOptions *o, const WorkerConfig *c) {
 #endif
         if (r >= 0) {
                 step = "sandbox-seccomp";
-                r = sandbox_seccomp_install(ops->name, log_only);
+                r = sandbox_seccomp_install(ops->name, log_only,
+                                            WORKER_FD_BACKEND + (int) (c->n_backend_fds + c->n_irqfds + c->n_virtio),
+                                            c->n_virtio);
         }
         if (r < 0) /* sent before the filter, or allowed by it: send is */
                 return fail_at(c->vcpu, r, strna(step), NULL);

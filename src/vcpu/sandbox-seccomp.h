@@ -28,5 +28,6 @@ int sandbox_seccomp_install_idle(void);
 /* Installs the backend's allow-list, default action kill-process. Last: after
  * it nothing but the run loop's syscalls work. Stacks on the idle filter.
  * log_only (test-hook builds only) logs instead of killing, to discover what
- * a backend needs. */
-int sandbox_seccomp_install(const char *backend, bool log_only);
+ * a backend needs. The n_kicks virtio kick eventfds from first_kick_fd may
+ * be written, and a reset may wait for its device (futex). */
+int sandbox_seccomp_install(const char *backend, bool log_only, int first_kick_fd, size_t n_kicks);

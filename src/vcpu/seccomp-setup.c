@@ -13,9 +13,12 @@
  */
 #include <sys/prctl.h>
 
+#include <linux/futex.h>
+
 #include "gunyah-abi.h"
 #include "macro.h"
 #include "sandbox-seccomp.h"
+#include "worker-protocol.h"
 
 static const SeccompRule rules[] = {
         SECCOMP_ALLOW(recvmsg, "receive the WorkerConfig and its fds (SCM_RIGHTS) on fd 3"),
@@ -34,6 +37,10 @@ static const SeccompRule rules[] = {
         SECCOMP_ALLOW(setrlimit, "sandbox-rlimits, where setrlimit() is its own syscall"),
         SECCOMP_ALLOW_IF_EQ(prctl, 0, PR_SET_NO_NEW_PRIVS, "libseccomp sets no_new_privs again before loading the backend's filter"),
         SECCOMP_ALLOW(seccomp, "load the backend's filter on top of this one"),
+        /* Which fds the virtio kicks are is known once configured: the
+         * run filter allows exactly those (sandbox_seccomp_install()). */
+        SECCOMP_ALLOW_IF_GE(write, 0, WORKER_FD_BACKEND + 2, "kick a virtio device (its eventfd follows the backend fds)"),
+        SECCOMP_ALLOW_IF_EQ(futex, 1, FUTEX_WAIT, "a driver's virtio reset waits for its device (register page)"),
 };
 
 const SeccompTable seccomp_table_setup = {

@@ -53,7 +53,7 @@ static int install(const char *backend) {
                         return 0;
                 backend += 5;
         }
-        return sandbox_seccomp_install(backend, false);
+        return sandbox_seccomp_install(backend, false, 0, 0);
 }
 
 /* Runs attempt() in a child under backend's filter; returns the child's
@@ -310,10 +310,10 @@ static void test_backend_filter_narrows_the_idle_one(void **state) {
 
 static void test_unknown_backend_is_refused(void **state) {
         assert_null(seccomp_table_for_backend("qemu"));
-        assert_int_equal(sandbox_seccomp_install("qemu", false), -EPROTONOSUPPORT);
+        assert_int_equal(sandbox_seccomp_install("qemu", false, 0, 0), -EPROTONOSUPPORT);
         /* A backend this build leaves out has no filter either. */
         if (!hv_backend_lookup("sim"))
-                assert_int_equal(sandbox_seccomp_install("sim", false), -EPROTONOSUPPORT);
+                assert_int_equal(sandbox_seccomp_install("sim", false, 0, 0), -EPROTONOSUPPORT);
 }
 
 static void test_every_rule_has_a_reason(void **state) {

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The virtio devices of a running instance: guest memory they may reach,
+ * one DeviceProcess each (device-process.c), what the vCPU workers need
+ * to answer their registers. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "device-process.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "vm-instance-devices.h"
+#include "vm.h"
+
+int vm_instance_create_memory(VmInstance *i, const VmLayout *l, HvMemAccess access) {
+        const HvBackendOps *ops = i->vm->manager->ops;
+        uint64_t below = l->ram_size - l->swiotlb_size;
+        int r;
+
+        r = ops->guest_mem_create(i->hv, below, &i->guest_mem_fd);
+        if (r < 0)
+                return r;
+        r = ops->map_mem(i->hv, &(HvMemBinding) {
+                .guest_addr = l->ram_base,
+                .size = below,
+                .guest_mem_fd = i->guest_mem_fd,
+                .access = access,
+                .prot = HV_PROT_RWX,
+        });
+        if (r < 0 || l->swiotlb_size == 0)
+                return r;
+        /* Its own memory, so that a device process handed it can reach
+         * nothing else (virtio-on-gunyah §2). */
+        r = ops->guest_mem_create(i->hv, l->swiotlb_size, &i->swiotlb_mem_fd);
+        if (r < 0)
+                return r;
+        return ops->map_mem(i->hv, &(HvMemBinding) {
+                .guest_addr = l->swiotlb_addr,
+                .size = l->swiotlb_size,
+                .guest_mem_fd = i->swiotlb_mem_fd,
+                .access = HV_MEM_SHARE,
+                .prot = HV_PROT_RWX,
+                .label = 1,
+        });
+}
+
+int vm_instance_prepare_devices(VmInstance *i, const VmLayout *l, char *errbuf, size_t errlen) {
+        Vm *vm = i->vm;
+        int r;
+
+        for (uint32_t k = 0; k < l->n_devices && k < VM_INSTANCE_DEVICES_MAX; k++) {
+                const VmLayoutDevice *where = &l->devices[k];
+
+                if (where->kind != VM_DEVICE_VIRTIO_BLK || where->spec_index >= vm->spec->n_disks)
+                        return -EINVAL;
+                r = device_process_prepare_disk(vm, vm->manager->ops, i->hv, where, &vm->spec->disks[where->spec_index],
+                                                &i->devices[i->n_devices], errbuf, errlen);
+                if (r < 0)
+                        return r;
+                i->n_devices++;
+        }
+        return 0;
+}
+
+int vm_instance_spawn_devices(VmInstance *i, const VmLayout *l, uid_t uid, gid_t gid) {
+        Manager *m = i->vm->manager;
+        DeviceMemory memory;
+        int r;
+
+        if (i->n_devices == 0)
+                return 0;
+        /* Shared: all of RAM. Lent: only the pool (the spec refuses devices
+         * in a lent VM without one). */
+        if (l->swiotlb_size > 0)
+                memory = (DeviceMemory) { l->swiotlb_addr, l->swiotlb_size, i->swiotlb_mem_fd };
+        else
+                memory = (DeviceMemory) { l->ram_base, l->ram_size, i->guest_mem_fd };
+        for (size_t k = 0; k < i->n_devices; k++) {
+                r = device_process_spawn(i->devices[k], m->event, &(DeviceSpawnArgs) {
+                        .binary = m->device_binary,
+                        .no_sandbox = m->no_sandbox,
+                        .uid = uid,
+                        .gid = gid,
+                        .memory = &memory,
+                        .n_memory = 1,
+                });
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+void vm_instance_virtio_for_workers(const VmInstance *i, uint64_t *bases, int *regs_fds, int *kick_fds) {
+        for (size_t k = 0; k < i->n_devices; k++) {
+                bases[k] = i->devices[k]->where.base;
+                regs_fds[k] = i->devices[k]->regs_fd;
+                kick_fds[k] = i->devices[k]->kick_fd;
+        }
+}
+
+void vm_instance_free_devices(VmInstance *i) {
+        for (size_t k = 0; k < i->n_devices; k++)
+                device_process_free(i->devices[k]);
+        i->n_devices = 0;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hv.h"
+#include "layout.h"
+#include "vm-instance.h"
+
+/* Guest memory of the layout: RAM bound with access, and with a swiotlb
+ * pool, the pool as memory of its own, shared. */
+int vm_instance_create_memory(VmInstance *i, const VmLayout *l, HvMemAccess access);
+
+/* Opens, locks and registers every virtio device of the layout (before
+ * the VM starts: doorbells are registered with it). */
+int vm_instance_prepare_devices(VmInstance *i, const VmLayout *l, char *errbuf, size_t errlen);
+
+/* Starts one device process per device. */
+int vm_instance_spawn_devices(VmInstance *i, const VmLayout *l, uid_t uid, gid_t gid);
+
+/* What each vCPU worker needs: bases, register pages, kick eventfds
+ * (arrays of i->n_devices). */
+void vm_instance_virtio_for_workers(const VmInstance *i, uint64_t *bases, int *regs_fds, int *kick_fds);
+
+void vm_instance_free_devices(VmInstance *i);
