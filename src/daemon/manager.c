@@ -138,6 +138,28 @@ static int manager_connect_bus(Manager *m, const ManagerConfig *c) {
         return 0;
 }
 
+/* Where everything is: options first, then systemd's environment, then
+ * the build's defaults. */
+static int manager_pick_paths(Manager *m, const ManagerConfig *c) {
+        int r;
+
+        r = pick_dir(c->state_dir, "STATE_DIRECTORY", "/var/lib/gunyahd", &m->state_dir);
+        if (r >= 0)
+                r = pick_dir(c->log_dir, "LOGS_DIRECTORY", "/var/log/gunyahd", &m->log_dir);
+        if (r >= 0)
+                r = pick_dir(c->runtime_dir, "RUNTIME_DIRECTORY", "/run/gunyahd", &m->runtime_dir);
+        if (r >= 0)
+                r = pick_dir(c->config_dir, "GUNYAH_CONFIG_DIRECTORY", GUNYAH_SYSCONFDIR "/gunyah/vms",
+                             &m->config_dir);
+        if (r >= 0)
+                r = pick_dir(c->worker_binary, "GUNYAH_VCPU_BINARY", GUNYAH_LIBEXECDIR "/gunyah/gunyah-vcpu",
+                             &m->worker_binary);
+        if (r >= 0)
+                r = pick_dir(c->device_binary, "GUNYAH_DEVICE_BINARY", GUNYAH_LIBEXECDIR "/gunyah/gunyah-device",
+                             &m->device_binary);
+        return r;
+}
+
 int manager_new(const ManagerConfig *c, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
@@ -158,20 +180,7 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
                         return log_oom();
         }
 
-        r = pick_dir(c->state_dir, "STATE_DIRECTORY", "/var/lib/gunyahd", &m->state_dir);
-        if (r >= 0)
-                r = pick_dir(c->log_dir, "LOGS_DIRECTORY", "/var/log/gunyahd", &m->log_dir);
-        if (r >= 0)
-                r = pick_dir(c->runtime_dir, "RUNTIME_DIRECTORY", "/run/gunyahd", &m->runtime_dir);
-        if (r >= 0)
-                r = pick_dir(c->config_dir, "GUNYAH_CONFIG_DIRECTORY", GUNYAH_SYSCONFDIR "/gunyah/vms",
-                             &m->config_dir);
-        if (r >= 0)
-                r = pick_dir(c->worker_binary, "GUNYAH_VCPU_BINARY", GUNYAH_LIBEXECDIR "/gunyah/gunyah-vcpu",
-                             &m->worker_binary);
-        if (r >= 0)
-                r = pick_dir(c->device_binary, "GUNYAH_DEVICE_BINARY", GUNYAH_LIBEXECDIR "/gunyah/gunyah-device",
-                             &m->device_binary);
+        r = manager_pick_paths(m, c);
         if (r < 0)
                 return log_oom();
         if (asprintf(&m->vm_state_dir, "%s/vms", m->state_dir) < 0)

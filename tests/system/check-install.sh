@@ -12,6 +12,7 @@ expected=(
         "$SBINDIR/gunyahd"
         "$BINDIR/gunyahctl"
         "$LIBEXECDIR/gunyah/gunyah-vcpu"
+        "$LIBEXECDIR/gunyah/gunyah-device"
         "$UNITDIR/gunyahd.service"
         "$UNITDIR/gunyah-vm@.service"
         "$SYSUSERSDIR/gunyah.conf"
@@ -37,7 +38,7 @@ if ! diff -u "$tmp/expected" "$tmp/installed" >"$tmp/diff"; then
         fail "install list (update tests/system/check-install.sh when adding an installed file)"
 fi
 
-for f in "$SBINDIR/gunyahd" "$BINDIR/gunyahctl" "$LIBEXECDIR/gunyah/gunyah-vcpu"; do
+for f in "$SBINDIR/gunyahd" "$BINDIR/gunyahctl" "$LIBEXECDIR/gunyah/gunyah-vcpu" "$LIBEXECDIR/gunyah/gunyah-device"; do
         [ -x "$dest$f" ] || fail "$f is not executable"
 done
 for f in "$dest$MANDIR"/man?/*; do

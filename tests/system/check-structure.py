@@ -45,8 +45,10 @@ LAYERS = {
     'virtio': {'basic'},
     'sim': {'basic', 'hv'},
     'worker-protocol': {'basic', 'hv'},
-    'daemon': {'basic', 'hv', 'vmconfig', 'worker-protocol'},
-    'vcpu': {'basic', 'hv', 'vmconfig', 'worker-protocol'},
+    'sandbox': {'basic'},
+    'daemon': {'basic', 'hv', 'vmconfig', 'worker-protocol', 'virtio'},
+    'vcpu': {'basic', 'hv', 'vmconfig', 'worker-protocol', 'sandbox', 'virtio'},
+    'device': {'basic', 'virtio', 'sandbox', 'worker-protocol'},
     'ctl': {'basic', 'hv', 'vmconfig'},
 }
 
