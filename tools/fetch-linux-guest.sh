@@ -6,11 +6,11 @@
 #               package linux-image-arm64:arm64 depends on), decompressed if
 #               the package ships it gzip'd
 #   initrd.gz   a newc cpio (gzip) of busybox-static:arm64, the kernel
-#               modules /init loads (below), /bin/randread and /init
+#               modules /init loads (below), /bin/diskbench and /init
 #   VERSION     the packages it came from
 #
-# /init is tests/guests/linux/init, a busybox sh script; /bin/randread is
-# tests/guests/linux/randread.c, cross-built freestanding (no libc). The
+# /init is tests/guests/linux/init, a busybox sh script; /bin/diskbench is
+# tests/guests/linux/diskbench.c, cross-built freestanding (no libc). The
 # modules, with their dependencies in load order (derived from each .ko's
 # modinfo depends= and softdep pre:, so a new kernel ABI needs no edit here),
 # sit in lib/modules/NAME.ko, one lib/modules/GROUP.order per group:
@@ -32,7 +32,7 @@
 #                        sha256, writes /written.txt, shows the read-only disk
 #                        refusing writes, syncs, poweroff -f (lines GUNYAH-DISK*;
 #                        images: tests/linux/disk_image.py)
-#   gunyah.test=bench    direct-I/O dd and randread on the writable disk
+#   gunyah.test=bench    direct-I/O dd and diskbench randread on the writable disk
 #                        (lines GUNYAH-BENCH*; bench/linux-disk.py)
 #
 # Usage: tools/fetch-linux-guest.sh [--print-dir] [--force]
@@ -55,8 +55,8 @@ done
 
 dir=${GUNYAH_LINUX_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gunyah/linux}
 guest_src=$(cd "$(dirname "$0")/../tests/guests/linux" && pwd)
-# A guest set made by another revision of this script, /init or randread is rebuilt.
-recipe="recipe $(cat "$0" "$guest_src/init" "$guest_src/randread.c" | sha256sum | cut -c1-16)"
+# A guest set made by another revision of this script, /init or diskbench is rebuilt.
+recipe="recipe $(cat "$0" "$guest_src/init" "$guest_src/diskbench.c" | sha256sum | cut -c1-16)"
 done_() {
         $print_dir && printf '%s\n' "$dir"
         exit 0
@@ -198,7 +198,7 @@ for group in "disk virtio_mmio virtio_blk ext4" "rng virtio_mmio virtio_rng" \
         printf '%s\n' "${order[@]}" >"$root/lib/modules/$1.order"
 done
 aarch64-linux-gnu-gcc -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -O2 -s \
-        -Wall -Wextra -Werror -o "$root/bin/randread" "$guest_src/randread.c"
+        -Wall -Wextra -Werror -o "$root/bin/diskbench" "$guest_src/diskbench.c"
 install -m 755 "$guest_src/init" "$root/init"
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -9n >"$work/initrd.gz"
 

@@ -135,5 +135,5 @@ def test_initramfs_holds_the_virtio_and_ext4_modules_in_dependency_order(gdir):
             soft = modinfo(ko, "softdep")
             needs += [aliases.get(s, s) for s in soft.split("pre:")[1].split("post:")[0].split()] if "pre:" in soft else []
             assert all(n in order[:i] for n in needs), (group, name, needs, order)
-    mode, randread = m["bin/randread"]
-    assert mode & 0o111 and randread[:4] == b"\x7fELF" and struct.unpack_from("<H", randread, 18)[0] == 183
+    mode, diskbench = m["bin/diskbench"]
+    assert mode & 0o111 and diskbench[:4] == b"\x7fELF" and struct.unpack_from("<H", diskbench, 18)[0] == 183

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * randread DEVICE SPAN_BYTES SECONDS: 4 KiB O_DIRECT preads at random
- * 4 KiB-aligned offsets in [0, SPAN_BYTES) of DEVICE, one at a time (queue
- * depth 1), for SECONDS of CLOCK_MONOTONIC; prints "ios=N ns=T".
+ * The Linux test guest's disk benchmark helper (/bin/diskbench):
  *
- * The Linux test guest's random-read benchmark (busybox has no fio, and a dd
- * per read would measure fork and exec, not the disk). Freestanding: raw
+ * diskbench randread DEVICE SPAN_BYTES SECONDS: 4 KiB O_DIRECT preads at
+ *     random 4 KiB-aligned offsets in [0, SPAN_BYTES) of DEVICE, one at a time
+ *     (queue depth 1), for SECONDS of CLOCK_MONOTONIC; prints "ios=N ns=T".
+ *     Busybox has no fio, and a dd per read would measure fork and exec, not
+ *     the disk.
+ * diskbench clock: prints CLOCK_MONOTONIC in ns (busybox dd prints no time).
+ *
+ * Freestanding: raw
  * aarch64 system calls, no libc, so the Debian cross compiler alone builds it
  * (aarch64-linux-gnu-gcc -static -nostdlib -ffreestanding).
  */
@@ -64,6 +68,10 @@ static char *put_str(char *p, const char *s) {
         return p;
 }
 
+static void print_line(const char *line, const char *end) {
+        syscall4(SYS_write, 1, (long) line, end - line, 0);
+}
+
 static void say_and_exit(const char *what, long value, int status) {
         char line[96], *p = line;
         p = put_str(p, what);
@@ -72,19 +80,30 @@ static void say_and_exit(const char *what, long value, int status) {
                 p = put_u64(p, (u64) -value);
         }
         *p++ = '\n';
-        syscall4(SYS_write, 1, (long) line, p - line, 0);
+        print_line(line, p);
         syscall4(SYS_exit_group, status, 0, 0, 0);
 }
 
-static int run(int argc, char **argv) {
-        if (argc != 4)
-                say_and_exit("usage: randread DEVICE SPAN_BYTES SECONDS", 0, 2);
-        u64 blocks = parse_u64(argv[2]) / BLOCK, limit = parse_u64(argv[3]) * 1000000000ul;
+static int streq(const char *a, const char *b) {
+        while (*a && *a == *b)
+                a++, b++;
+        return *a == *b;
+}
+
+static int clock_now(void) {
+        char line[32], *p = put_u64(line, now_ns());
+        *p++ = '\n';
+        print_line(line, p);
+        return 0;
+}
+
+static int randread(char **argv) {
+        u64 blocks = parse_u64(argv[1]) / BLOCK, limit = parse_u64(argv[2]) * 1000000000ul;
         if (blocks == 0)
-                say_and_exit("randread: SPAN_BYTES below 4096", 0, 2);
-        long fd = syscall4(SYS_openat, AT_FDCWD, (long) argv[1], O_RDONLY | O_DIRECT, 0);
+                say_and_exit("diskbench: SPAN_BYTES below 4096", 0, 2);
+        long fd = syscall4(SYS_openat, AT_FDCWD, (long) argv[0], O_RDONLY | O_DIRECT, 0);
         if (fd < 0)
-                say_and_exit("randread: open failed", fd, 1);
+                say_and_exit("diskbench: open failed", fd, 1);
         u64 state = 0x9e3779b97f4a7c15ul, ios = 0, start = now_ns(), elapsed;
         do {
                 /* xorshift64: a fixed sequence, the same on every VMM */
@@ -93,7 +112,7 @@ static int run(int argc, char **argv) {
                 state ^= state << 17;
                 long r = syscall4(SYS_pread64, fd, (long) buffer, BLOCK, (long) ((state % blocks) * BLOCK));
                 if (r != BLOCK)
-                        say_and_exit("randread: pread failed", r < 0 ? r : -5, 1);
+                        say_and_exit("diskbench: pread failed", r < 0 ? r : -5, 1);
                 ios++;
                 elapsed = now_ns() - start;
         } while (elapsed < limit);
@@ -103,8 +122,17 @@ static int run(int argc, char **argv) {
         p = put_str(p, " ns=");
         p = put_u64(p, elapsed);
         *p++ = '\n';
-        syscall4(SYS_write, 1, (long) line, p - line, 0);
+        print_line(line, p);
         return 0;
+}
+
+static int run(int argc, char **argv) {
+        if (argc == 2 && streq(argv[1], "clock"))
+                return clock_now();
+        if (argc == 5 && streq(argv[1], "randread"))
+                return randread(argv + 2);
+        say_and_exit("usage: diskbench clock | diskbench randread DEVICE SPAN_BYTES SECONDS", 0, 2);
+        return 2;
 }
 
 /* The kernel enters with sp -> argc, argv[0..argc-1], NULL, envp... */
