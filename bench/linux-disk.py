@@ -39,28 +39,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "linux"))
 import disk_image  # noqa: E402
 import linux_guest  # noqa: E402  (puts tests/integration on sys.path too)
-from linux_disk import lines, qemu_args  # noqa: E402
+from linux_disk import BENCH_OPS, bench_figures, qemu_args  # noqa: E402
 from linux_guest import BOOT_TIMEOUT, Qemu, cmdline  # noqa: E402
-
-OPS = ("seqwrite", "seqread", "randread")
-
 
 def guest_append(mib, seconds):
     return cmdline("bench", f"gunyah.bench.mib={mib} gunyah.bench.seconds={seconds}")
-
-
-def figures(console):
-    """{op: (value, unit)} from the guest's GUNYAH-BENCH lines, or a string
-    saying what went wrong."""
-    found = {b["op"]: b for b in lines(console, "GUNYAH-BENCH")}
-    if set(found) != set(OPS) or any(b["status"] != "0" for b in found.values()):
-        tail = console[-1500:].decode(errors="replace")
-        return f"incomplete run: {sorted(found.values(), key=str)}; console ended with:\n{tail}"
-    out = {}
-    for op in ("seqwrite", "seqread"):
-        out[op] = int(found[op]["bytes"]) / 1048576 / (int(found[op]["ns"]) / 1e9)
-    out["randread"] = int(found["randread"]["ios"]) / (int(found["randread"]["ns"]) / 1e9)
-    return out
 
 
 def run_qemu(gdir, disks, append, vcpus):
@@ -124,7 +107,7 @@ def measure(name, run, mib, seconds):
             console = run(disks, guest_append(mib, seconds))
         except Exception as err:  # noqa: BLE001 - one VMM failing must not hide the others
             return f"{name} failed: {err}", time.monotonic() - t0
-        return figures(console), time.monotonic() - t0
+        return bench_figures(console), time.monotonic() - t0
 
 
 def main():
@@ -164,7 +147,7 @@ def main():
     base = rows.get("qemu TCG")
     for name, got in rows.items():
         if name != "qemu TCG" and isinstance(got, dict) and isinstance(base, dict):
-            print(f"ratio {name}/qemu: " + ", ".join(f"{op} {got[op] / base[op]:.2f}x" for op in OPS)
+            print(f"ratio {name}/qemu: " + ", ".join(f"{op} {got[op] / base[op]:.2f}x" for op in BENCH_OPS)
                   + " (goal >= 1x)")
     return 0
 

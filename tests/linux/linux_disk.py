@@ -87,3 +87,18 @@ class DiskTest:
         assert disk_image.cat(self.rw, disk_image.WRITTEN) == disk_image.written_content()
         assert disk_image.sha256(disk_image.cat(self.rw, disk_image.KNOWN)) == self.known_sha256
         assert disk_image.file_sha256(self.ro) == self.ro_sha256_before, "the read-only image changed"
+
+
+BENCH_OPS = ("seqwrite", "seqread", "randread")
+
+
+def bench_figures(console):
+    """gunyah.test=bench's GUNYAH-BENCH lines as {"seqwrite": MiB/s,
+    "seqread": MiB/s, "randread": IOPS}, or a string saying what went wrong."""
+    found = {b["op"]: b for b in lines(console, "GUNYAH-BENCH")}
+    if set(found) != set(BENCH_OPS) or any(b.get("status") != "0" for b in found.values()):
+        tail = console[-1500:].decode(errors="replace")
+        return f"incomplete run: {sorted(found.values(), key=str)}; console ended with:\n{tail}"
+    out = {op: int(found[op]["bytes"]) / 1048576 / (int(found[op]["ns"]) / 1e9) for op in ("seqwrite", "seqread")}
+    out["randread"] = int(found["randread"]["ios"]) / (int(found["randread"]["ns"]) / 1e9)
+    return out

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from linux_disk import DiskTest, lines, qemu_args
+from linux_disk import DiskTest, bench_figures, lines, qemu_args
 from linux_guest import Qemu, cmdline, marker
 
 pytestmark = [
@@ -61,3 +61,19 @@ def test_a_lost_write_is_caught(gdir, qemu_runs, tmp_path):
     t.check_console(q.out)  # the guest saw its write
     with pytest.raises(RuntimeError, match="/written.txt"):
         t.check_images()
+
+
+def test_bench_mode_measures_all_three_figures(gdir, qemu_runs, tmp_path):
+    # bench/linux-disk.py's guest side, small and short; no figure is judged
+    image = str(tmp_path / "bench.img")
+    with open(image, "wb") as f:
+        f.write(b"\xa5" * (8 << 20))
+    q = Qemu(gdir, 1, cmdline("bench", "gunyah.bench.mib=8 gunyah.bench.seconds=1"),
+             extra=qemu_args([{"path": image, "readonly": False, "serial": "bench0"}]))
+    qemu_runs.append(q)
+    assert q.wait() == 0, q.text()
+    got = bench_figures(q.out)
+    assert isinstance(got, dict) and all(v > 0 for v in got.values()), got
+    assert [b["bytes"] for b in lines(q.out, "GUNYAH-BENCH")[:2]] == [str(8 << 20)] * 2, q.text()
+    with open(image, "rb") as f:  # the sequential write of zeros reached the image, all of it
+        assert f.read() == bytes(8 << 20)
