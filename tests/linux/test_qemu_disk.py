@@ -21,14 +21,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def qemu_runs():
-    runs = []
-    yield runs
-    for q in runs:
-        q.close()
-
-
 @pytest.mark.parametrize("vcpus", [1, 2])
 def test_ext4_round_trip_on_a_writable_and_a_read_only_disk(gdir, qemu_runs, tmp_path, vcpus):
     t = DiskTest(str(tmp_path))
