@@ -167,7 +167,7 @@ module_for() {
                 printf '%s\n' "${ko_path[$name]}"
                 return
         fi
-        ko=$(grep -rlzxF "alias=$1" "$kernel_modules" | LC_ALL=C sort | head -n 1)
+        ko=$(grep -rlzxF "alias=$1" "$kernel_modules" | LC_ALL=C sort | head -n 1) || true
         [ -n "$ko" ] || { say "no kernel module is named or aliased '$1'"; return 1; }
         printf '%s\n' "$ko"
 }
@@ -189,13 +189,13 @@ add_module() {
 }
 for group in "disk virtio_mmio virtio_blk ext4" "rng virtio_mmio virtio_rng" \
              "vsock virtio_mmio vmw_vsock_virtio_transport" "button evdev gpio_keys"; do
-        set -- $group
+        read -r -a words <<<"$group"
         seen=()
         order=()
-        for top in "${@:2}"; do
+        for top in "${words[@]:1}"; do
                 add_module "$top"
         done
-        printf '%s\n' "${order[@]}" >"$root/lib/modules/$1.order"
+        printf '%s\n' "${order[@]}" >"$root/lib/modules/${words[0]}.order"
 done
 aarch64-linux-gnu-gcc -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -O2 -s \
         -Wall -Wextra -Werror -o "$root/bin/diskbench" "$guest_src/diskbench.c"
