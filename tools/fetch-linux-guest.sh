@@ -5,11 +5,19 @@
 #   Image       the raw arm64 Image of Debian's unsigned arm64 kernel (the
 #               package linux-image-arm64:arm64 depends on), decompressed if
 #               the package ships it gzip'd
-#   initrd.gz   a newc cpio (gzip) of busybox-static:arm64, the kernel's
-#               evdev and gpio_keys modules, and a small /init script
+#   initrd.gz   a newc cpio (gzip) of busybox-static:arm64, the kernel
+#               modules /init loads (below), /bin/diskbench and /init
 #   VERSION     the packages it came from
 #
-# Nothing of ours is compiled into the guest; /init is a busybox sh script.
+# /init is tests/guests/linux/init, a busybox sh script; /bin/diskbench is
+# tests/guests/linux/diskbench.c, cross-built freestanding (no libc). The
+# modules, with their dependencies in load order (derived from each .ko's
+# modinfo depends= and softdep pre:, so a new kernel ABI needs no edit here),
+# sit in lib/modules/NAME.ko, one lib/modules/GROUP.order per group:
+#   disk    virtio_mmio, virtio_blk, ext4 (crc16, jbd2, mbcache, crc32c_generic)
+#   rng     virtio_mmio, virtio_rng
+#   vsock   virtio_mmio, vmw_vsock_virtio_transport (vsock, ..._common)
+# plus evdev and gpio_keys (the power button).
 # /init mounts proc/sys/dev, prints "GUNYAH-LINUX-MARKER cpus=N" (N from
 # /proc/cpuinfo), then acts on the kernel command line:
 #   (default)            poweroff -f
@@ -19,6 +27,13 @@
 #   gunyah.test=idle     waits for the power button (gpio-keys KEY_POWER), then
 #                        poweroff -f; without a button it sleeps forever
 #   gunyah.test=hang     sleeps forever, deaf to the power button
+#   gunyah.test=disk     loads the disk group, lists the virtio disks and their
+#                        serials, mounts the writable ext4 disk, prints known.bin's
+#                        sha256, writes /written.txt, shows the read-only disk
+#                        refusing writes, syncs, poweroff -f (lines GUNYAH-DISK*;
+#                        images: tests/linux/disk_image.py)
+#   gunyah.test=bench    direct-I/O dd and diskbench randread on the writable disk
+#                        (lines GUNYAH-BENCH*; bench/linux-disk.py)
 #
 # Usage: tools/fetch-linux-guest.sh [--print-dir] [--force]
 # The directory is $GUNYAH_LINUX_DIR, else ${XDG_CACHE_HOME:-~/.cache}/gunyah/linux.
@@ -39,8 +54,9 @@ for arg in "$@"; do
 done
 
 dir=${GUNYAH_LINUX_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gunyah/linux}
-# A guest set made by another revision of this script (another /init) is rebuilt.
-recipe="recipe $(sha256sum <"$0" | cut -c1-16)"
+guest_src=$(cd "$(dirname "$0")/../tests/guests/linux" && pwd)
+# A guest set made by another revision of this script, /init or diskbench is rebuilt.
+recipe="recipe $(cat "$0" "$guest_src/init" "$guest_src/diskbench.c" | sha256sum | cut -c1-16)"
 done_() {
         $print_dir && printf '%s\n' "$dir"
         exit 0
@@ -66,7 +82,7 @@ trap 'say "line $LINENO: \"$BASH_COMMAND\" failed (exit $?)"' ERR
 unreachable_re='Could not resolve|Temporary failure|Failed to fetch|Unable to connect|Network is unreachable|Connection (refused|timed out)|No route to host'
 
 if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
-for tool in cpio gzip dpkg-deb apt-get; do
+for tool in cpio gzip dpkg-deb apt-get modinfo aarch64-linux-gnu-gcc; do
         command -v "$tool" >/dev/null || { say "needs $tool (tools/setup.sh installs it)"; exit 1; }
 done
 
@@ -117,9 +133,7 @@ kdeb=$(ls "$work"/linux-image-*.deb)
 bdeb=$(ls "$work"/busybox-static_*.deb)
 
 mkdir -p "$work/kernel" "$work/busybox"
-dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$work/kernel" --wildcards \
-        './boot/vmlinuz-*' './lib/modules/*/kernel/drivers/input/evdev.ko' \
-        './lib/modules/*/kernel/drivers/input/keyboard/gpio_keys.ko'
+dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$work/kernel" --wildcards './boot/vmlinuz-*' './lib/modules/*/kernel'
 dpkg-deb --fsys-tarfile "$bdeb" | tar -x -C "$work/busybox" ./bin/busybox
 
 vmlinuz=$(ls "$work"/kernel/boot/vmlinuz-*)
@@ -138,59 +152,54 @@ root=$work/root
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
 cp "$work/busybox/bin/busybox" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
-cp "$work"/kernel/lib/modules/*/kernel/drivers/input/evdev.ko \
-   "$work"/kernel/lib/modules/*/kernel/drivers/input/keyboard/gpio_keys.ko "$root/lib/modules/"
-cat >"$root/init" <<'EOF'
-#!/bin/sh
-# /init of the gunyahd Linux test guest (tools/fetch-linux-guest.sh).
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-echo "GUNYAH-LINUX-MARKER cpus=$(grep -c ^processor /proc/cpuinfo)"
-mode=
-for word in $(cat /proc/cmdline); do
-        case $word in gunyah.test=*) mode=${word#gunyah.test=} ;; esac
-done
-case $mode in
-shell)
-        echo "GUNYAH-LINUX-SHELL"
-        setsid cttyhack sh
-        poweroff -f ;;
-reboot)
-        reboot -f ;;
-panic)
-        echo c >/proc/sysrq-trigger ;;
-idle)
-        # The devicetree's PL061 + gpio-keys power button: KEY_POWER ends the guest.
-        insmod /lib/modules/evdev.ko 2>/dev/null
-        insmod /lib/modules/gpio_keys.ko 2>/dev/null
-        for ev in /sys/class/input/event*; do
-                [ -e "$ev" ] || continue
-                grep -q gpio-keys "$ev/device/name" 2>/dev/null || continue
-                dev=/dev/input/${ev##*/}
-                # Open before saying so: evdev queues events only for readers
-                # that have it open, and the host presses as soon as it reads
-                # the line below (a press while dd was still starting was lost).
-                exec 3<"$dev"
-                echo "GUNYAH-LINUX-IDLE button=$dev"
-                # struct input_event is 24 bytes on arm64; its last 8 are
-                # type EV_KEY (1), code KEY_POWER (116), value 1 (press).
-                while e=$(dd bs=24 count=1 <&3 2>/dev/null | od -An -tx1 -v | tr -d ' \n'); do
-                        [ -n "$e" ] || break
-                        case $e in *0100740001000000) echo "GUNYAH-LINUX-POWER-BUTTON"; poweroff -f ;; esac
-                done
+kernel_modules=$(echo "$work"/kernel/lib/modules/*/kernel)
+# NAME.ko (dashes as underscores, as the kernel names modules) -> path
+declare -A ko_path
+while IFS= read -r ko; do
+        name=${ko##*/}
+        name=${name%.ko}
+        ko_path[${name//-/_}]=$ko
+done < <(find "$kernel_modules" -name '*.ko')
+# The module a softdep names: a module name, else an alias in some .modinfo.
+module_for() {
+        local name=${1//-/_} ko
+        if [ -n "${ko_path[$name]:-}" ]; then
+                printf '%s\n' "${ko_path[$name]}"
+                return
+        fi
+        ko=$(grep -rlzxF "alias=$1" "$kernel_modules" | LC_ALL=C sort | head -n 1) || true
+        [ -n "$ko" ] || { say "no kernel module is named or aliased '$1'"; return 1; }
+        printf '%s\n' "$ko"
+}
+# Appends the module and what it needs, dependencies first, to $order.
+declare -A seen
+order=()
+add_module() {
+        local ko dep name
+        ko=$(module_for "$1")
+        name=$(modinfo -F name "$ko")
+        [ -z "${seen[$name]:-}" ] || return 0
+        seen[$name]=1
+        for dep in $(modinfo -F depends "$ko" | tr , ' ') \
+                   $(modinfo -F softdep "$ko" | sed -n 's/^pre: *//p' | sed 's/ post:.*//'); do
+                add_module "$dep"
         done
-        echo "GUNYAH-LINUX-IDLE button=none"
-        while :; do sleep 3600; done ;;
-hang)
-        echo "GUNYAH-LINUX-HANG"
-        while :; do sleep 3600; done ;;
-esac
-poweroff -f
-EOF
-chmod 755 "$root/init"
+        cp "$ko" "$root/lib/modules/$name.ko"
+        order+=("$name")
+}
+for group in "disk virtio_mmio virtio_blk ext4" "rng virtio_mmio virtio_rng" \
+             "vsock virtio_mmio vmw_vsock_virtio_transport" "button evdev gpio_keys"; do
+        read -r -a words <<<"$group"
+        seen=()
+        order=()
+        for top in "${words[@]:1}"; do
+                add_module "$top"
+        done
+        printf '%s\n' "${order[@]}" >"$root/lib/modules/${words[0]}.order"
+done
+aarch64-linux-gnu-gcc -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -O2 -s \
+        -Wall -Wextra -Werror -o "$root/bin/diskbench" "$guest_src/diskbench.c"
+install -m 755 "$guest_src/init" "$root/init"
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -9n >"$work/initrd.gz"
 
 kver=$(dpkg-deb -f "$kdeb" Version)

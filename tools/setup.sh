@@ -21,6 +21,8 @@ packages=(
         # a minbase Debian has neither
         util-linux procps
         cpio
+        # kmod: modinfo, for the Linux guest's module load order (fetch-linux-guest.sh)
+        kmod
         mmdebstrap qemu-system-x86 e2fsprogs
 )
 

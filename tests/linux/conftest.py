@@ -15,6 +15,15 @@ def gdir():
         pytest.skip(str(e))
 
 
+@pytest.fixture
+def qemu_runs():
+    """QEMU runs (linux_guest.Qemu) a test appends to, killed and closed after it."""
+    runs = []
+    yield runs
+    for q in runs:
+        q.close()
+
+
 _outcomes = set()
 
 

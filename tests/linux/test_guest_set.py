@@ -4,6 +4,7 @@ and examples/linux.json, without booting anything."""
 import gzip
 import json
 import os
+import re
 import struct
 import subprocess
 
@@ -106,3 +107,33 @@ def test_example_devicetree_has_the_console_initrd_and_power_button(gdir):
     start = int(dts.split("linux,initrd-start = <")[1].split(">")[0].split()[-1], 16)
     end = int(dts.split("linux,initrd-end = <")[1].split(">")[0].split()[-1], 16)
     assert end - start == size, (start, end, size)
+
+
+def modinfo(ko, key):
+    """A key of a module's .modinfo section ("key=value\\0" strings), '' when absent."""
+    values = [m.group(1).decode() for m in re.finditer(rb"(?<=\0)" + key.encode() + rb"=([^\0]*)\0", ko)]
+    return ",".join(values)
+
+
+def test_initramfs_holds_the_virtio_and_ext4_modules_in_dependency_order(gdir):
+    m = cpio_members(gdir)
+    aliases = {}
+    for name, (_, body) in m.items():
+        if name.startswith("lib/modules/") and name.endswith(".ko"):
+            for alias in modinfo(body, "alias").split(","):
+                aliases[alias] = modinfo(body, "name")
+    for group, tops in (("disk", ["virtio_mmio", "virtio_blk", "ext4", "jbd2", "mbcache", "crc16", "crc32c_generic"]),
+                        ("rng", ["virtio_mmio", "virtio_rng"]),
+                        ("vsock", ["virtio_mmio", "vsock", "vmw_vsock_virtio_transport"])):
+        order = m[f"lib/modules/{group}.order"][1].decode().split()
+        assert set(tops) <= set(order), (group, order)
+        for i, name in enumerate(order):
+            ko = m[f"lib/modules/{name}.ko"][1]
+            assert ko[:4] == b"\x7fELF" and modinfo(ko, "name") == name, name
+            # what it depends on (and its softdep pre:, by name or alias) is loaded before it
+            needs = [d for d in modinfo(ko, "depends").split(",") if d]
+            soft = modinfo(ko, "softdep")
+            needs += [aliases.get(s, s) for s in soft.split("pre:")[1].split("post:")[0].split()] if "pre:" in soft else []
+            assert all(n in order[:i] for n in needs), (group, name, needs, order)
+    mode, diskbench = m["bin/diskbench"]
+    assert mode & 0o111 and diskbench[:4] == b"\x7fELF" and struct.unpack_from("<H", diskbench, 18)[0] == 183

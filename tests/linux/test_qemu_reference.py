@@ -17,14 +17,6 @@ pytestmark = pytest.mark.skipif(not shutil.which("qemu-system-aarch64"),
                                 reason="qemu-system-aarch64 is not installed (tools/setup.sh installs it)")
 
 
-@pytest.fixture
-def qemu_runs():
-    runs = []
-    yield runs
-    for q in runs:
-        q.close()
-
-
 def start(runs, *args, **kwargs):
     q = Qemu(*args, **kwargs)
     runs.append(q)
