@@ -463,23 +463,27 @@ static void test_spec_name_length_limit(void **state) {
         vm_spec_free(s);
 }
 
-static void test_spec_cmdline_length_limit(void **state) {
-        static const char prefix[] = "{\"name\": \"t\", \"kernel\": {\"path\": \"/k\", \"cmdline\": \"";
-        size_t n = VM_CMDLINE_MAX - 1;
-        _cleanup_free_ char *json = malloc(sizeof(prefix) + n + 8);
-        VmSpec *s;
-        char *p;
+/* prefix, max bytes of 'x', suffix: refused at path with message for one
+ * byte more; returns the spec parsed from exactly max bytes. */
+static VmSpec *check_length_limit(const char *prefix, const char *suffix, size_t max, const char *path,
+                                  const char *message) {
+        size_t lp = strlen(prefix), ls = strlen(suffix);
+        _cleanup_free_ char *json = malloc(lp + max + 1 + ls + 1);
+
         assert_non_null(json);
-        p = stpcpy(json, prefix);
-        memset(p, 'x', n);
-        strcpy(p + n, "\"}}");
-        s = parse_ok(json);
+        memcpy(json, prefix, lp);
+        memset(json + lp, 'x', max + 1);
+        memcpy(json + lp + max + 1, suffix, ls + 1);
+        parse_fails(json, path, message);
+        memcpy(json + lp + max, suffix, ls + 1);
+        return parse_ok(json);
+}
+
+static void test_spec_cmdline_length_limit(void **state) {
+        VmSpec *s = check_length_limit("{\"name\": \"t\", \"kernel\": {\"path\": \"/k\", \"cmdline\": \"", "\"}}",
+                                       VM_CMDLINE_MAX - 1, "kernel.cmdline", "must be at most 2047 bytes");
         assert_int_equal(strlen(s->kernel.cmdline), VM_CMDLINE_MAX - 1);
         vm_spec_free(s);
-
-        memset(p, 'x', n + 1);
-        strcpy(p + n + 1, "\"}}");
-        parse_fails(json, "kernel.cmdline", "must be at most 2047 bytes");
 }
 
 static void test_spec_disks_parsed(void **state) {
@@ -511,23 +515,11 @@ static void test_spec_disks_parsed(void **state) {
 /* A failure in a later disk frees what the earlier ones allocated (ASan
  * and valgrind runs see a leak otherwise), and the path is PATH_MAX bound. */
 static void test_spec_disk_path_length_limit(void **state) {
-        static const char prefix[] = "{\"name\": \"t\", " KERNEL ", " SHARE ", \"disks\": [{\"path\": \"/ok\"}, {\"path\": \"/";
-        size_t n = VM_DISK_PATH_MAX - 1;
-        _cleanup_free_ char *json = malloc(sizeof(prefix) + n + 16);
-        VmSpec *s;
-        char *p;
-
-        assert_non_null(json);
-        p = stpcpy(json, prefix);
-        memset(p, 'x', n);
-        strcpy(p + n, "\"}]}");
-        s = parse_ok(json);
+        VmSpec *s = check_length_limit("{\"name\": \"t\", " KERNEL ", " SHARE ", \"disks\": [{\"path\": \"/ok\"}, {\"path\": \"/",
+                                       "\"}]}", VM_DISK_PATH_MAX - 1, "disks[1].path",
+                                       "must be at most 4095 bytes (PATH_MAX), got 4096");
         assert_int_equal(strlen(s->disks[1].path), VM_DISK_PATH_MAX);
         vm_spec_free(s);
-
-        memset(p, 'x', n + 1);
-        strcpy(p + n + 1, "\"}]}");
-        parse_fails(json, "disks[1].path", "must be at most 4095 bytes (PATH_MAX), got 4096");
 }
 
 static bool str_eq_null(const char *a, const char *b) {
