@@ -30,13 +30,26 @@ typedef struct SimHarnessOptions {
         const char *kick_after;
         uint32_t prot;         /* HV_PROT_* of the RAM binding; 0: RWX */
         uint64_t bind_size;    /* bytes of RAM bound from its base; 0: all */
+        /* Called once the vCPUs are added, before start: registers doorbells. */
+        int (*before_start)(HvVm *vm, void *userdata);
+        void *userdata;
 } SimHarnessOptions;
+
+/* An MMIO exit outside the PL011's page (VM_DEFAULT_PL011_BASE). */
+typedef struct SimHarnessMmio {
+        uint64_t addr, value;
+        uint32_t len;
+        bool is_write;
+} SimHarnessMmio;
+#define SIM_HARNESS_OTHER_MMIO_MAX 16
 
 typedef struct SimHarnessVcpu {
         int rc;                        /* what ended the worker's loop: 0 STATUS, else -errno */
         struct gunyah_vcpu_run last;   /* the run block at that point */
         uint64_t mmio_exits;
         int exit_code;                 /* worker process exit status */
+        SimHarnessMmio other_mmio[SIM_HARNESS_OTHER_MMIO_MAX]; /* the first ones */
+        unsigned n_other_mmio;         /* all of them */
 } SimHarnessVcpu;
 
 typedef struct SimHarnessResult {
@@ -73,3 +86,5 @@ int sim_harness_run(const SimHarnessOptions *o, SimHarnessResult *res);
  * single-process tests and the benchmark reuse it). console_fd gets every
  * transmitted byte. Returns like SimHarnessVcpu.rc. */
 int sim_harness_vcpu_loop(HvVcpu *vcpu, int console_fd, const char *input, uint64_t *ret_mmio_exits);
+/* The same, also recording the exits outside the PL011 into out. */
+int sim_harness_vcpu_loop_record(HvVcpu *vcpu, int console_fd, const char *input, SimHarnessVcpu *out);
