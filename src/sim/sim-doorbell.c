@@ -11,10 +11,9 @@
  * SIM_DOORBELL_BATCH_BLOCKS) with their count, so the eventfd's counter
  * still adds up every write.
  *
- * irqfd: a signalled eventfd makes SPI `label` pending, edge and LEVEL
- * alike: Gunyah's LEVEL clears the doorbell when the guest takes the
- * interrupt, which is what the GIC's pending latch does on acknowledge.
- * Every worker of the VM watches the irqfds: every SIM_SLICE_CHECK_BLOCKS
+ * irqfd (edge; LEVEL ones never reach the workers, sim-vm-doorbell.c): a
+ * signalled eventfd makes SPI `label` pending, latched until the guest
+ * acknowledges it, like an edge doorbell. Every worker of the VM watches the irqfds: every SIM_SLICE_CHECK_BLOCKS
  * blocks while guest code runs, at the start of a slice, and in WFI's
  * ppoll. Whoever reads an eventfd first raises the SPI and wakes its
  * target; the others find it empty (the sim made it O_NONBLOCK).

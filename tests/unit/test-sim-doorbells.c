@@ -36,7 +36,6 @@ static SimHarnessResult *res;
 
 typedef struct Doorbells {
         int ring, match, irq, ack;
-        uint32_t irq_flags;
         bool remove_ring; /* register, then remove before start */
 } Doorbells;
 
@@ -51,7 +50,7 @@ static int register_doorbells(HvVm *vm, void *userdata) {
         if (r >= 0 && d->match >= 0)
                 r = hv_sim_ops.add_ioeventfd(vm, d->match, MATCH, 4, GUNYAH_IOEVENTFD_FLAGS_DATAMATCH, 1);
         if (r >= 0 && d->irq >= 0)
-                r = hv_sim_ops.add_irqfd(vm, d->irq, SPI, d->irq_flags);
+                r = hv_sim_ops.add_irqfd(vm, d->irq, SPI, 0);
         if (r >= 0 && d->ack >= 0)
                 r = hv_sim_ops.add_ioeventfd(vm, d->ack, RING, 4, 0, 0);
         return r;
@@ -210,7 +209,7 @@ static void test_removed_ioeventfd_exits_again(void **state) {
         close(d.ring);
 }
 
-static void irqfd_case(uint32_t flags, const char *cmdline) {
+static void irqfd_case(const char *cmdline) {
         enum { M = 5 };
         Doorbells d = no_doorbells();
         pid_t device;
@@ -218,7 +217,6 @@ static void irqfd_case(uint32_t flags, const char *cmdline) {
 
         d.irq = eventfd(0, EFD_CLOEXEC);
         d.ack = eventfd(0, EFD_CLOEXEC);
-        d.irq_flags = flags;
         assert_true(d.irq >= 0 && d.ack >= 0);
         device = device_start(irq_device, &d, M, &out);
         run("irqfd", cmdline, &d);
@@ -231,15 +229,11 @@ static void irqfd_case(uint32_t flags, const char *cmdline) {
 }
 
 static void test_irqfd_wakes_a_vcpu_in_wfi(void **state) {
-        irqfd_case(0, "spi=40 count=5");
-}
-
-static void test_irqfd_level_wakes_a_vcpu_in_wfi(void **state) {
-        irqfd_case(GUNYAH_IRQFD_FLAGS_LEVEL, "spi=40 count=5");
+        irqfd_case("spi=40 count=5");
 }
 
 static void test_irqfd_reaches_a_vcpu_running_guest_code(void **state) {
-        irqfd_case(0, "spi=40 count=5 spin=1");
+        irqfd_case("spi=40 count=5 spin=1");
 }
 
 static int setup(void **state) {
@@ -258,7 +252,6 @@ int main(void) {
                 cmocka_unit_test(test_ioeventfd_counts_every_write_without_an_exit),
                 cmocka_unit_test(test_removed_ioeventfd_exits_again),
                 cmocka_unit_test(test_irqfd_wakes_a_vcpu_in_wfi),
-                cmocka_unit_test(test_irqfd_level_wakes_a_vcpu_in_wfi),
                 cmocka_unit_test(test_irqfd_reaches_a_vcpu_running_guest_code),
         };
         return sim_harness_exit_status(cmocka_run_group_tests(tests, setup, teardown));

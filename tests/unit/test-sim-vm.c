@@ -70,6 +70,10 @@ static void test_doorbells_exported_in_slot_order(void **state) {
         assert_int_equal(ops->add_vcpu(vm, 0), 0);
         assert_int_equal(ops->add_irqfd(vm, irq, 40, 0), 0);
         assert_int_equal(ops->add_ioeventfd(vm, kick, 0x0a000050, 4, 0, 0), 0);
+        /* a LEVEL irqfd is the workers' own line (vcpu_irq_line): recorded,
+         * not exported, its fd untouched */
+        assert_int_equal(ops->add_irqfd(vm, kick, 41, GUNYAH_IRQFD_FLAGS_LEVEL), 0);
+        assert_int_equal(ops->add_irqfd(vm, kick, 41, GUNYAH_IRQFD_FLAGS_LEVEL), -EEXIST);
         /* the workers race to read an irqfd: the sim makes it non-blocking */
         assert_true(fcntl(irq, F_GETFL) & O_NONBLOCK);
         assert_false(fcntl(kick, F_GETFL) & O_NONBLOCK);
