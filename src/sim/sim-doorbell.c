@@ -34,6 +34,8 @@ void sim_doorbell_attach(HvVcpu *v, const int *fds, unsigned n) {
                 v->has_irqfds |= kind == SIM_DOORBELL_IRQFD;
         }
         v->n_doorbells = n;
+        /* the first doorbell is signalled at once */
+        v->doorbell_flush_block = v->blocks - SIM_DOORBELL_BATCH_BLOCKS;
 }
 
 void sim_doorbell_detach(HvVcpu *v) {
@@ -70,10 +72,10 @@ bool sim_doorbell_write(HvVcpu *v, uint64_t addr, unsigned size, uint64_t value)
 }
 
 void sim_doorbell_flush(HvVcpu *v) {
-        v->doorbell_flush_block = v->blocks;
         if (!v->doorbells_pending)
                 return;
         v->doorbells_pending = false;
+        v->doorbell_flush_block = v->blocks;
         for (unsigned i = 0; i < v->n_doorbells; i++) {
                 uint64_t n = v->doorbell_counts[i];
 
