@@ -165,6 +165,35 @@ int sim_harness_create_vm(const SimHarnessOptions *o, HvBackend **ret_b, HvVm **
         return 0;
 }
 
+int sim_harness_attach(const SimHarnessOptions *o, HvBackend **ret_b, HvVm **ret_vm, HvVcpu **ret_vcpu) {
+        int fds[HV_VCPU_EXPORT_FDS_MAX], own[HV_VCPU_EXPORT_FDS_MAX];
+        size_t n = ELEMENTSOF(fds);
+        int r;
+
+        r = sim_harness_create_vm(o, ret_b, ret_vm, NULL);
+        if (r < 0)
+                return r;
+        r = hv_sim_ops.vcpu_export(*ret_vm, 0, fds, &n);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                own[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+                if (own[i] < 0)
+                        r = -errno;
+        }
+        if (r >= 0)
+                r = hv_sim_ops.vcpu_attach(own, n, 0, ret_vcpu);
+        if (r < 0) {
+                hv_sim_ops.vm_destroy(*ret_vm);
+                hv_sim_ops.close(*ret_b);
+        }
+        return r;
+}
+
+void sim_harness_detach(HvBackend *b, HvVm *vm, HvVcpu *vcpu) {
+        hv_sim_ops.vcpu_detach(vcpu);
+        hv_sim_ops.vm_destroy(vm);
+        hv_sim_ops.close(b);
+}
+
 /* The PL011 as far as the test guests use it: DR and FR. */
 static void pl011_mmio(struct gunyah_vcpu_run *run, int console_fd, const char **input) {
         uint64_t off = run->mmio.phys_addr & 0xfff;
@@ -204,6 +233,7 @@ int sim_harness_vcpu_loop_record(HvVcpu *vcpu, int console_fd, const char *input
                         break;
                 if (run->exit_reason == GUNYAH_VCPU_EXIT_MMIO) {
                         out->mmio_exits++;
+                        out->mmio_write_exits += run->mmio.is_write;
                         record_other_mmio(run, out);
                         pl011_mmio(run, console_fd, &input);
                         continue;

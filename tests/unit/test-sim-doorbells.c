@@ -122,14 +122,8 @@ static void irq_device(const Doorbells *d, uint64_t n, int out) {
 static void run(const char *guest, const char *cmdline, Doorbells *d) {
         SimHarnessOptions o = { .guest = guest, .vcpus = 1, .cmdline = cmdline,
                                 .before_start = register_doorbells, .userdata = d };
-        _cleanup_free_ char *path = sim_harness_guest_path(guest);
-        int r;
 
-        if (!path)
-                SIM_HARNESS_SKIP("guest %s not built (GUNYAH_TEST_GUEST_DIR)\n", guest);
-        r = sim_harness_run(&o, res);
-        if (r < 0)
-                fail_msg("sim_harness_run(%s): %s", guest, strerror(-r));
+        SIM_HARNESS_RUN(&o, res);
         if (res->vcpu[0].rc != 0 || res->vcpu[0].last.exit_reason != GUNYAH_VCPU_EXIT_STATUS ||
             res->vcpu[0].last.status.exit_info.type != GUNYAH_VM_EXIT_TYPE_PSCI_POWER_OFF)
                 fail_msg("%s did not power off: rc %d; console:\n%s", guest, res->vcpu[0].rc, res->console);
