@@ -62,14 +62,15 @@ static void negotiate(uint64_t features) {
 
 static void test_init_refuses_bad_parameters(void **state) {
         VirtioMmioShared p;
+        static const uint8_t full[VIRTIO_MMIO_CONFIG_MAX + 1];
         assert_int_equal(virtio_mmio_init(&p, 2, F(9), 1, 256, NULL, 0), -EINVAL);      /* no VERSION_1 */
         assert_int_equal(virtio_mmio_init(&p, 2, OFFERED, 0, 256, NULL, 0), -EINVAL);
         assert_int_equal(virtio_mmio_init(&p, 2, OFFERED, VIRTIO_MMIO_QUEUES_MAX + 1, 256, NULL, 0), -EINVAL);
         assert_int_equal(virtio_mmio_init(&p, 2, OFFERED, 1, 100, NULL, 0), -EINVAL);
         assert_int_equal(virtio_mmio_init(&p, 2, OFFERED, 1, 0, NULL, 0), -EINVAL);
-        assert_int_equal(virtio_mmio_init(&p, 2, OFFERED, 1, 256, config, VIRTIO_MMIO_CONFIG_MAX + 1), -EINVAL);
+        assert_int_equal(virtio_mmio_init(&p, 2, OFFERED, 1, 256, full, VIRTIO_MMIO_CONFIG_MAX + 1), -EINVAL);
         assert_int_equal(virtio_mmio_init(&p, 2, OFFERED, 1, 256, NULL, 4), -EINVAL);
-        assert_int_equal(virtio_mmio_init(&p, 2, OFFERED, VIRTIO_MMIO_QUEUES_MAX, 32768, config, VIRTIO_MMIO_CONFIG_MAX), 0);
+        assert_int_equal(virtio_mmio_init(&p, 2, OFFERED, VIRTIO_MMIO_QUEUES_MAX, 32768, full, VIRTIO_MMIO_CONFIG_MAX), 0);
 }
 
 static void test_calls_refuse_uninitialised_page_and_bad_access(void **state) {
