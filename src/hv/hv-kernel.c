@@ -310,83 +310,86 @@ static int kernel_add_vcpu(HvVm *vm, uint32_t id) {
         return 0;
 }
 
-static int kernel_add_irqfd(HvVm *vm, int eventfd, uint32_t label, uint32_t flags) {
+static int kernel_irqfd(HvVm *vm, bool add, int eventfd, uint32_t label, uint32_t flags) {
         struct gunyah_fn_irqfd_arg arg = { .fd = (uint32_t) eventfd, .label = label, .flags = flags };
         int r;
 
-        r = gh_ioctl_add_irqfd(vm->vm_fd, &arg);
+        r = add ? gh_ioctl_add_irqfd(vm->vm_fd, &arg) : gh_ioctl_remove_irqfd(vm->vm_fd, &arg);
         if (r < 0)
-                return log_debug_errno(r, "Adding irqfd for label %" PRIu32 " failed: %m", label);
+                return log_debug_errno(r, "%s the irqfd of label %" PRIu32 " failed: %m", add ? "Adding" : "Removing",
+                                       label);
         return 0;
+}
+
+static int kernel_add_irqfd(HvVm *vm, int eventfd, uint32_t label, uint32_t flags) {
+        return kernel_irqfd(vm, true, eventfd, label, flags);
 }
 
 static int kernel_remove_irqfd(HvVm *vm, int eventfd, uint32_t label, uint32_t flags) {
-        struct gunyah_fn_irqfd_arg arg = { .fd = (uint32_t) eventfd, .label = label, .flags = flags };
-        int r;
-
-        r = gh_ioctl_remove_irqfd(vm->vm_fd, &arg);
-        if (r < 0)
-                return log_debug_errno(r, "Removing the irqfd of label %" PRIu32 " failed: %m", label);
-        return 0;
-}
-
-static int kernel_ioeventfd_desc(const struct gunyah_fn_ioeventfd_arg *arg, struct gunyah_fn_desc *ret) {
-        *ret = (struct gunyah_fn_desc) {
-                .type = GUNYAH_FN_IOEVENTFD, .arg_size = sizeof(*arg), .arg = (uint64_t) (uintptr_t) arg,
-        };
-        return gh_rules_check_function(ret, arg);
+        return kernel_irqfd(vm, false, eventfd, label, flags);
 }
 
 /* In the kernel's order: arguments, the eventfd, the handler table; what
  * the driver would wrongly accept (a wrapping range, an overlap at another
  * address) is refused here, before the ioctl. */
-static int kernel_add_ioeventfd(HvVm *vm, int eventfd, uint64_t addr, uint32_t len, uint32_t flags,
-                                uint64_t datamatch) {
-        struct gunyah_fn_ioeventfd_arg arg = {
-                .datamatch = datamatch, .addr = addr, .len = len, .fd = eventfd, .flags = flags,
-        };
-        struct gunyah_fn_desc desc;
+static int kernel_ioeventfd_add(HvVm *vm, const struct gunyah_fn_ioeventfd_arg *arg,
+                                const struct gunyah_fn_desc *desc) {
         int r;
 
-        r = kernel_ioeventfd_desc(&arg, &desc);
-        if (r >= 0)
-                r = hv_check_eventfd(eventfd);
+        r = hv_check_eventfd(arg->fd);
         if (r < 0)
-                return log_debug_errno(r, "Refusing the ioeventfd at 0x%" PRIx64 "/%" PRIu32 ": %m", addr, len);
+                return r;
         if (!vm->ioeventfds) {
                 vm->ioeventfds = malloc(sizeof(GhRulesVm));
                 if (!vm->ioeventfds)
                         return -ENOMEM;
                 gh_rules_vm_init(vm->ioeventfds, 0);
         }
-        r = gh_rules_add_function(vm->ioeventfds, &desc, &arg);
+        r = gh_rules_add_function(vm->ioeventfds, desc, arg);
         if (r < 0)
-                return log_debug_errno(r, "Refusing the ioeventfd at 0x%" PRIx64 "/%" PRIu32 ": %m", addr, len);
-        r = gh_ioctl_add_ioeventfd(vm->vm_fd, &arg);
-        if (r < 0) {
-                (void) gh_rules_remove_function(vm->ioeventfds, &desc, &arg);
-                return log_debug_errno(r, "Adding the ioeventfd at 0x%" PRIx64 "/%" PRIu32 " failed: %m", addr, len);
-        }
+                return r;
+        r = gh_ioctl_add_ioeventfd(vm->vm_fd, arg);
+        if (r < 0)
+                (void) gh_rules_remove_function(vm->ioeventfds, desc, arg);
+        return r;
+}
+
+static int kernel_ioeventfd_remove(HvVm *vm, const struct gunyah_fn_ioeventfd_arg *arg,
+                                   const struct gunyah_fn_desc *desc) {
+        int r = gh_ioctl_remove_ioeventfd(vm->vm_fd, arg);
+
+        if (r >= 0 && vm->ioeventfds)
+                (void) gh_rules_remove_function(vm->ioeventfds, desc, arg);
+        return r;
+}
+
+static int kernel_ioeventfd(HvVm *vm, bool add, int eventfd, uint64_t addr, uint32_t len, uint32_t flags,
+                            uint64_t datamatch) {
+        struct gunyah_fn_ioeventfd_arg arg = {
+                .datamatch = datamatch, .addr = addr, .len = len, .fd = eventfd, .flags = flags,
+        };
+        struct gunyah_fn_desc desc = {
+                .type = GUNYAH_FN_IOEVENTFD, .arg_size = sizeof(arg), .arg = (uint64_t) (uintptr_t) &arg,
+        };
+        int r;
+
+        r = gh_rules_check_function(&desc, &arg);
+        if (r >= 0)
+                r = add ? kernel_ioeventfd_add(vm, &arg, &desc) : kernel_ioeventfd_remove(vm, &arg, &desc);
+        if (r < 0)
+                return log_debug_errno(r, "%s the ioeventfd at 0x%" PRIx64 "/%" PRIu32 " failed: %m",
+                                       add ? "Adding" : "Removing", addr, len);
         return 0;
+}
+
+static int kernel_add_ioeventfd(HvVm *vm, int eventfd, uint64_t addr, uint32_t len, uint32_t flags,
+                                uint64_t datamatch) {
+        return kernel_ioeventfd(vm, true, eventfd, addr, len, flags, datamatch);
 }
 
 static int kernel_remove_ioeventfd(HvVm *vm, int eventfd, uint64_t addr, uint32_t len, uint32_t flags,
                                    uint64_t datamatch) {
-        struct gunyah_fn_ioeventfd_arg arg = {
-                .datamatch = datamatch, .addr = addr, .len = len, .fd = eventfd, .flags = flags,
-        };
-        struct gunyah_fn_desc desc;
-        int r;
-
-        r = kernel_ioeventfd_desc(&arg, &desc);
-        if (r < 0)
-                return r;
-        r = gh_ioctl_remove_ioeventfd(vm->vm_fd, &arg);
-        if (r < 0)
-                return log_debug_errno(r, "Removing the ioeventfd at 0x%" PRIx64 "/%" PRIu32 " failed: %m", addr, len);
-        if (vm->ioeventfds)
-                (void) gh_rules_remove_function(vm->ioeventfds, &desc, &arg);
-        return 0;
+        return kernel_ioeventfd(vm, false, eventfd, addr, len, flags, datamatch);
 }
 
 static int kernel_start(HvVm *vm) {

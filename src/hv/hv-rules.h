@@ -202,7 +202,7 @@ int gh_rules_add_function(GhRulesVm *vm, const struct gunyah_fn_desc *desc, cons
 /* The stateless part of ADD/REMOVE_FUNCTION's checks (arg_size, type,
  * flags, len, wrap), which the kernel makes before it looks up the eventfd
  * and its tables: callers that check the eventfd themselves run this first
- * to answer in the kernel's order. */
+ * to answer in the kernel's order. Returns desc->type, or -errno. */
 int gh_rules_check_function(const struct gunyah_fn_desc *desc, const void *arg);
 
 /* GUNYAH_VM_REMOVE_FUNCTION: same argument checks as add, then matches by

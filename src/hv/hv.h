@@ -100,7 +100,9 @@ typedef struct HvBackendOps {
         /* irqfd (GUNYAH_FN_IRQFD): writing eventfd rings the doorbell
          * `label` (the DT doorbell's label; gunyahd uses the SPI number).
          * flags: GUNYAH_IRQFD_FLAGS_LEVEL or 0. The eventfd stays the
-         * caller's; the VM holds its own reference until removed. */
+         * caller's; the VM holds its own reference. The sim delivers edge
+         * irqfds only, and takes them before start only (-EBUSY after):
+         * its level lines are the workers' own (vcpu_irq_line). */
         int (*add_irqfd)(HvVm *vm, int eventfd, uint32_t label, uint32_t flags);
         /* Matches by label, as U17 (-ENOENT if none); pass what was added:
          * early A14 builds compare the whole argument. */

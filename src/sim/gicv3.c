@@ -44,12 +44,6 @@
 #define ICC_CTLR_EOIMODE 0x2u
 #define ICC_CTLR_RO ((4u << 8) | (1u << 15)) /* PRIbits = 5, IDbits 16, A3V */
 
-bool sim_gic_take_update(HvVcpu *v) {
-        uint32_t *u = &v->shared->gic.redist[v->id].update;
-
-        return sim_load(u) && __atomic_exchange_n(u, 0, __ATOMIC_ACQ_REL);
-}
-
 /* The highest-priority pending, enabled, inactive interrupt for this vCPU
  * (lowest INTID on ties); SIM_GIC_SPURIOUS if none. */
 static uint32_t hppi(HvVcpu *v, uint8_t *ret_prio) {

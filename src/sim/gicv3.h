@@ -39,8 +39,7 @@ struct HvVcpu;
 
 /* Whether the GIC signals an IRQ to this vCPU (HCR_EL2.VI, and WFI wake). */
 bool sim_gic_signaled(struct HvVcpu *v);
-/* Takes the update flag: whether someone changed this vCPU's interrupts. */
-bool sim_gic_take_update(struct HvVcpu *v);
+/* sim_gic_take_update() is inline in sim-internal.h: it runs at every block. */
 
 /* ICC_* MRS/MSR; false when cp is not a CPU interface register. */
 bool sim_gic_sysreg(struct HvVcpu *v, const uc_arm64_cp_reg *cp, bool is_read, uint64_t *value);

@@ -11,10 +11,9 @@
  * SIM_DOORBELL_BATCH_BLOCKS) with their count, so the eventfd's counter
  * still adds up every write.
  *
- * irqfd: a signalled eventfd makes SPI `label` pending, edge and LEVEL
- * alike: Gunyah's LEVEL clears the doorbell when the guest takes the
- * interrupt, which is what the GIC's pending latch does on acknowledge.
- * Every worker of the VM watches the irqfds: every SIM_SLICE_CHECK_BLOCKS
+ * irqfd (edge; LEVEL ones never reach the workers, sim-vm-doorbell.c): a
+ * signalled eventfd makes SPI `label` pending, latched until the guest
+ * acknowledges it, like an edge doorbell. Every worker of the VM watches the irqfds: every SIM_SLICE_CHECK_BLOCKS
  * blocks while guest code runs, at the start of a slice, and in WFI's
  * ppoll. Whoever reads an eventfd first raises the SPI and wakes its
  * target; the others find it empty (the sim made it O_NONBLOCK).
@@ -35,6 +34,8 @@ void sim_doorbell_attach(HvVcpu *v, const int *fds, unsigned n) {
                 v->has_irqfds |= kind == SIM_DOORBELL_IRQFD;
         }
         v->n_doorbells = n;
+        /* the first doorbell is signalled at once */
+        v->doorbell_flush_block = v->blocks - SIM_DOORBELL_BATCH_BLOCKS;
 }
 
 void sim_doorbell_detach(HvVcpu *v) {
@@ -71,10 +72,10 @@ bool sim_doorbell_write(HvVcpu *v, uint64_t addr, unsigned size, uint64_t value)
 }
 
 void sim_doorbell_flush(HvVcpu *v) {
-        v->doorbell_flush_block = v->blocks;
         if (!v->doorbells_pending)
                 return;
         v->doorbells_pending = false;
+        v->doorbell_flush_block = v->blocks;
         for (unsigned i = 0; i < v->n_doorbells; i++) {
                 uint64_t n = v->doorbell_counts[i];
 

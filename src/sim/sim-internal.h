@@ -42,10 +42,12 @@
 /* An ioeventfd write after a quiet spell signals its eventfd at once;
  * writes that follow within this many translation blocks are added up and
  * signalled together (one write() of their count) when the spell ends, at
- * the latest this many blocks later or when the vCPU leaves guest code. The
- * device sees every write counted, as the kernel's, for a syscall per
- * batch instead of per write. */
-#define SIM_DOORBELL_BATCH_BLOCKS 256u
+ * the latest this many blocks later or when the vCPU leaves guest code
+ * (WFI, an exit, the end of its slice). The device sees every write
+ * counted, as the kernel's, and is woken by the first; a syscall per batch
+ * instead of per write is most of what keeps a doorbell near the cost of a
+ * bare MMIO callback (bench/sim-doorbell). */
+#define SIM_DOORBELL_BATCH_BLOCKS 4096u
 
 /* sim-va-cover.c: the largest placeholder region covering guest VAs. */
 #define SIM_VA_COVER_CHUNK (UINT64_C(1) << 30)
@@ -137,7 +139,7 @@ struct HvVcpu {
         unsigned n_doorbells;
         bool has_ioeventfds, has_irqfds;
         bool doorbells_pending;
-        uint32_t doorbell_flush_block; /* v->blocks at the last signal */
+        uint32_t doorbell_flush_block; /* v->blocks when the last batch was signalled */
         uint64_t doorbell_counts[SIM_DOORBELLS_MAX];
 
         /* vcpu_watch_fd: waited for in WFI too. */
@@ -165,6 +167,14 @@ struct HvVcpu {
         SimTimer timers[SIM_TIMERS];
         uint64_t timer_deadline_ns;
 };
+
+/* Takes the update flag: whether someone changed this vCPU's interrupts.
+ * Inline: the block hook asks at every translation block. */
+static inline bool sim_gic_take_update(HvVcpu *v) {
+        uint32_t *u = &v->shared->gic.redist[v->id].update;
+
+        return sim_load(u) && __atomic_exchange_n(u, 0, __ATOMIC_ACQ_REL);
+}
 
 /* sim-emu.c: the unicorn instance of one vCPU. */
 int sim_emu_create(HvVcpu *v);

@@ -15,7 +15,11 @@
  *    match), but the VM keeps the eventfd open until it is destroyed;
  *  - an irqfd's eventfd is made O_NONBLOCK (shared with its writers; only
  *    a write that would overflow the counter behaves differently), because
- *    several workers race to read it.
+ *    several workers race to read it;
+ *  - a LEVEL irqfd is recorded only, neither exported nor delivered: the
+ *    level lines of a sim VM are the worker's own devices (PL011, PL061),
+ *    which drive them through vcpu_irq_line, and gunyahd registers LEVEL
+ *    irqfds for exactly those. Device processes ring edge irqfds (flags 0).
  */
 #include <fcntl.h>
 
@@ -63,6 +67,7 @@ static void sim_doorbell_slot_remove(HvVm *vm, const SimDoorbell *d) {
                 }
 }
 
+/* d: the slot to record, NULL for a registration the workers never see. */
 static int sim_doorbell_function(HvVm *vm, bool add, int eventfd, uint32_t type, const void *arg, uint32_t size,
                                  const SimDoorbell *d) {
         struct gunyah_fn_desc desc = { .type = type, .arg_size = size, .arg = (uint64_t) (uintptr_t) arg };
@@ -74,7 +79,7 @@ static int sim_doorbell_function(HvVm *vm, bool add, int eventfd, uint32_t type,
                 return r;
         if (!add) {
                 r = gh_rules_remove_function(&s->rules, &desc, arg);
-                if (r >= 0)
+                if (r >= 0 && d)
                         sim_doorbell_slot_remove(vm, d);
                 return r;
         }
@@ -83,10 +88,10 @@ static int sim_doorbell_function(HvVm *vm, bool add, int eventfd, uint32_t type,
                 return r;
         if (sim_load(&s->vm_state) != SIM_VM_CREATED)
                 return -EBUSY; /* workers get their eventfds when they attach */
-        if (s->n_doorbells >= SIM_DOORBELLS_MAX)
+        if (d && s->n_doorbells >= SIM_DOORBELLS_MAX)
                 return -ENOSPC;
         r = gh_rules_add_function(&s->rules, &desc, arg);
-        if (r < 0)
+        if (r < 0 || !d)
                 return r;
         r = sim_doorbell_slot_add(vm, eventfd, d);
         if (r < 0)
@@ -98,7 +103,8 @@ static int sim_irqfd(HvVm *vm, bool add, int eventfd, uint32_t label, uint32_t f
         struct gunyah_fn_irqfd_arg arg = { .fd = (uint32_t) eventfd, .label = label, .flags = flags };
         SimDoorbell d = { .kind = SIM_DOORBELL_IRQFD, .flags = flags, .label = label };
 
-        return sim_doorbell_function(vm, add, eventfd, GUNYAH_FN_IRQFD, &arg, sizeof(arg), &d);
+        return sim_doorbell_function(vm, add, eventfd, GUNYAH_FN_IRQFD, &arg, sizeof(arg),
+                                     (flags & GUNYAH_IRQFD_FLAGS_LEVEL) ? NULL : &d);
 }
 
 static int sim_ioeventfd(HvVm *vm, bool add, int eventfd, uint64_t addr, uint32_t len, uint32_t flags,

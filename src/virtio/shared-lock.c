@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <sched.h>
-#include <time.h>
 
 #include "shared-lock.h"
+#include "time-util.h"
 
 #define SPINS_BEFORE_YIELD 128u
 /* A gap between two looks longer than this means the waiter itself was
@@ -15,13 +15,6 @@ static void cpu_relax(void) {
 #elif defined(__aarch64__)
         __asm__ volatile("yield" ::: "memory");
 #endif
-}
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
 }
 
 static uint32_t new_ticket(SharedLock *l) {
@@ -41,7 +34,7 @@ typedef struct Watch {
 } Watch;
 
 static bool watch_expired(Watch *w, uint32_t holder, uint64_t lease_ns) {
-        uint64_t t = now_ns();
+        uint64_t t = now_monotonic_usec() * NSEC_PER_USEC;
 
         if (holder != w->holder) {
                 *w = (Watch) { .holder = holder, .last_ns = t };

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "time-util.h"
 #include "virtio-mmio.h"
 
 #define QUEUE_NUM_LIMIT 32768u
@@ -303,27 +304,20 @@ int virtio_mmio_write(VirtioMmioShared *s, uint64_t offset, unsigned len, uint64
         return 0;
 }
 
-static uint64_t monotonic_ns(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
-}
-
 int virtio_mmio_wait_reset(VirtioMmioShared *s, uint64_t timeout_ns) {
-        uint64_t deadline = monotonic_ns() + timeout_ns;
+        uint64_t deadline = now_monotonic_usec() * NSEC_PER_USEC + timeout_ns;
 
         for (;;) {
                 uint32_t acked = __atomic_load_n(&s->reset_acked, __ATOMIC_ACQUIRE);
                 if (acked == __atomic_load_n(&s->reset_requested, __ATOMIC_ACQUIRE))
                         return 0;
-                uint64_t now = monotonic_ns();
+                uint64_t now = now_monotonic_usec() * NSEC_PER_USEC;
                 if (now >= deadline)
                         return -ETIMEDOUT;
                 uint64_t left = deadline - now;
                 struct timespec ts = {
-                        .tv_sec = (time_t) (left / 1000000000ull),
-                        .tv_nsec = (long) (left % 1000000000ull),
+                        .tv_sec = (time_t) (left / NSEC_PER_SEC),
+                        .tv_nsec = (long) (left % NSEC_PER_SEC),
                 };
                 /* Plain (shared) FUTEX_WAIT: the page is mapped by several
                  * processes. EAGAIN/EINTR/ETIMEDOUT: look again. */

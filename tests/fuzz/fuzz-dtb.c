@@ -4,12 +4,36 @@
  * fits its window. */
 #include <endian.h>
 #include <libfdt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "boot-images.h"
 #include "fuzz.h"
 #include "vm-spec.h"
+
+/* One virtio node per disk, each with its doorbell, a pool node exactly
+ * when there is a pool, and the DTB window below it. */
+static void check_devices(const VmSpec *spec, const VmBootImages *b) {
+        const VmLayout *l = &b->layout;
+        int n = 0, off;
+
+        fdt_for_each_subnode(off, b->dtb, 0)
+                if (fdt_node_check_compatible(b->dtb, off, "virtio,mmio") == 0)
+                        n++;
+        if (n != (int) spec->n_disks || l->n_devices != spec->n_disks)
+                abort();
+        for (uint32_t i = 0; i < l->n_devices; i++) {
+                char bell[64];
+                snprintf(bell, sizeof(bell), "/gunyah-vm-config/vdevices/bell-%x", l->devices[i].spi);
+                if (fdt_path_offset(b->dtb, bell) < 0 || (l->have_pl011 && l->devices[i].spi == l->pl011_spi))
+                        abort();
+        }
+        if ((fdt_path_offset(b->dtb, "/reserved-memory") >= 0) != (spec->memory.swiotlb > 0))
+                abort();
+        if (l->swiotlb_size > 0 && l->dtb_addr + l->dtb_window > l->swiotlb_addr)
+                abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static uint8_t kernel[4096], initrd[512];
@@ -34,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     fdt_path_offset(b->dtb, "/gunyah-vm-config/vcpus") < 0 ||
                     fdt_path_offset(b->dtb, "/hypervisor") != -FDT_ERR_NOTFOUND)
                         abort();
+                check_devices(spec, b);
                 vm_boot_images_free(b);
         }
         vm_spec_free(spec);

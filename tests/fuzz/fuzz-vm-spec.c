@@ -13,11 +13,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (vm_spec_parse((const char *) data, size, VM_SPEC_SKIP_FILE_CHECKS, &spec, &error) < 0)
                 return 0;
-        /* What parses must serialize, and the result must parse again. */
+        /* What parses must serialize, the result must parse again, and
+         * serialize to the same text (the normalized form is a fixed point:
+         * a stored spec reloads as the same VM, disks included). */
         if (vm_spec_to_json(spec, &json) >= 0) {
                 VmSpec *again = NULL;
+                char *json2 = NULL;
                 if (vm_spec_parse(json, strlen(json), VM_SPEC_SKIP_FILE_CHECKS, &again, &error) < 0)
                         abort();
+                if (vm_spec_to_json(again, &json2) < 0 || strcmp(json, json2) != 0 ||
+                    again->n_disks != spec->n_disks || again->n_disks > VM_DISKS_MAX)
+                        abort();
+                free(json2);
                 vm_spec_free(again);
                 free(json);
         }

@@ -72,7 +72,7 @@ def walk(table, prefix):
     for m in re.finditer(r'(?:\{\s*|OBJECT_FIELD\(|ACTION_FIELD\()"(\w+)"([^\n]*)', body):
         key = prefix + m.group(1)
         keys.append(key)
-        sub = re.search(r"(?:\.sub = (\w+)|OBJECT_FIELD\(\"\w+\", (\w+)\))", m.group(0))
+        sub = re.search(r"(?:\.sub = (\w+)|OBJECT_FIELD\(\"\w+\", &\w+, (\w+))", m.group(0))
         if sub:
             walk(sub.group(1) or sub.group(2), key + ".")
 

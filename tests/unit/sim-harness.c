@@ -109,6 +109,8 @@ static int bind_and_start(HvVm *vm, const SimHarnessOptions *o, int mem_fd, cons
                                           layout->dtb_addr);
         for (unsigned i = 0; r >= 0 && i < o->vcpus; i++)
                 r = ops->add_vcpu(vm, i);
+        if (r >= 0 && o->before_start)
+                r = o->before_start(vm, o->userdata);
         if (r >= 0)
                 r = ops->start(vm);
         return r;
@@ -163,6 +165,35 @@ int sim_harness_create_vm(const SimHarnessOptions *o, HvBackend **ret_b, HvVm **
         return 0;
 }
 
+int sim_harness_attach(const SimHarnessOptions *o, HvBackend **ret_b, HvVm **ret_vm, HvVcpu **ret_vcpu) {
+        int fds[HV_VCPU_EXPORT_FDS_MAX], own[HV_VCPU_EXPORT_FDS_MAX];
+        size_t n = ELEMENTSOF(fds);
+        int r;
+
+        r = sim_harness_create_vm(o, ret_b, ret_vm, NULL);
+        if (r < 0)
+                return r;
+        r = hv_sim_ops.vcpu_export(*ret_vm, 0, fds, &n);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                own[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+                if (own[i] < 0)
+                        r = -errno;
+        }
+        if (r >= 0)
+                r = hv_sim_ops.vcpu_attach(own, n, 0, ret_vcpu);
+        if (r < 0) {
+                hv_sim_ops.vm_destroy(*ret_vm);
+                hv_sim_ops.close(*ret_b);
+        }
+        return r;
+}
+
+void sim_harness_detach(HvBackend *b, HvVm *vm, HvVcpu *vcpu) {
+        hv_sim_ops.vcpu_detach(vcpu);
+        hv_sim_ops.vm_destroy(vm);
+        hv_sim_ops.close(b);
+}
+
 /* The PL011 as far as the test guests use it: DR and FR. */
 static void pl011_mmio(struct gunyah_vcpu_run *run, int console_fd, const char **input) {
         uint64_t off = run->mmio.phys_addr & 0xfff;
@@ -179,9 +210,21 @@ static void pl011_mmio(struct gunyah_vcpu_run *run, int console_fd, const char *
                 run->mmio.data[0] = (uint8_t) *(*input)++;
 }
 
-int sim_harness_vcpu_loop(HvVcpu *vcpu, int console_fd, const char *input, uint64_t *ret_mmio_exits) {
+static void record_other_mmio(const struct gunyah_vcpu_run *run, SimHarnessVcpu *out) {
+        SimHarnessMmio *m;
+
+        if ((run->mmio.phys_addr & ~UINT64_C(0xfff)) == VM_DEFAULT_PL011_BASE)
+                return;
+        if (out->n_other_mmio++ >= SIM_HARNESS_OTHER_MMIO_MAX)
+                return;
+        m = &out->other_mmio[out->n_other_mmio - 1];
+        *m = (SimHarnessMmio) { .addr = run->mmio.phys_addr, .len = run->mmio.len, .is_write = run->mmio.is_write };
+        if (m->is_write)
+                memcpy(&m->value, run->mmio.data, sizeof(m->value));
+}
+
+int sim_harness_vcpu_loop_record(HvVcpu *vcpu, int console_fd, const char *input, SimHarnessVcpu *out) {
         struct gunyah_vcpu_run *run = hv_sim_ops.vcpu_run_block(vcpu);
-        uint64_t n = 0;
         int r;
 
         for (;;) {
@@ -189,15 +232,24 @@ int sim_harness_vcpu_loop(HvVcpu *vcpu, int console_fd, const char *input, uint6
                 if (r < 0)
                         break;
                 if (run->exit_reason == GUNYAH_VCPU_EXIT_MMIO) {
-                        n++;
+                        out->mmio_exits++;
+                        out->mmio_write_exits += run->mmio.is_write;
+                        record_other_mmio(run, out);
                         pl011_mmio(run, console_fd, &input);
                         continue;
                 }
                 r = run->exit_reason == GUNYAH_VCPU_EXIT_STATUS ? 0 : -(int) run->exit_reason;
                 break;
         }
+        return r;
+}
+
+int sim_harness_vcpu_loop(HvVcpu *vcpu, int console_fd, const char *input, uint64_t *ret_mmio_exits) {
+        SimHarnessVcpu out = {};
+        int r = sim_harness_vcpu_loop_record(vcpu, console_fd, input, &out);
+
         if (ret_mmio_exits)
-                *ret_mmio_exits = n;
+                *ret_mmio_exits = out.mmio_exits;
         return r;
 }
 
@@ -228,7 +280,7 @@ static _noreturn_ void worker_main(HvVm *vm, uint32_t id, int console_fd, const 
         sigemptyset(&sa.sa_mask);
         (void) sigaction(SIGUSR1, &sa, NULL);
 
-        out->rc = sim_harness_vcpu_loop(vcpu, console_fd, input, &out->mmio_exits);
+        out->rc = sim_harness_vcpu_loop_record(vcpu, console_fd, input, out);
         out->last = *hv_sim_ops.vcpu_run_block(vcpu);
         hv_sim_ops.vcpu_detach(vcpu);
         _exit(0);

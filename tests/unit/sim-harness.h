@@ -30,13 +30,27 @@ typedef struct SimHarnessOptions {
         const char *kick_after;
         uint32_t prot;         /* HV_PROT_* of the RAM binding; 0: RWX */
         uint64_t bind_size;    /* bytes of RAM bound from its base; 0: all */
+        /* Called once the vCPUs are added, before start: registers doorbells. */
+        int (*before_start)(HvVm *vm, void *userdata);
+        void *userdata;
 } SimHarnessOptions;
+
+/* An MMIO exit outside the PL011's page (VM_DEFAULT_PL011_BASE). */
+typedef struct SimHarnessMmio {
+        uint64_t addr, value;
+        uint32_t len;
+        bool is_write;
+} SimHarnessMmio;
+#define SIM_HARNESS_OTHER_MMIO_MAX 16
 
 typedef struct SimHarnessVcpu {
         int rc;                        /* what ended the worker's loop: 0 STATUS, else -errno */
         struct gunyah_vcpu_run last;   /* the run block at that point */
         uint64_t mmio_exits;
+        uint64_t mmio_write_exits;
         int exit_code;                 /* worker process exit status */
+        SimHarnessMmio other_mmio[SIM_HARNESS_OTHER_MMIO_MAX]; /* the first ones */
+        unsigned n_other_mmio;         /* all of them */
 } SimHarnessVcpu;
 
 typedef struct SimHarnessResult {
@@ -63,8 +77,28 @@ extern unsigned sim_harness_skipped;
         } while (0)
 int sim_harness_exit_status(int failed);
 
+/* In a cmocka test: sim_harness_run(o, res), skipping when the guest is not
+ * built and failing on an error. */
+#define SIM_HARNESS_RUN(o, res)                                                                         \
+        do {                                                                                            \
+                char *_path = sim_harness_guest_path((o)->guest);                                       \
+                int _r;                                                                                 \
+                                                                                                        \
+                if (!_path)                                                                             \
+                        SIM_HARNESS_SKIP("guest %s not built (GUNYAH_TEST_GUEST_DIR)\n", (o)->guest);   \
+                free(_path);                                                                            \
+                _r = sim_harness_run((o), (res));                                                       \
+                if (_r < 0)                                                                             \
+                        fail_msg("sim_harness_run(%s): %s", (o)->guest, strerror(-_r));                 \
+        } while (0)
+
 /* Creates, loads and starts a VM (without forking workers). */
 int sim_harness_create_vm(const SimHarnessOptions *o, HvBackend **ret_b, HvVm **ret_vm, SimHarnessResult *res);
+
+/* sim_harness_create_vm, then vCPU 0 exported and attached in this process
+ * (no worker): for loops that measure vcpu_run itself. */
+int sim_harness_attach(const SimHarnessOptions *o, HvBackend **ret_b, HvVm **ret_vm, HvVcpu **ret_vcpu);
+void sim_harness_detach(HvBackend *b, HvVm *vm, HvVcpu *vcpu);
 
 /* Whole run; res is caller memory (large). */
 int sim_harness_run(const SimHarnessOptions *o, SimHarnessResult *res);
@@ -73,3 +107,5 @@ int sim_harness_run(const SimHarnessOptions *o, SimHarnessResult *res);
  * single-process tests and the benchmark reuse it). console_fd gets every
  * transmitted byte. Returns like SimHarnessVcpu.rc. */
 int sim_harness_vcpu_loop(HvVcpu *vcpu, int console_fd, const char *input, uint64_t *ret_mmio_exits);
+/* The same, also recording the exits outside the PL011 into out. */
+int sim_harness_vcpu_loop_record(HvVcpu *vcpu, int console_fd, const char *input, SimHarnessVcpu *out);

@@ -333,6 +333,104 @@ static void test_dtb_64_vcpus_long_cmdline(void **state) {
         free(fdt);
 }
 
+static void add_disks(VmSpec *s, uint32_t n) {
+        s->n_disks = n;
+        for (uint32_t i = 0; i < n; i++)
+                s->disks[i].path = (char *) "/disk.img";
+}
+
+static uint64_t reg_cell(const uint32_t *cells, int i) {
+        return ((uint64_t) cells[2 * i] << 32) | cells[2 * i + 1];
+}
+
+/* As QEMU virt writes them (tests/golden/check-qemu-virtio.sh compares with
+ * QEMU's own), each with an edge-triggered doorbell. */
+static void test_dtb_virtio_mmio(void **state) {
+        VmSpec s = make_spec(1, NULL);
+        s.memory.mode = VM_MEMORY_SHARE;
+        add_disks(&s, 2);
+        void *fdt = build(&s, 0, NULL);
+        uint32_t cells[8];
+
+        for (uint32_t i = 0; i < 2; i++) {
+                char path[64], bell[64];
+                snprintf(path, sizeof(path), "/virtio_mmio@%x", 0x0a000000 + i * 0x200);
+                snprintf(bell, sizeof(bell), "/gunyah-vm-config/vdevices/bell-%x", 16 + i);
+
+                assert_string_equal(prop_str(fdt, path, "compatible"), "virtio,mmio");
+                assert_int_equal(prop_cells(fdt, path, "reg", cells, 8), 4);
+                assert_int_equal(reg_cell(cells, 0), 0x0a000000 + i * 0x200);
+                assert_int_equal(reg_cell(cells, 1), 0x200);
+                assert_int_equal(prop_cells(fdt, path, "interrupts", cells, 8), 3);
+                assert_int_equal(cells[0], 0);      /* GIC_SPI */
+                assert_int_equal(cells[1], 16 + i);
+                assert_int_equal(cells[2], 1);      /* IRQ_TYPE_EDGE_RISING */
+                assert_true(has_prop(fdt, path, "dma-coherent"));
+                assert_false(has_prop(fdt, path, "memory-region")); /* shared RAM: no pool */
+
+                assert_string_equal(prop_str(fdt, bell, "vdevice-type"), "doorbell");
+                assert_int_equal(prop_u32(fdt, bell, "label"), 16 + i);
+                assert_true(has_prop(fdt, bell, "peer-default"));
+                assert_int_equal(prop_cells(fdt, bell, "interrupts", cells, 8), 3);
+                assert_int_equal(cells[1], 16 + i);
+                assert_int_equal(cells[2], 1);
+                assert_false(has_prop(fdt, bell, "source-can-clear"));
+        }
+        assert_int_equal(fdt_path_offset(fdt, "/virtio_mmio@a000400"), -FDT_ERR_NOTFOUND);
+        assert_int_equal(fdt_path_offset(fdt, "/reserved-memory"), -FDT_ERR_NOTFOUND);
+        /* The level-triggered doorbells keep what they had. */
+        assert_true(has_prop(fdt, "/gunyah-vm-config/vdevices/bell-5", "source-can-clear"));
+        free(fdt);
+
+        s = make_spec(1, NULL);
+        fdt = build(&s, 0, NULL);
+        int off;
+        fdt_for_each_subnode(off, fdt, 0)
+                if (fdt_node_check_compatible(fdt, off, "virtio,mmio") == 0)
+                        fail_msg("a virtio node without disks: %s", fdt_get_name(fdt, off, NULL));
+        free(fdt);
+}
+
+static void test_dtb_swiotlb_pool(void **state) {
+        VmSpec s = make_spec(1, NULL);
+        s.memory.swiotlb = 8 * MiB;
+        add_disks(&s, 1);
+        VmLayout l;
+        void *fdt = build(&s, 0, &l);
+        const char *pool = "/reserved-memory/restricted_dma_reserved@81800000";
+        uint32_t cells[8];
+
+        assert_int_equal(l.swiotlb_addr, 0x81800000);
+        assert_int_equal(prop_u32(fdt, "/reserved-memory", "#address-cells"), 2);
+        assert_int_equal(prop_u32(fdt, "/reserved-memory", "#size-cells"), 2);
+        assert_true(has_prop(fdt, "/reserved-memory", "ranges"));
+        assert_string_equal(prop_str(fdt, pool, "compatible"), "restricted-dma-pool");
+        assert_int_equal(prop_cells(fdt, pool, "reg", cells, 8), 4);
+        assert_int_equal(reg_cell(cells, 0), RAM_BASE + RAM_SIZE - 8 * MiB);
+        assert_int_equal(reg_cell(cells, 1), 8 * MiB);
+        assert_int_equal(prop_u64(fdt, pool, "alignment"), 0x10000); /* #size-cells wide */
+        /* Kept from the page allocator but mapped: neither of these. */
+        assert_false(has_prop(fdt, pool, "reusable"));
+        assert_false(has_prop(fdt, pool, "no-map"));
+        /* /memory still names all of RAM, or Linux would not map the pool. */
+        assert_int_equal(prop_cells(fdt, "/memory", "reg", cells, 8), 4);
+        assert_int_equal(reg_cell(cells, 1), RAM_SIZE);
+
+        /* The device node points at it. */
+        assert_int_equal(fdt_node_offset_by_phandle(fdt, prop_u32(fdt, "/virtio_mmio@a000000", "memory-region")),
+                         node(fdt, pool));
+        assert_int_equal(prop_u32(fdt, pool, "phandle"), VM_DTB_SWIOTLB_PHANDLE);
+        free(fdt);
+
+        /* A pool without devices is still reserved: the host can read it, so
+         * the guest must never use it as ordinary memory. */
+        s.n_disks = 0;
+        fdt = build(&s, 0, NULL);
+        node(fdt, pool);
+        assert_int_equal(fdt_path_offset(fdt, "/virtio_mmio@a000000"), -FDT_ERR_NOTFOUND);
+        free(fdt);
+}
+
 /* ---- boot preparation: files -> RAM ---- */
 
 static void test_boot_images_load_into_ram(void **state) {
@@ -363,6 +461,34 @@ static void test_boot_images_load_into_ram(void **state) {
 
         /* A mapping of the wrong size is refused. */
         assert_int_equal(vm_boot_images_load(b, ram, RAM_SIZE / 2, err, sizeof(err)), -EINVAL);
+        free(ram);
+}
+
+/* With a pool, the images go into the lent part alone: the daemon maps only
+ * that (the pool is a separate memory). */
+static void test_boot_images_load_below_the_pool(void **state) {
+        uint8_t kernel[4096], initrd[3000];
+        _cleanup_(vm_boot_images_freep) VmBootImages *b = NULL;
+        char err[VM_BOOT_ERROR_MAX] = "";
+        VmSpec s = make_spec(1, NULL);
+        uint64_t lent = RAM_SIZE - 8 * MiB;
+
+        s.memory.swiotlb = 8 * MiB;
+        make_kernel(kernel);
+        memset(initrd, 0x5a, sizeof(initrd));
+        assert_int_equal(vm_boot_images_prepare_from_memory(&s, kernel, sizeof(kernel), initrd, sizeof(initrd),
+                                                            false, &b, err, sizeof(err)), 0);
+        uint8_t *ram = calloc(1, RAM_SIZE);
+        assert_non_null(ram);
+        assert_int_equal(vm_boot_images_load(b, ram, lent, err, sizeof(err)), 0);
+        const VmLayout *l = &b->layout;
+        assert_true(l->dtb_addr + l->dtb_window <= RAM_BASE + lent);
+        assert_int_equal(fdt_check_header(ram + (l->dtb_addr - RAM_BASE)), 0);
+        assert_memory_equal(ram + (l->initrd_addr - RAM_BASE), initrd, sizeof(initrd));
+        /* all of RAM works too; anything else does not */
+        assert_int_equal(vm_boot_images_load(b, ram, RAM_SIZE, err, sizeof(err)), 0);
+        assert_int_equal(vm_boot_images_load(b, ram, lent - 2 * MiB, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, "below its swiotlb pool"));
         free(ram);
 }
 
@@ -430,7 +556,10 @@ int main(void) {
                 cmocka_unit_test(test_dtb_power_button),
                 cmocka_unit_test(test_dtb_vm_config),
                 cmocka_unit_test(test_dtb_64_vcpus_long_cmdline),
+                cmocka_unit_test(test_dtb_virtio_mmio),
+                cmocka_unit_test(test_dtb_swiotlb_pool),
                 cmocka_unit_test(test_boot_images_load_into_ram),
+                cmocka_unit_test(test_boot_images_load_below_the_pool),
                 cmocka_unit_test(test_boot_images_errors_name_the_file),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -232,6 +232,107 @@ static void test_layout_ram_rules(void **state) {
         compute_fails(&s, &k, 0, false, -EINVAL, "36-bit");
 }
 
+static void add_disks(VmSpec *s, uint32_t n) {
+        s->n_disks = n;
+        for (uint32_t i = 0; i < n && i < VM_DISKS_MAX; i++)
+                s->disks[i].path = (char *) "/disk.img";
+}
+
+static bool overlaps(uint64_t a, uint64_t a_size, uint64_t b, uint64_t b_size) {
+        return a < b + b_size && b < a + a_size;
+}
+
+/* Where QEMU virt puts its virtio-mmio transports, clear of everything else
+ * even with 64 vCPUs' GIC frames and all 8 disks. */
+static void test_layout_virtio_placement(void **state) {
+        VmImageInfo k = image_kernel(0, 0x1000);
+        VmSpec s = make_spec(VM_VCPUS_MAX);
+        VmLayout l = compute_ok(&s, &k, 0, false);
+
+        assert_int_equal(l.n_devices, 0);
+
+        add_disks(&s, VM_DISKS_MAX);
+        l = compute_ok(&s, &k, 0, false);
+        assert_int_equal(l.n_devices, VM_DISKS_MAX);
+        for (uint32_t i = 0; i < l.n_devices; i++) {
+                const VmLayoutDevice *d = &l.devices[i];
+                assert_int_equal(d->kind, VM_DEVICE_VIRTIO_BLK);
+                assert_int_equal(d->spec_index, i);
+                assert_int_equal(d->base, 0x0a000000 + i * 0x200);
+                assert_int_equal(d->size, 0x200);
+                assert_int_equal(d->spi, 16 + i);
+                assert_true(d->base + d->size <= VM_MMIO_WINDOW_BASE + VM_MMIO_WINDOW_SIZE);
+                assert_false(overlaps(d->base, d->size, l.gicr_base, l.gicd_base + l.gicd_size - l.gicr_base));
+                assert_false(overlaps(d->base, d->size, l.pl011_base, VM_PL011_SIZE));
+                assert_false(overlaps(d->base, d->size, l.pl061_base, VM_PL061_SIZE));
+                assert_false(overlaps(d->base, d->size, l.ram_base, l.ram_size));
+                assert_int_not_equal(d->spi, l.pl011_spi);
+                assert_int_not_equal(d->spi, l.pl061_spi);
+                for (uint32_t j = 0; j < i; j++) {
+                        assert_false(overlaps(d->base, d->size, l.devices[j].base, l.devices[j].size));
+                        assert_int_not_equal(d->spi, l.devices[j].spi);
+                }
+        }
+}
+
+static void test_layout_virtio_collisions(void **state) {
+        VmImageInfo k = image_kernel(0, 0x1000);
+        VmSpec s = make_spec(1);
+
+        add_disks(&s, 1);
+        s.console.base = 0x0a000000;
+        compute_fails(&s, &k, 0, false, -EINVAL, "overlaps the virtio-mmio transport of disks[0]");
+        s.console.type = VM_CONSOLE_NONE; /* no PL011, nothing to collide with */
+        compute_ok(&s, &k, 0, false);
+
+        s = make_spec(1);
+        add_disks(&s, 4);
+        s.console.spi = 19;
+        compute_fails(&s, &k, 0, false, -EINVAL, "console.spi 19 is the interrupt of disks[3]");
+        s.console.spi = 20;
+        compute_ok(&s, &k, 0, false);
+
+        add_disks(&s, VM_DISKS_MAX + 1);
+        compute_fails(&s, &k, 0, false, -EINVAL, "at most 8");
+}
+
+/* The pool at the very top, everything the guest boots from below it. */
+static void test_layout_swiotlb(void **state) {
+        VmImageInfo k = image_kernel(0, 0x200000);
+        VmSpec s = make_spec(1);
+        uint64_t pool = 16 * MiB, room = RAM_SIZE - pool - 0x200000 /* kernel */ - 0x200000 /* DTB window */;
+
+        VmLayout l = compute_ok(&s, &k, 0, false);
+        assert_int_equal(l.swiotlb_addr, 0);
+        assert_int_equal(l.swiotlb_size, 0);
+
+        s.memory.swiotlb = pool;
+        l = compute_ok(&s, &k, room, false);
+        assert_int_equal(l.swiotlb_addr, RAM_BASE + RAM_SIZE - pool);
+        assert_int_equal(l.swiotlb_size, pool);
+        assert_int_equal(l.dtb_addr, l.swiotlb_addr - 0x200000);
+        assert_int_equal(l.dtb_addr + l.dtb_window, l.swiotlb_addr);
+        assert_int_equal(l.initrd_addr + l.initrd_size, l.dtb_addr);
+        assert_true(IS_ALIGNED(l.swiotlb_addr, 0x200000));
+
+        /* One byte more: the message counts the pool in the memory.size it
+         * asks for (the next 2 MiB step, 66 MiB, not the 50 MiB the images need). */
+        compute_fails(&s, &k, room + 1, false, -ENOSPC, "at least 66 MiB");
+
+        /* A guest linked into the pool cannot boot from it. */
+        VmImageInfo in_pool = elf_kernel(RAM_BASE + RAM_SIZE - pool, 0x1000, RAM_BASE + RAM_SIZE - pool);
+        compute_fails(&s, &in_pool, 0, true, -ENOSPC, "kernel");
+
+        s.memory.swiotlb = MiB;
+        compute_fails(&s, &k, 0, false, -EINVAL, "memory.swiotlb");
+        s.memory.swiotlb = RAM_SIZE - 2 * MiB;
+        compute_fails(&s, &k, 0, false, -EINVAL, "at least 4 MiB");
+        s.memory.swiotlb = RAM_SIZE - 4 * MiB; /* the least RAM left that still boots a tiny guest */
+        VmImageInfo tiny = image_kernel(0, 0x1000);
+        l = compute_ok(&s, &tiny, 0, false);
+        assert_int_equal(l.dtb_addr, RAM_BASE + 2 * MiB);
+}
+
 static void test_layout_dtb_room_for_overlay(void **state) {
         VmLayout l = { .dtb_window = 0x200000 };
         char err[VM_LAYOUT_ERROR_MAX] = "";
@@ -252,6 +353,9 @@ int main(void) {
                 cmocka_unit_test(test_layout_gic),
                 cmocka_unit_test(test_layout_console),
                 cmocka_unit_test(test_layout_ram_rules),
+                cmocka_unit_test(test_layout_virtio_placement),
+                cmocka_unit_test(test_layout_virtio_collisions),
+                cmocka_unit_test(test_layout_swiotlb),
                 cmocka_unit_test(test_layout_dtb_room_for_overlay),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -132,9 +132,22 @@ static int write_stdout(void) {
         (void) write(1, "", 0);
         return 0;
 }
-/* write() to fd 7 (irqfd 1 of the kernel backend) returns, whatever fd 7 is. */
+/* write() to fd 7 (irqfd 1 of the kernel backend; the sim's first guest memory) returns, whatever fd 7 is. */
 static int write_irqfd(void) {
         (void) write(7, "", 0);
+        return 0;
+}
+/* The sim's doorbell eventfds come after its state (6) and first memory (7). */
+static int write_doorbell(void) {
+        (void) write(8, "", 0);
+        return 0;
+}
+static int read_doorbell(void) {
+        (void) read(8, NULL, 0);
+        return 0;
+}
+static int read_device_page(void) {
+        (void) read(5, NULL, 0);
         return 0;
 }
 static int write_vcpu_fd(void) {
@@ -221,6 +234,16 @@ static void test_sim_has_no_ioctl_and_no_irqfd(void **state) {
         assert_killed(sim, vcpu_run_on_bad_fd);
         assert_killed(sim, other_ioctl);
         assert_killed(sim, write_irqfd);
+}
+
+static void test_sim_rings_doorbells_after_its_memory(void **state) {
+        const char *sim = backend_of(state);
+
+        assert_allowed(sim, write_doorbell);
+        assert_allowed(sim, read_doorbell);
+        assert_killed(sim, write_vcpu_fd);
+        assert_killed(sim, read_device_page);
+        assert_killed("kernel", read_doorbell);
 }
 
 static void test_common_writes_to_stderr_only(void **state) {
@@ -333,6 +356,7 @@ int main(void) {
                 cmocka_unit_test(test_kernel_writes_irqfds_only),
                 cmocka_unit_test(test_kernel_has_none_of_the_sims_needs),
                 backend_test(test_sim_has_no_ioctl_and_no_irqfd, "sim"),
+                backend_test(test_sim_rings_doorbells_after_its_memory, "sim"),
                 backend_test(test_common_writes_to_stderr_only, "kernel"),
                 backend_test(test_common_writes_to_stderr_only, "sim"),
                 backend_test(test_common_allows_the_vdso_fallbacks, "kernel"),

@@ -18,14 +18,8 @@ static SimHarnessResult *res;
 
 static void run_guest(const char *guest, unsigned vcpus, const char *cmdline, const char *input, const char *kick_after) {
         SimHarnessOptions o = { .guest = guest, .vcpus = vcpus, .cmdline = cmdline, .input = input, .kick_after = kick_after };
-        _cleanup_free_ char *path = sim_harness_guest_path(guest);
-        int r;
 
-        if (!path)
-                SIM_HARNESS_SKIP("guest %s not built (GUNYAH_TEST_GUEST_DIR)\n", guest);
-        r = sim_harness_run(&o, res);
-        if (r < 0)
-                fail_msg("sim_harness_run(%s): %s", guest, strerror(-r));
+        SIM_HARNESS_RUN(&o, res);
 }
 
 /* Every vCPU left run with the same STATUS exit. */

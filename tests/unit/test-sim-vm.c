@@ -22,9 +22,23 @@
 #define GPA UINT64_C(0x80000000)
 #define MEM_SIZE (UINT64_C(1) << 20)
 
+/* A VM with 1 MiB of lent memory, a DTB in it and vCPU 0, not started. */
+static HvVm *vm_with_a_vcpu(const HvBackendOps *ops, HvBackend **ret_backend, int *ret_mem) {
+        HvMemBinding b = { .guest_addr = GPA, .size = MEM_SIZE, .access = HV_MEM_LEND, .prot = HV_PROT_RWX };
+        HvVm *vm;
+
+        assert_int_equal(ops->open(NULL, ret_backend), 0);
+        assert_int_equal(ops->vm_create(*ret_backend, &vm), 0);
+        assert_int_equal(ops->guest_mem_create(vm, MEM_SIZE, ret_mem), 0);
+        b.guest_mem_fd = *ret_mem;
+        assert_int_equal(ops->map_mem(vm, &b), 0);
+        assert_int_equal(ops->set_dtb_config(vm, GPA, 4096), 0);
+        assert_int_equal(ops->add_vcpu(vm, 0), 0);
+        return vm;
+}
+
 static void test_vm_half_creates_exports_and_starts(void **state) {
         const HvBackendOps *ops = hv_backend_lookup("sim");
-        HvMemBinding b = { .guest_addr = GPA, .size = MEM_SIZE, .access = HV_MEM_LEND, .prot = HV_PROT_RWX };
         int fds[HV_VCPU_EXPORT_FDS_MAX];
         size_t n = ELEMENTSOF(fds);
         HvBackend *backend;
@@ -32,14 +46,8 @@ static void test_vm_half_creates_exports_and_starts(void **state) {
         int mem;
 
         assert_ptr_equal(ops, &hv_sim_ops);
-        assert_int_equal(ops->open(NULL, &backend), 0);
-        assert_int_equal(ops->vm_create(backend, &vm), 0);
-        assert_int_equal(ops->guest_mem_create(vm, MEM_SIZE, &mem), 0);
-        b.guest_mem_fd = mem;
-        assert_int_equal(ops->map_mem(vm, &b), 0);
-        assert_int_equal(ops->set_dtb_config(vm, GPA, 4096), 0);
+        vm = vm_with_a_vcpu(ops, &backend, &mem);
         assert_int_equal(ops->set_boot_context(vm, GUNYAH_VM_BOOT_CONTEXT_REG(GUNYAH_VM_BOOT_CONTEXT_REG_SET_PC, 0), GPA), 0);
-        assert_int_equal(ops->add_vcpu(vm, 0), 0);
         assert_int_equal(ops->vcpu_export(vm, 0, fds, &n), 0);
         assert_int_equal(n, 2); /* the shared state and the guest memory */
         assert_int_equal(ops->start(vm), 0);
@@ -52,7 +60,6 @@ static void test_vm_half_creates_exports_and_starts(void **state) {
  * guest memories in slot order; registrations close at start. */
 static void test_doorbells_exported_in_slot_order(void **state) {
         const HvBackendOps *ops = &hv_sim_ops;
-        HvMemBinding b = { .guest_addr = GPA, .size = MEM_SIZE, .access = HV_MEM_LEND, .prot = HV_PROT_RWX };
         int fds[HV_VCPU_EXPORT_FDS_MAX], irq = eventfd(0, EFD_CLOEXEC), kick = eventfd(0, EFD_CLOEXEC), late;
         size_t n = ELEMENTSOF(fds);
         uint64_t v = 0;
@@ -61,15 +68,13 @@ static void test_doorbells_exported_in_slot_order(void **state) {
         int mem;
 
         assert_true(irq >= 0 && kick >= 0);
-        assert_int_equal(ops->open(NULL, &backend), 0);
-        assert_int_equal(ops->vm_create(backend, &vm), 0);
-        assert_int_equal(ops->guest_mem_create(vm, MEM_SIZE, &mem), 0);
-        b.guest_mem_fd = mem;
-        assert_int_equal(ops->map_mem(vm, &b), 0);
-        assert_int_equal(ops->set_dtb_config(vm, GPA, 4096), 0);
-        assert_int_equal(ops->add_vcpu(vm, 0), 0);
+        vm = vm_with_a_vcpu(ops, &backend, &mem);
         assert_int_equal(ops->add_irqfd(vm, irq, 40, 0), 0);
         assert_int_equal(ops->add_ioeventfd(vm, kick, 0x0a000050, 4, 0, 0), 0);
+        /* a LEVEL irqfd is the workers' own line (vcpu_irq_line): recorded,
+         * not exported, its fd untouched */
+        assert_int_equal(ops->add_irqfd(vm, kick, 41, GUNYAH_IRQFD_FLAGS_LEVEL), 0);
+        assert_int_equal(ops->add_irqfd(vm, kick, 41, GUNYAH_IRQFD_FLAGS_LEVEL), -EEXIST);
         /* the workers race to read an irqfd: the sim makes it non-blocking */
         assert_true(fcntl(irq, F_GETFL) & O_NONBLOCK);
         assert_false(fcntl(kick, F_GETFL) & O_NONBLOCK);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <endian.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <libfdt.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "boot-images.h"
 #include "fileio.h"
 #include "macro.h"
 #include "vm-spec-assert.h"
@@ -336,6 +339,83 @@ static void test_spec_example_hello(void **state) {
         vm_spec_free(s);
 }
 
+/* examples/linux-disk.json: the Linux guest with one disk on shared memory;
+ * its devicetree has the disk's virtio-mmio node and no swiotlb pool. */
+static void test_spec_example_linux_disk(void **state) {
+        const char *examples = getenv("GUNYAH_EXAMPLES_DIR") ?: "../../examples";
+        _cleanup_(vm_boot_images_freep) VmBootImages *b = NULL;
+        uint8_t kernel[4096] = {};
+        char spec_path[PATH_MAX], err[VM_BOOT_ERROR_MAX] = "";
+        uint32_t magic = htole32(VM_IMAGE_ARM64_MAGIC);
+        uint64_t image_size = htole64(0x10000);
+        VmSpecError e = {};
+        VmSpec *s = NULL;
+        char buf[600];
+
+        snprintf(spec_path, sizeof(spec_path), "%s/linux-disk.json", examples);
+        /* The guest set may not be fetched: the kernel and initrd are not checked. */
+        if (vm_spec_load_file(spec_path, VM_SPEC_SKIP_FILE_CHECKS, &s, &e) < 0)
+                fail_msg("%s: %s", spec_path, vm_spec_error_to_string(&e, buf, sizeof(buf)));
+        assert_string_equal(s->name, "linux-disk");
+        assert_int_equal(s->memory.mode, VM_MEMORY_SHARE);
+        assert_int_equal(s->memory.swiotlb, 0);
+        assert_int_equal(s->n_disks, 1);
+        assert_string_equal(s->disks[0].path, "/var/lib/gunyah/images/linux-disk.img");
+        assert_string_equal(s->disks[0].serial, "data0");
+        assert_false(s->disks[0].readonly);
+
+        memcpy(kernel + 16, &image_size, sizeof(image_size));
+        memcpy(kernel + 56, &magic, sizeof(magic));
+        if (vm_boot_images_prepare_from_memory(s, kernel, sizeof(kernel), NULL, 0, true, &b, err, sizeof(err)) < 0)
+                fail_msg("%s: %s", spec_path, err);
+        int off = fdt_path_offset(b->dtb, "/virtio_mmio@a000000");
+        assert_true(off >= 0);
+        assert_int_equal(fdt_node_check_compatible(b->dtb, off, "virtio,mmio"), 0);
+        assert_null(fdt_getprop(b->dtb, off, "memory-region", NULL));
+        assert_int_equal(fdt_path_offset(b->dtb, "/reserved-memory"), -FDT_ERR_NOTFOUND);
+        vm_spec_free(s);
+}
+
+/* The offline disk check of gunyahctl validate. */
+static void test_spec_check_disks(void **state) {
+        TmpDir *t = *state;
+        char json[PATH_MAX * 3];
+        VmSpecError e = {};
+        VmSpec *s;
+
+        snprintf(json, sizeof(json),
+                 "{\"name\": \"t\", \"kernel\": \"/k\", \"memory\": {\"mode\": \"share\"},"
+                 " \"disks\": [{\"path\": \"%s/a.img\"}, {\"path\": \"%s/b.img\"}]}", t->path, t->path);
+        s = parse_ok(json);
+        assert_int_equal(vm_spec_check_disks(s, &e), -EINVAL);
+        assert_string_equal(e.path, "disks[0].path");
+        assert_non_null(strstr(e.message, "disk 0"));
+        assert_non_null(strstr(e.message, "/a.img\": no such file"));
+
+        write_text(t->path, "a.img", "");
+        assert_int_equal(vm_spec_check_disks(s, &e), -EINVAL);
+        assert_string_equal(e.path, "disks[1].path");
+        assert_non_null(strstr(e.message, "disk 1"));
+
+        char dir[PATH_MAX * 2];
+        snprintf(dir, sizeof(dir), "%s/b.img", t->path);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        assert_int_equal(vm_spec_check_disks(s, &e), -EINVAL);
+        assert_non_null(strstr(e.message, "must be a regular file or a block device, but it is a directory"));
+        assert_int_equal(rmdir(dir), 0);
+
+        assert_int_equal(symlink("/dev/null", dir), 0);
+        assert_int_equal(vm_spec_check_disks(s, &e), -EINVAL);
+        assert_non_null(strstr(e.message, "a character device"));
+        assert_int_equal(unlink(dir), 0);
+
+        write_text(t->path, "b.img", "");
+        e = (VmSpecError) {};
+        assert_int_equal(vm_spec_check_disks(s, &e), 0);
+        assert_string_equal(e.message, "");
+        vm_spec_free(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_spec_absolute_paths_flag),
@@ -345,6 +425,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_spec_load_file_errors, tmpdir_setup, tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(test_spec_image_path_search, tmpdir_setup, tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(test_spec_example_hello, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test(test_spec_example_linux_disk),
+                cmocka_unit_test_setup_teardown(test_spec_check_disks, tmpdir_setup, tmpdir_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

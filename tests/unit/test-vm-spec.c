@@ -21,6 +21,8 @@
 #include "vm-spec-assert.h"
 #include "vm-spec.h"
 
+#define SHARE "\"memory\": {\"mode\": \"share\"}"
+
 typedef struct InvalidCase {
         const char *json;
         const char *path;
@@ -178,6 +180,46 @@ static const InvalidCase invalid_cases[] = {
         { SPEC("\"crash_restart\": {\"backoff\": \"1.5s\"}"), "crash_restart.backoff", "must be a duration" },
         { SPEC("\"crash_restart\": {\"backoff\": 1.5}"), "crash_restart.backoff", "must be a duration: integer milliseconds or a string such as \"500ms\", \"2s\", \"1min\", got double" },
         { SPEC("\"crash_restart\": {\"backoff\": -1}"), "crash_restart.backoff", "must not be negative" },
+
+        /* disks */
+        { SPEC("\"disks\": {}"), "disks", "must be an array, got object" },
+        { SPEC("\"disks\": null"), "disks", "must be an array, got null" },
+        { SPEC("\"disks\": [1]"), "disks[0]", "must be an object, got int" },
+        { SPEC("\"disks\": [{}]"), "disks[0].path", "is required" },
+        { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"serial\": 5}]"), "disks[1].serial", "must be a string or null, got int" },
+        { SPEC("\"disks\": [{\"path\": \"/a\", \"ro\": true}]"), "disks[0].ro", "unknown key \"ro\"; allowed keys in disks[0] are: path, readonly, serial" },
+        { SPEC("\"disks\": [{\"path\": \"disk.img\"}]"), "disks[0].path", "must be an absolute path, got \"disk.img\"" },
+        { SPEC("\"disks\": [{\"path\": \"\"}]"), "disks[0].path", "must not be empty" },
+        { SPEC("\"disks\": [{\"path\": null}]"), "disks[0].path", "must be a string, got null" },
+        { SPEC("\"disks\": [{\"path\": \"/a\\u0000b\"}]"), "disks[0].path", "NUL" },
+        { SPEC("\"disks\": [{\"path\": \"/a\", \"readonly\": \"yes\"}]"), "disks[0].readonly", "must be true or false, got string" },
+        { SPEC("\"disks\": [{\"path\": \"/a\", \"serial\": \"123456789012345678901\"}]"), "disks[0].serial", "must be at most 20 bytes, got 21" },
+        { SPEC("\"disks\": [{\"path\": \"/a\", \"serial\": \"\"}]"), "disks[0].serial", "must not be empty; leave it out (or null) for none" },
+        { SPEC("\"disks\": [{\"path\": \"/a\", \"serial\": \"a\\tb\"}]"), "disks[0].serial", "must be printable ASCII (space to '~'), byte 1 is not" },
+        { SPEC("\"disks\": [{\"path\": \"/a\", \"serial\": \"caf\xc3\xa9\"}]"), "disks[0].serial", "must be printable ASCII" },
+        { SPEC("\"disks\": [{\"path\": \"/a\", \"serial\": \"a\\u007fb\"}]"), "disks[0].serial", "byte 1 is not" },
+        { SPEC(SHARE ", \"disks\": [{\"path\": \"/1\"}, {\"path\": \"/2\"}, {\"path\": \"/3\"}, {\"path\": \"/4\"}, {\"path\": \"/5\"},"
+               " {\"path\": \"/6\"}, {\"path\": \"/7\"}, {\"path\": \"/8\"}, {\"path\": \"/9\"}]"), "disks", "must have at most 8 elements, got 9" },
+        { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\"}, {\"path\": \"/a\"}]"), "disks[2].path", "names the same image as disks[0].path, \"/a\"" },
+        /* devices and lent memory: both fixes named */
+        { SPEC("\"disks\": [{\"path\": \"/a\"}]"), "disks", "set memory.mode to \"share\", or keep \"lend\" and set memory.swiotlb" },
+        { SPEC("\"memory\": {\"mode\": \"lend\"}, \"disks\": [{\"path\": \"/a\"}]"), "disks", "CONFIG_DMA_RESTRICTED_POOL" },
+
+        /* memory.swiotlb */
+        { SPEC("\"memory\": {\"mode\": \"share\", \"swiotlb\": \"64M\"}"), "memory.swiotlb", "is only for memory.mode \"lend\"" },
+        { SPEC("\"memory\": {\"swiotlb\": \"1M\"}"), "memory.swiotlb", "must be a multiple of 2 MiB, got 1048576" },
+        { SPEC("\"memory\": {\"swiotlb\": \"0x10000\"}"), "memory.swiotlb", "must be a multiple of 2 MiB" },
+        { SPEC("\"memory\": {\"swiotlb\": \"254M\"}"), "memory.swiotlb", "must leave at least 4 MiB of memory.size (256 MiB) below the pool" },
+        { SPEC("\"memory\": {\"swiotlb\": \"256M\"}"), "memory.swiotlb", "must leave at least 4 MiB" },
+        { SPEC("\"memory\": {\"swiotlb\": \"1G\"}"), "memory.swiotlb", "got 1024 MiB" },
+        { SPEC("\"memory\": {\"swiotlb\": \"lots\"}"), "memory.swiotlb", "must be a size" },
+        { SPEC("\"memory\": {\"swiotlb\": -2097152}"), "memory.swiotlb", "must not be negative" },
+
+        /* the console against the disks' transports */
+        { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"console\": {\"base\": \"0x0a000000\"}"), "console.base",
+          "the 4 KiB device at 0xa000000 overlaps the virtio-mmio transports of the disks [0xa000000, 0xa000200)" },
+        { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"console\": {\"spi\": 16}"), "console.spi", "SPI 16 is the interrupt of disks[0]" },
+        { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\"}], \"console\": {\"spi\": 17}"), "console.spi", "SPI 17 is the interrupt of disks[1]" },
 };
 
 static void test_spec_rejects_invalid_documents(void **state) {
@@ -353,6 +395,22 @@ static const ValidCase valid_cases[] = {
         { SPEC("\"crash_restart\": {\"backoff\": \"1min\"}"), U32(crash_restart_backoff_msec), 60000 },
         { SPEC("\"crash_restart\": {\"backoff\": \"60min\"}"), U32(crash_restart_backoff_msec), 3600000 },
         { SPEC("\"crash_restart\": {\"backoff\": 3600000}"), U32(crash_restart_backoff_msec), 3600000 },
+        { SPEC("\"memory\": {\"swiotlb\": \"2M\"}"), U64(memory.swiotlb), 2 * MiB },
+        { SPEC("\"memory\": {\"swiotlb\": \"252M\"}"), U64(memory.swiotlb), 252 * MiB },
+        { SPEC("\"memory\": {\"swiotlb\": 0}"), U64(memory.swiotlb), 0 },
+        { SPEC("\"memory\": {\"mode\": \"share\", \"swiotlb\": \"0\"}"), U64(memory.swiotlb), 0 },
+        { SPEC("\"memory\": {\"swiotlb\": \"64M\"}, \"disks\": [{\"path\": \"/a\"}]"), U32(n_disks), 1 },
+        { SPEC(SHARE ", \"disks\": []"), U32(n_disks), 0 },
+        { SPEC("\"disks\": []"), U32(n_disks), 0 }, /* lend without devices needs no pool */
+        { SPEC(SHARE ", \"disks\": [{\"path\": \"/1\"}, {\"path\": \"/2\"}, {\"path\": \"/3\"}, {\"path\": \"/4\"}, {\"path\": \"/5\"},"
+               " {\"path\": \"/6\"}, {\"path\": \"/7\"}, {\"path\": \"/8\"}]"), U32(n_disks), 8 },
+        /* only the SPIs and page of the disks there are */
+        { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"console\": {\"spi\": 17}"), U32(console.spi), 17 },
+        { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"console\": {\"spi\": 15}"), U32(console.spi), 15 },
+        { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"console\": {\"base\": \"0x0a001000\"}"), U64(console.base), 0x0a001000 },
+        { SPEC("\"console\": {\"base\": \"0x0a000000\", \"spi\": 16}"), U64(console.base), 0x0a000000 },
+        { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"console\": {\"type\": \"none\", \"base\": \"0x0a000000\", \"spi\": 16}"),
+          U64(console.base), 0x0a000000 },
 };
 
 static void test_spec_accepts_boundary_values(void **state) {
@@ -405,23 +463,63 @@ static void test_spec_name_length_limit(void **state) {
         vm_spec_free(s);
 }
 
-static void test_spec_cmdline_length_limit(void **state) {
-        static const char prefix[] = "{\"name\": \"t\", \"kernel\": {\"path\": \"/k\", \"cmdline\": \"";
-        size_t n = VM_CMDLINE_MAX - 1;
-        _cleanup_free_ char *json = malloc(sizeof(prefix) + n + 8);
-        VmSpec *s;
-        char *p;
+/* prefix, max bytes of 'x', suffix: refused at path with message for one
+ * byte more; returns the spec parsed from exactly max bytes. */
+static VmSpec *check_length_limit(const char *prefix, const char *suffix, size_t max, const char *path,
+                                  const char *message) {
+        size_t lp = strlen(prefix), ls = strlen(suffix);
+        _cleanup_free_ char *json = malloc(lp + max + 1 + ls + 1);
+
         assert_non_null(json);
-        p = stpcpy(json, prefix);
-        memset(p, 'x', n);
-        strcpy(p + n, "\"}}");
-        s = parse_ok(json);
+        memcpy(json, prefix, lp);
+        memset(json + lp, 'x', max + 1);
+        memcpy(json + lp + max + 1, suffix, ls + 1);
+        parse_fails(json, path, message);
+        memcpy(json + lp + max, suffix, ls + 1);
+        return parse_ok(json);
+}
+
+static void test_spec_cmdline_length_limit(void **state) {
+        VmSpec *s = check_length_limit("{\"name\": \"t\", \"kernel\": {\"path\": \"/k\", \"cmdline\": \"", "\"}}",
+                                       VM_CMDLINE_MAX - 1, "kernel.cmdline", "must be at most 2047 bytes");
         assert_int_equal(strlen(s->kernel.cmdline), VM_CMDLINE_MAX - 1);
         vm_spec_free(s);
+}
 
-        memset(p, 'x', n + 1);
-        strcpy(p + n + 1, "\"}}");
-        parse_fails(json, "kernel.cmdline", "must be at most 2047 bytes");
+static void test_spec_disks_parsed(void **state) {
+        VmSpec *s = parse_ok(SPEC("\"memory\": {\"size\": \"512M\", \"swiotlb\": \"64M\"}, \"disks\": ["
+                                  "{\"path\": \"/var/lib/gunyah/root.img\", \"readonly\": true, \"serial\": \"12345678901234567890\"},"
+                                  " {\"path\": \"/dev/vg0/data\", \"serial\": \" ~!\"},"
+                                  " {\"path\": \"/x.img\", \"readonly\": false, \"serial\": null}]"));
+
+        assert_int_equal(s->memory.swiotlb, 64 * MiB);
+        assert_int_equal(s->n_disks, 3);
+        assert_string_equal(s->disks[0].path, "/var/lib/gunyah/root.img");
+        assert_true(s->disks[0].readonly);
+        assert_string_equal(s->disks[0].serial, "12345678901234567890"); /* all 20 bytes */
+        assert_string_equal(s->disks[1].path, "/dev/vg0/data");
+        assert_false(s->disks[1].readonly); /* the default */
+        assert_string_equal(s->disks[1].serial, " ~!");
+        assert_false(s->disks[2].readonly);
+        assert_string_equal(s->disks[2].serial, "");
+        assert_null(s->disks[3].path);
+        vm_spec_free(s);
+
+        /* Defaults: no disks, no pool. */
+        s = parse_ok(SPEC0);
+        assert_int_equal(s->n_disks, 0);
+        assert_int_equal(s->memory.swiotlb, 0);
+        vm_spec_free(s);
+}
+
+/* A failure in a later disk frees what the earlier ones allocated (ASan
+ * and valgrind runs see a leak otherwise), and the path is PATH_MAX bound. */
+static void test_spec_disk_path_length_limit(void **state) {
+        VmSpec *s = check_length_limit("{\"name\": \"t\", " KERNEL ", " SHARE ", \"disks\": [{\"path\": \"/ok\"}, {\"path\": \"/",
+                                       "\"}]}", VM_DISK_PATH_MAX - 1, "disks[1].path",
+                                       "must be at most 4095 bytes (PATH_MAX), got 4096");
+        assert_int_equal(strlen(s->disks[1].path), VM_DISK_PATH_MAX);
+        vm_spec_free(s);
 }
 
 static bool str_eq_null(const char *a, const char *b) {
@@ -438,8 +536,13 @@ static void assert_spec_equal(const VmSpec *a, const VmSpec *b, const char *what
             a->autostart != b->autostart || a->on_poweroff != b->on_poweroff ||
             a->on_reboot != b->on_reboot || a->on_crash != b->on_crash ||
             a->crash_restart_limit != b->crash_restart_limit ||
-            a->crash_restart_backoff_msec != b->crash_restart_backoff_msec)
+            a->crash_restart_backoff_msec != b->crash_restart_backoff_msec ||
+            a->memory.swiotlb != b->memory.swiotlb || a->n_disks != b->n_disks)
                 fail_msg("%s: re-parsed spec differs from the original", what);
+        for (uint32_t i = 0; i < a->n_disks; i++)
+                if (!streq(a->disks[i].path, b->disks[i].path) || a->disks[i].readonly != b->disks[i].readonly ||
+                    !streq(a->disks[i].serial, b->disks[i].serial))
+                        fail_msg("%s: disks[%u] differs after the round trip", what, i);
 }
 
 static const char *const round_trip_docs[] = {
@@ -449,6 +552,10 @@ static const char *const round_trip_docs[] = {
         " \"memory\": {\"size\": 3221225472, \"base\": \"0xF00000000\"}}",
         "{\"name\": \"t\", \"kernel\": {\"path\": \"/k\", \"cmdline\": \"a=\\u00e9 b=\\t\"},"
         " \"memory\": {\"size\": \"6M\"}, \"crash_restart\": {\"backoff\": \"1min\"}}",
+        SPEC("\"memory\": {\"swiotlb\": \"0x4000000\"}, \"disks\": [{\"path\": \"/a b/\\\"c\\\".img\", \"serial\": \"x \\\"y\\\\\"},"
+             " {\"path\": \"/d\", \"readonly\": true}]"),
+        SPEC(SHARE ", \"disks\": [{\"path\": \"/1\"}, {\"path\": \"/2\"}, {\"path\": \"/3\"}, {\"path\": \"/4\"}, {\"path\": \"/5\"},"
+             " {\"path\": \"/6\"}, {\"path\": \"/7\"}, {\"path\": \"/8\", \"serial\": \"12345678901234567890\"}]"),
 };
 
 static void test_spec_to_json_round_trips(void **state) {
@@ -487,6 +594,7 @@ static void test_spec_to_json_fills_every_default(void **state) {
                 { "memory", "size", "\"256M\"" },
                 { "memory", "base", "\"0x80000000\"" },
                 { "memory", "mode", "\"lend\"" },
+                { "memory", "swiotlb", "\"0\"" },
                 { "kernel", "path", "\"/k\"" },
                 { "kernel", "cmdline", "null" },
                 { "kernel", "format", "\"auto\"" },
@@ -500,6 +608,7 @@ static void test_spec_to_json_fills_every_default(void **state) {
                 { "on_crash", NULL, "\"stop\"" },
                 { "crash_restart", "limit", "3" },
                 { "crash_restart", "backoff", "1000" },
+                { "disks", NULL, "[]" },
         };
         _cleanup_free_ char *text = NULL;
         VmSpec *s = parse_ok(SPEC0);
@@ -581,6 +690,8 @@ int main(void) {
                 cmocka_unit_test(test_spec_nulls_mean_absent),
                 cmocka_unit_test(test_spec_name_length_limit),
                 cmocka_unit_test(test_spec_cmdline_length_limit),
+                cmocka_unit_test(test_spec_disks_parsed),
+                cmocka_unit_test(test_spec_disk_path_length_limit),
                 cmocka_unit_test(test_spec_to_json_round_trips),
                 cmocka_unit_test(test_spec_to_json_fills_every_default),
                 cmocka_unit_test(test_spec_to_json_refuses_invalid_enum),
