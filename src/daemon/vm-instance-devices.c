@@ -13,21 +13,44 @@
 #include "vm-instance-devices.h"
 #include "vm.h"
 
+/* In a shared VM everything but the DTB's window is shared: the Resource
+ * Manager takes the image parcel (the DTB region) only as a lend
+ * (vmm-on-gunyah §3.1), so that window is lent from the same memory. */
+static int bind_ram(VmInstance *i, const VmLayout *l, uint64_t below, HvMemAccess access) {
+        const HvBackendOps *ops = i->vm->manager->ops;
+        uint64_t shared = access == HV_MEM_SHARE ? l->dtb_addr - l->ram_base : 0;
+        int r;
+
+        if (shared > 0) {
+                r = ops->map_mem(i->hv, &(HvMemBinding) {
+                        .guest_addr = l->ram_base,
+                        .size = shared,
+                        .guest_mem_fd = i->guest_mem_fd,
+                        .access = HV_MEM_SHARE,
+                        .prot = HV_PROT_RWX,
+                        .label = 2,
+                });
+                if (r < 0)
+                        return r;
+        }
+        return ops->map_mem(i->hv, &(HvMemBinding) {
+                .guest_addr = l->ram_base + shared,
+                .offset = shared,
+                .size = below - shared,
+                .guest_mem_fd = i->guest_mem_fd,
+                .access = shared > 0 ? HV_MEM_LEND : access,
+                .prot = HV_PROT_RWX,
+        });
+}
+
 int vm_instance_create_memory(VmInstance *i, const VmLayout *l, HvMemAccess access) {
         const HvBackendOps *ops = i->vm->manager->ops;
         uint64_t below = l->ram_size - l->swiotlb_size;
         int r;
 
         r = ops->guest_mem_create(i->hv, below, &i->guest_mem_fd);
-        if (r < 0)
-                return r;
-        r = ops->map_mem(i->hv, &(HvMemBinding) {
-                .guest_addr = l->ram_base,
-                .size = below,
-                .guest_mem_fd = i->guest_mem_fd,
-                .access = access,
-                .prot = HV_PROT_RWX,
-        });
+        if (r >= 0)
+                r = bind_ram(i, l, below, access);
         if (r < 0 || l->swiotlb_size == 0)
                 return r;
         /* Its own memory, so that a device process handed it can reach
@@ -74,8 +97,8 @@ int vm_instance_spawn_devices(VmInstance *i, const VmLayout *l, uid_t uid, gid_t
          * in a lent VM without one). */
         if (l->swiotlb_size > 0)
                 memory = (DeviceMemory) { l->swiotlb_addr, l->swiotlb_size, i->swiotlb_mem_fd };
-        else
-                memory = (DeviceMemory) { l->ram_base, l->ram_size, i->guest_mem_fd };
+        else /* all the shared RAM: below the lent DTB window */
+                memory = (DeviceMemory) { l->ram_base, l->dtb_addr - l->ram_base, i->guest_mem_fd };
         for (size_t k = 0; k < i->n_devices; k++) {
                 r = device_process_spawn(i->devices[k], m->event, &(DeviceSpawnArgs) {
                         .binary = m->device_binary,

@@ -85,6 +85,7 @@ class Daemon:
                 f"--state-dir={self.dirs['state']}", f"--log-dir={self.dirs['log']}",
                 f"--runtime-dir={self.dirs['run']}", f"--config-dir={self.dirs['etc']}",
                 f"--worker-binary={self.worker_binary or env_path('GUNYAH_VCPU')}",
+                f"--device-binary={env_path('GUNYAH_DEVICE')}",
                 "--log-level=debug", "--worker-user=65534"] + self.extra_args
         self.log = open(self.log_path, "a")
         # its own process group: killing the group also ends workers that a
