@@ -182,6 +182,22 @@ static void print_exit_info(json_object *info) {
         print_timestamp("Exit time", ctl_json_int(info, "timestamp", 0));
 }
 
+static void print_disks(json_object *p) {
+        json_object *disks = NULL;
+
+        if (!json_object_object_get_ex(p, "Disks", &disks) || json_object_array_length(disks) == 0)
+                return;
+        for (size_t i = 0; i < json_object_array_length(disks); i++) {
+                json_object *d = json_object_array_get_idx(disks, i), *ro = NULL;
+                const char *serial = ctl_json_string(d, "serial");
+
+                (void) json_object_object_get_ex(d, "readonly", &ro);
+                printf("%15s %s%s%s%s\n", i == 0 ? "Disks:" : "", strna(ctl_json_string(d, "path")),
+                       ro && json_object_get_boolean(ro) ? " (read-only)" : "", serial && serial[0] ? ", serial " : "",
+                       serial && serial[0] ? serial : "");
+        }
+}
+
 static void status_print(json_object *p) {
         json_object *workers = NULL, *info = NULL;
         const char *reason = ctl_json_string(p, "StateReason");
@@ -203,6 +219,7 @@ static void status_print(json_object *p) {
         printf("%15s: %s\n", "Memory", size);
         printf("%15s: %s\n", "Autostart", yes_no(autostart));
         printf("%15s: %s\n", "Persistent", yes_no(persistent));
+        print_disks(p);
         printf("%15s:", "Workers");
         if (json_object_object_get_ex(p, "WorkerPIDs", &workers) && json_object_array_length(workers) > 0)
                 for (size_t i = 0; i < json_object_array_length(workers); i++)

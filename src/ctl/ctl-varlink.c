@@ -306,6 +306,7 @@ static const KeyMap vm_keys[] = {
         { "createdTimestamp", "CreatedTimestamp" },
         { "startedTimestamp", "StartedTimestamp" },
         { "stoppedTimestamp", "StoppedTimestamp" },
+        { "disks", "Disks" },
 };
 
 int ctl_varlink_exit_info_to_dbus(json_object *info, json_object **ret) {

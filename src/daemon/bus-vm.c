@@ -142,6 +142,23 @@ static int property_get_memory_size(sd_bus *bus, const char *path, const char *i
         return sd_bus_message_append(reply, "t", vm->spec->memory.size);
 }
 
+static int property_get_disks(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Vm *vm = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (uint32_t i = 0; r >= 0 && i < vm->spec->n_disks; i++) {
+                const VmDisk *d = &vm->spec->disks[i];
+
+                r = sd_bus_message_append(reply, "a{sv}", 3, "path", "s", d->path, "readonly", "b", d->readonly,
+                                          "serial", "s", d->serial);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
 static int property_get_autostart(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Vm *vm = userdata;
@@ -302,6 +319,7 @@ static const sd_bus_vtable vm_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("StoppedTimestamp", "t", NULL, offsetof(Vm, stopped_usec),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Disks", "aa{sv}", property_get_disks, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("t", timeout_usec), SD_BUS_NO_RESULT, method_stop,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -350,7 +368,7 @@ void bus_vm_emit_state_changed(Vm *vm) {
 }
 
 void bus_vm_emit_spec_changed(Vm *vm) {
-        emit(vm, "Autostart", "Spec", "Persistent", NULL);
+        emit(vm, "Autostart", "Spec", "Persistent", "VCPUs", "MemorySize", "Disks", NULL);
 }
 
 void bus_vm_emit_restart_changed(Vm *vm) {

@@ -67,6 +67,26 @@ static int reply_vm_error(VarlinkConnection *c, const VmError *e, int r, const c
         return varlink_error(c, IFACE ".NoSuchVM", p);
 }
 
+static json_object *disks_to_json(const VmSpec *spec) {
+        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
+
+        for (uint32_t i = 0; a && i < spec->n_disks; i++) {
+                json_object *d = json_object_new_object();
+                int r = 0;
+
+                if (!d || json_object_array_add(a, d) < 0) {
+                        json_object_put(d);
+                        return NULL;
+                }
+                r |= json_add(d, "path", json_object_new_string(spec->disks[i].path));
+                r |= json_add(d, "readonly", json_object_new_boolean(spec->disks[i].readonly));
+                r |= json_add(d, "serial", json_object_new_string(spec->disks[i].serial));
+                if (r < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(a);
+}
+
 static json_object *exit_info_to_json(const VmExitInfo *e) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *reason = json_object_new_array();
         int r = 0;
@@ -130,6 +150,7 @@ static json_object *vm_to_json(const Vm *vm) {
         r |= json_add(o, "createdTimestamp", json_object_new_uint64(vm->created_usec));
         r |= json_add(o, "startedTimestamp", json_object_new_uint64(vm->started_usec));
         r |= json_add(o, "stoppedTimestamp", json_object_new_uint64(vm->stopped_usec));
+        r |= json_add(o, "disks", disks_to_json(vm->spec));
         return r < 0 ? NULL : TAKE_PTR(o);
 }
 

@@ -37,3 +37,5 @@ def test_status_shows_the_disks(env, gd, gdir, tmp_path):
     st = status(gd, "shown")
     assert [(d["path"], d["readonly"], d["serial"]) for d in st["Disks"]] == \
         [(t.rw, False, "data0"), (t.ro, True, "ro0")], st
+    text = gd.ctl("status", "shown").stdout
+    assert f"Disks: {t.rw}, serial data0\n" in text and f" {t.ro} (read-only), serial ro0\n" in text, text
