@@ -194,7 +194,8 @@ static int spec_validate_swiotlb(VmSpecError *error, const VmSpec *s) {
         return 0;
 }
 
-/* Devices need memory their process can map (virtio-on-gunyah §2). */
+/* Each image once (the daemon locks it: a second open would fail the start),
+ * and devices need memory their process can map (virtio-on-gunyah §2). */
 static int spec_validate_disks(VmSpecError *error, const VmSpec *s) {
         for (uint32_t i = 0; i < s->n_disks; i++)
                 for (uint32_t j = 0; j < i; j++)
