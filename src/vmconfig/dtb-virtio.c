@@ -21,13 +21,23 @@ static void pool_node_name(const VmLayout *l, char *buf, size_t len) {
 int dtb_build_reserved_memory(void *fdt, const VmLayout *l) {
         char name[64];
 
-        if (l->swiotlb_size == 0)
+        if (l->swiotlb_size == 0 && !l->reserve_dtb_window)
                 return 0;
-        pool_node_name(l, name, sizeof(name));
         FDT_TRY(fdt_begin_node(fdt, "reserved-memory"));
         FDT_TRY(fdt_property_u32(fdt, "#address-cells", 2));
         FDT_TRY(fdt_property_u32(fdt, "#size-cells", 2));
         FDT_TRY(fdt_property(fdt, "ranges", NULL, 0));
+        if (l->reserve_dtb_window) {
+                /* Mapped (the guest reads its DTB there) but never allocated:
+                 * a device process cannot reach this lent window. */
+                snprintf(name, sizeof(name), "dtb_window@%" PRIx64, l->dtb_addr);
+                FDT_TRY(fdt_begin_node(fdt, name));
+                FDT_TRY(dtb_prop_reg(fdt, l->dtb_addr, l->dtb_window));
+                FDT_TRY(fdt_end_node(fdt));
+        }
+        if (l->swiotlb_size == 0)
+                return fdt_end_node(fdt);
+        pool_node_name(l, name, sizeof(name));
         FDT_TRY(fdt_begin_node(fdt, name));
         FDT_TRY(fdt_property_string(fdt, "compatible", "restricted-dma-pool"));
         FDT_TRY(dtb_prop_reg(fdt, l->swiotlb_addr, l->swiotlb_size));

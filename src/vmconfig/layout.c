@@ -55,6 +55,7 @@ static int layout_virtio(const VmSpec *spec, VmLayout *l, char *errbuf, size_t e
                                           "console.spi %" PRIu32 " is the interrupt of disks[%" PRIu32 "]", d.spi, i);
                 l->devices[l->n_devices++] = d;
         }
+        l->reserve_dtb_window = l->n_devices > 0 && spec->memory.mode == VM_MEMORY_SHARE;
         return 0;
 }
 

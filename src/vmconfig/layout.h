@@ -86,6 +86,11 @@ typedef struct VmLayout {
          * 0 without one. Kernel, initrd and DTB all lie below it. */
         uint64_t swiotlb_addr;
         uint64_t swiotlb_size;
+
+        /* A shared VM with devices: the DTB's window is lent (the RM takes
+         * the image parcel only as a lend) while device processes reach the
+         * rest, so the guest must not put DMA buffers there: reserved. */
+        bool reserve_dtb_window;
 } VmLayout;
 
 /* Computes the layout for spec and a probed kernel. have_boot_context says

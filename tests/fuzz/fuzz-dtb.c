@@ -29,7 +29,9 @@ static void check_devices(const VmSpec *spec, const VmBootImages *b) {
                 if (fdt_path_offset(b->dtb, bell) < 0 || (l->have_pl011 && l->devices[i].spi == l->pl011_spi))
                         abort();
         }
-        if ((fdt_path_offset(b->dtb, "/reserved-memory") >= 0) != (spec->memory.swiotlb > 0))
+        /* A pool, or a shared VM with devices (its lent DTB window kept out of reach). */
+        if ((fdt_path_offset(b->dtb, "/reserved-memory") >= 0) !=
+            (spec->memory.swiotlb > 0 || (l->n_devices > 0 && spec->memory.mode == VM_MEMORY_SHARE)))
                 abort();
         if (l->swiotlb_size > 0 && l->dtb_addr + l->dtb_window > l->swiotlb_addr)
                 abort();

@@ -377,7 +377,17 @@ static void test_dtb_virtio_mmio(void **state) {
                 assert_false(has_prop(fdt, bell, "source-can-clear"));
         }
         assert_int_equal(fdt_path_offset(fdt, "/virtio_mmio@a000400"), -FDT_ERR_NOTFOUND);
-        assert_int_equal(fdt_path_offset(fdt, "/reserved-memory"), -FDT_ERR_NOTFOUND);
+        /* Shared RAM: no pool, but the lent DTB window is kept from the
+         * guest's allocator (mapped: no no-map), its only reserved node. */
+        int rm = fdt_path_offset(fdt, "/reserved-memory"), w;
+        assert_true(rm >= 0);
+        w = fdt_first_subnode(fdt, rm);
+        assert_true(w >= 0);
+        assert_memory_equal(fdt_get_name(fdt, w, NULL), "dtb_window@", 11);
+        assert_null(fdt_getprop(fdt, w, "no-map", NULL));
+        assert_null(fdt_getprop(fdt, w, "reusable", NULL));
+        assert_int_equal(fdt_getprop(fdt, w, "reg", NULL) ? 0 : -1, 0);
+        assert_int_equal(fdt_next_subnode(fdt, w), -FDT_ERR_NOTFOUND);
         /* The level-triggered doorbells keep what they had. */
         assert_true(has_prop(fdt, "/gunyah-vm-config/vdevices/bell-5", "source-can-clear"));
         free(fdt);
