@@ -13,9 +13,10 @@
  *
  * irqfd (edge; LEVEL ones never reach the workers, sim-vm-doorbell.c): a
  * signalled eventfd makes SPI `label` pending, latched until the guest
- * acknowledges it, like an edge doorbell. Every worker of the VM watches the irqfds: every SIM_SLICE_CHECK_BLOCKS
- * blocks while guest code runs, at the start of a slice, and in WFI's
- * ppoll. Whoever reads an eventfd first raises the SPI and wakes its
+ * acknowledges it, like an edge doorbell. Every worker of the VM watches
+ * the irqfds: while guest code runs (at most every SIM_IRQFD_POLL_NSEC,
+ * looked at every SIM_SLICE_CHECK_BLOCKS blocks), at the start of a slice,
+ * and in WFI's ppoll. Whoever reads an eventfd first raises the SPI and wakes its
  * target; the others find it empty (the sim made it O_NONBLOCK).
  */
 #include <unistd.h>
