@@ -7,7 +7,9 @@
  * address (len 0: any length; else exactly len bytes; with DATAMATCH only
  * that value, as the v17 handler lookup) signals the eventfd and the vCPU
  * goes on: no VCPU_RUN exit, the value is not delivered. Reads, and writes
- * matching nothing, exit as before. Signals are batched (sim-internal.h,
+ * matching nothing, exit as before. unicorn 2.0.1 hands an 8-byte MMIO
+ * write over as two 4-byte ones (low address first), so only its low half
+ * can match, and only a len 0 handler. Signals are batched (sim-internal.h,
  * SIM_DOORBELL_BATCH_BLOCKS) with their count, so the eventfd's counter
  * still adds up every write.
  *
