@@ -116,7 +116,9 @@ typedef struct HvBackendOps {
          * unknown flags -EINVAL, a handler already at addr -EEXIST, no
          * eventfd -EBADF/-EINVAL. Register without DATAMATCH where you can
          * (broken in early android14 builds, spec §1). The sim takes
-         * registrations made before start only (-EBUSY after). */
+         * registrations made before start only (-EBUSY after), and sees
+         * an 8-byte write as two 4-byte ones (unicorn 2.0.1): a len 0
+         * handler takes the low half, a len 8 handler never matches. */
         int (*add_ioeventfd)(HvVm *vm, int eventfd, uint64_t addr, uint32_t len, uint32_t flags, uint64_t datamatch);
         /* Matches by addr, len, flags (and datamatch with DATAMATCH). */
         int (*remove_ioeventfd)(HvVm *vm, int eventfd, uint64_t addr, uint32_t len, uint32_t flags, uint64_t datamatch);

@@ -7,15 +7,18 @@
  * address (len 0: any length; else exactly len bytes; with DATAMATCH only
  * that value, as the v17 handler lookup) signals the eventfd and the vCPU
  * goes on: no VCPU_RUN exit, the value is not delivered. Reads, and writes
- * matching nothing, exit as before. Signals are batched (sim-internal.h,
+ * matching nothing, exit as before. unicorn 2.0.1 hands an 8-byte MMIO
+ * write over as two 4-byte ones (low address first), so only its low half
+ * can match, and only a len 0 handler. Signals are batched (sim-internal.h,
  * SIM_DOORBELL_BATCH_BLOCKS) with their count, so the eventfd's counter
  * still adds up every write.
  *
  * irqfd (edge; LEVEL ones never reach the workers, sim-vm-doorbell.c): a
  * signalled eventfd makes SPI `label` pending, latched until the guest
- * acknowledges it, like an edge doorbell. Every worker of the VM watches the irqfds: every SIM_SLICE_CHECK_BLOCKS
- * blocks while guest code runs, at the start of a slice, and in WFI's
- * ppoll. Whoever reads an eventfd first raises the SPI and wakes its
+ * acknowledges it, like an edge doorbell. Every worker of the VM watches
+ * the irqfds: while guest code runs (at most every SIM_IRQFD_POLL_NSEC,
+ * looked at every SIM_SLICE_CHECK_BLOCKS blocks), at the start of a slice,
+ * and in WFI's ppoll. Whoever reads an eventfd first raises the SPI and wakes its
  * target; the others find it empty (the sim made it O_NONBLOCK).
  */
 #include <unistd.h>

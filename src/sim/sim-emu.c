@@ -200,8 +200,10 @@ static void hook_block(uc_engine *uc, uint64_t address, uint32_t size, void *use
                 uint64_t now = now_ns();
 
                 /* seen at the next block, through the GIC's update flag */
-                if (v->has_irqfds)
+                if (v->has_irqfds && now - v->irqfd_poll_ns >= SIM_IRQFD_POLL_NSEC) {
+                        v->irqfd_poll_ns = now;
                         sim_doorbell_poll_irqfds(v);
+                }
 
                 if (now >= v->timer_deadline_ns) {
                         sim_timer_update(v);

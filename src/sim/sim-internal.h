@@ -49,6 +49,12 @@
  * bare MMIO callback (bench/sim-doorbell). */
 #define SIM_DOORBELL_BATCH_BLOCKS 4096u
 
+/* While guest code runs, the irqfds are polled at the clock check of the
+ * block hook (every SIM_SLICE_CHECK_BLOCKS blocks) once this long has
+ * passed since the last poll: the bound on an irqfd's latency then, for at
+ * most 10000 ppoll calls a second. A vCPU in WFI waits for them in ppoll. */
+#define SIM_IRQFD_POLL_NSEC 100000
+
 /* sim-va-cover.c: the largest placeholder region covering guest VAs. */
 #define SIM_VA_COVER_CHUNK (UINT64_C(1) << 30)
 
@@ -139,6 +145,7 @@ struct HvVcpu {
         unsigned n_doorbells;
         bool has_ioeventfds, has_irqfds;
         bool doorbells_pending;
+        uint64_t irqfd_poll_ns; /* when guest code last polled the irqfds */
         uint32_t doorbell_flush_block; /* v->blocks when the last batch was signalled */
         uint64_t doorbell_counts[SIM_DOORBELLS_MAX];
 

@@ -5,7 +5,10 @@
  * Bootargs: spi=N (default 40), count=M (default 3), ack=ADDR (default
  * 0x0a000050: a 4-byte write there after each interrupt, the device's
  * cue to raise the next one), spin=1 (wait with a busy loop instead of
- * WFI: the interrupt must then reach a vCPU running guest code).
+ * WFI: the interrupt must then reach a vCPU running guest code),
+ * secondary=1 (CPU_ON the second CPU, which parks in WFI with interrupts
+ * masked: its worker watches the irqfd too, and may be the one that takes
+ * it from the device and wakes CPU 0's).
  * The SPI is routed to CPU 0 and enabled; each interrupt is acknowledged,
  * counted and EOId. Console: "irqfd: waiting for spi N\n", then
  * "irqfd: took M interrupts\n". */
@@ -38,11 +41,20 @@ void vec_handler(uint64_t slot, uint64_t *frame) {
         store_release(&taken, taken + 1);
 }
 
+/* The second CPU stays on, in WFI, taking nothing. */
+void guest_secondary_main(uint64_t context) {
+        guest_park();
+}
+
 void guest_main(void) {
         uint64_t spi = fdt_bootarg(guest_dtb, "spi", 40);
         uint64_t m = fdt_bootarg(guest_dtb, "count", 3);
         uint64_t ack = fdt_bootarg(guest_dtb, "ack", 0x0a000050);
         bool spin = fdt_bootarg(guest_dtb, "spin", 0) != 0;
+        uint64_t cpus[GUEST_MAX_CPUS];
+
+        if (fdt_bootarg(guest_dtb, "secondary", 0) && fdt_cpus(guest_dtb, cpus, GUEST_MAX_CPUS) > 1)
+                psci_cpu_on(cpus[1], 0);
 
         spi_intid = (uint32_t) (32 + spi);
         vectors_install();

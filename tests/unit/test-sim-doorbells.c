@@ -119,8 +119,8 @@ static void irq_device(const Doorbells *d, uint64_t n, int out) {
         (void) write(out, &acks, sizeof(acks));
 }
 
-static void run(const char *guest, const char *cmdline, Doorbells *d) {
-        SimHarnessOptions o = { .guest = guest, .vcpus = 1, .cmdline = cmdline,
+static void run(const char *guest, unsigned vcpus, const char *cmdline, Doorbells *d) {
+        SimHarnessOptions o = { .guest = guest, .vcpus = vcpus, .cmdline = cmdline,
                                 .before_start = register_doorbells, .userdata = d };
 
         SIM_HARNESS_RUN(&o, res);
@@ -147,7 +147,7 @@ static void assert_mmio(unsigned i, uint64_t addr, uint32_t len, bool is_write, 
 static void test_doorbell_writes_exit_without_ioeventfd(void **state) {
         Doorbells d = no_doorbells();
 
-        run("doorbell", "ring=0x0a000050 count=10", &d);
+        run("doorbell", 1, "ring=0x0a000050 count=10", &d);
         assert_int_equal(res->vcpu[0].n_other_mmio, 14);
         assert_mmio(0, RING, 1, true, 0);
         assert_mmio(1, RING, 2, true, 1);
@@ -169,7 +169,7 @@ static void test_ioeventfd_counts_every_write_without_an_exit(void **state) {
         d.match = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         assert_true(d.ring >= 0 && d.match >= 0);
         device = device_start(counter_device, &d, N + 1, &out);
-        run("doorbell", "ring=0x0a000050 count=5000 match=0x0a000070", &d);
+        run("doorbell", 1, "ring=0x0a000050 count=5000 match=0x0a000070", &d);
         assert_string_equal(res->console, "doorbell: ringing 5000 times\ndoorbell: read 0x0\ndoorbell: done\n");
 
         /* every write of every size was signalled (the 8-byte one by its
@@ -196,14 +196,14 @@ static void test_removed_ioeventfd_exits_again(void **state) {
 
         d.ring = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         d.remove_ring = true;
-        run("doorbell", "ring=0x0a000050 count=10", &d);
+        run("doorbell", 1, "ring=0x0a000050 count=10", &d);
         assert_int_equal(res->vcpu[0].n_other_mmio, 14);
         assert_int_equal(read(d.ring, &v, sizeof(v)), -1);
         assert_int_equal(errno, EAGAIN);
         close(d.ring);
 }
 
-static void irqfd_case(const char *cmdline) {
+static void irqfd_case(unsigned vcpus, const char *cmdline) {
         enum { M = 5 };
         Doorbells d = no_doorbells();
         pid_t device;
@@ -213,7 +213,7 @@ static void irqfd_case(const char *cmdline) {
         d.ack = eventfd(0, EFD_CLOEXEC);
         assert_true(d.irq >= 0 && d.ack >= 0);
         device = device_start(irq_device, &d, M, &out);
-        run("irqfd", cmdline, &d);
+        run("irqfd", vcpus, cmdline, &d);
         assert_string_equal(res->console, "irqfd: waiting for spi 40\nirqfd: took 5 interrupts\n");
         assert_int_equal(device_result(device, out), M);
         /* the answers went to the device without exits */
@@ -223,11 +223,17 @@ static void irqfd_case(const char *cmdline) {
 }
 
 static void test_irqfd_wakes_a_vcpu_in_wfi(void **state) {
-        irqfd_case("spi=40 count=5");
+        irqfd_case(1, "spi=40 count=5");
 }
 
 static void test_irqfd_reaches_a_vcpu_running_guest_code(void **state) {
-        irqfd_case("spi=40 count=5 spin=1");
+        irqfd_case(1, "spi=40 count=5 spin=1");
+}
+
+/* Both workers watch the irqfd; the one of the parked vCPU may take it and
+ * must then wake vCPU 0's, in the other process. */
+static void test_irqfd_with_a_second_worker_watching(void **state) {
+        irqfd_case(2, "spi=40 count=5 secondary=1");
 }
 
 static int setup(void **state) {
@@ -247,6 +253,7 @@ int main(void) {
                 cmocka_unit_test(test_removed_ioeventfd_exits_again),
                 cmocka_unit_test(test_irqfd_wakes_a_vcpu_in_wfi),
                 cmocka_unit_test(test_irqfd_reaches_a_vcpu_running_guest_code),
+                cmocka_unit_test(test_irqfd_with_a_second_worker_watching),
         };
         return sim_harness_exit_status(cmocka_run_group_tests(tests, setup, teardown));
 }
