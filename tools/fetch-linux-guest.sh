@@ -34,6 +34,8 @@
 #                        images: tests/linux/disk_image.py)
 #   gunyah.test=bench    direct-I/O dd and diskbench randread on the writable disk
 #                        (lines GUNYAH-BENCH*; bench/linux-disk.py)
+# and, before any of them, gunyah.load=GROUP[,GROUP...] loads those module groups
+# (GUNYAH-MODULE lines; for rng also GUNYAH-RNG current=<the bound hwrng>).
 #
 # Usage: tools/fetch-linux-guest.sh [--print-dir] [--force]
 # The directory is $GUNYAH_LINUX_DIR, else ${XDG_CACHE_HOME:-~/.cache}/gunyah/linux.

@@ -69,3 +69,16 @@ def test_bench_mode_measures_all_three_figures(gdir, qemu_runs, tmp_path):
     assert [b["bytes"] for b in lines(q.out, "GUNYAH-BENCH")[:2]] == [str(8 << 20)] * 2, q.text()
     with open(image, "rb") as f:  # the sequential write of zeros reached the image, all of it
         assert f.read() == bytes(8 << 20)
+
+
+def test_rng_and_vsock_groups_load_and_the_virtio_rng_binds(gdir, qemu_runs):
+    q = Qemu(gdir, 1, cmdline(extra="gunyah.load=rng,vsock"), extra=["-device", "virtio-rng-device"])
+    qemu_runs.append(q)
+    assert q.wait() == 0, q.text()
+    modules = lines(q.out, "GUNYAH-MODULE")
+    # (their order is test_guest_set.py's business)
+    assert {m["name"] for m in modules} >= {"virtio_mmio", "virtio_rng", "vsock", "vmw_vsock_virtio_transport_common",
+                                            "vmw_vsock_virtio_transport"}, q.text()
+    assert len(modules) == len({m["name"] for m in modules}), "a module was loaded twice"
+    assert all(m["status"] == "0" for m in modules), modules
+    assert lines(q.out, "GUNYAH-RNG") == [{"current": "virtio_rng.0"}], q.text()
