@@ -84,6 +84,10 @@ export class Details {
     }
 
     connectConsole() {
+        if (!window.Terminal) {
+            $("console-status").textContent = "The console needs xterm.js, which was not installed with this page.";
+            return;
+        }
         if (!this.console)
             this.console = new VmConsole($("console-terminal"), $("console-status"));
         this.console.connect(this.entry.name);

@@ -25,8 +25,10 @@ COCKPIT_WS = "/usr/lib/cockpit/cockpit-ws"
 
 def install_page(destdir):
     """meson install --tags cockpit into destdir; returns the share dir holding cockpit/gunyah."""
-    subprocess.run([os.environ["MESON"], "install", "-C", os.environ["MESON_BUILD_ROOT"], "--no-rebuild",
-                    "--quiet", "--tags", "cockpit", "--destdir", destdir], check=True, capture_output=True)
+    p = subprocess.run([os.environ["MESON"], "install", "-C", os.environ["MESON_BUILD_ROOT"], "--no-rebuild",
+                        "--quiet", "--tags", "cockpit", "--destdir", destdir], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"meson install --tags cockpit failed ({p.returncode}):\n{p.stdout}{p.stderr}")
     manifests = glob.glob(os.path.join(destdir, "**", "cockpit", "gunyah", "manifest.json"), recursive=True)
     if len(manifests) != 1:
         raise RuntimeError(f"meson install put no single cockpit/gunyah/manifest.json under {destdir}: {manifests}")

@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 
 from cockpit_harness import Browser, CockpitWs, install_page  # noqa: E402
-from gunyah_harness import Env  # noqa: E402
+from gunyah_harness import Env, spec_json  # noqa: E402
 
 
 class Stack:
@@ -21,6 +21,9 @@ class Stack:
         self.browser = None
         self.page_dir = tempfile.mkdtemp(prefix="gunyah-cockpit-")
         try:
+            # a definition the administrator wrote: the API may not change it
+            with open(os.path.join(self.env.daemon.dirs["etc"], "admin-vm.json"), "w") as f:
+                f.write(spec_json("admin-vm", "hello"))
             self.env.daemon.start()
             share = install_page(os.path.join(self.page_dir, "root"))
             self.cockpit = CockpitWs(self.page_dir, self.env.bus.address, share)

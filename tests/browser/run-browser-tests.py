@@ -20,7 +20,6 @@ COMPONENTS = {
     "cockpit-bridge": ("/usr/bin/cockpit-bridge", "cockpit-bridge"),
     "chromium": ("/usr/bin/chromium", "chromium"),
     "chromedriver": ("/usr/bin/chromedriver", "chromium-driver"),
-    "xterm.js": ("/usr/share/javascript/xterm/xterm.js", "libjs-xterm"),
     "unshare": (shutil.which("unshare") or "/usr/bin/unshare", "util-linux"),
     "ip": (shutil.which("ip") or "/usr/sbin/ip", "iproute2"),
 }
@@ -29,6 +28,8 @@ COMPONENTS = {
 def missing_components():
     missing = [f"{name} ({path}; Debian package {pkg})"
                for name, (path, pkg) in COMPONENTS.items() if not os.path.exists(path)]
+    if os.environ.get("GUNYAH_COCKPIT_CONSOLE_MISSING"):
+        missing.append("the page's console, built from " + os.environ["GUNYAH_COCKPIT_CONSOLE_MISSING"])
     if importlib.util.find_spec("selenium") is None:
         missing.append("the selenium module (Debian package python3-selenium)")
     return missing

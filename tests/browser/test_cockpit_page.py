@@ -21,3 +21,168 @@ def test_vm_created_over_the_api_appears_within_a_second(stack, page):
     assert page.text(row + " .vm-memory") == "64 MiB"
     page.screenshot("list-created")
     print(f"listed {elapsed:.3f}s after CreateVM")
+
+
+# Records every text the row's state cell shows, however briefly.
+RECORD_STATES = """
+const cell = document.querySelector(arguments[0] + ' .gy-state');
+window.seenStates = [cell.textContent];
+new MutationObserver(() => window.seenStates.push(cell.textContent))
+        .observe(cell, {childList: true, characterData: true, subtree: true});
+"""
+
+
+def test_start_of_hello_shows_running_then_stopped_without_reload(stack, page):
+    create(stack.daemon, "hello-start", "hello")
+    row = page.row("hello-start")
+    page.wait(lambda: page.find_all(row), 5, "hello-start is not listed")
+    page.driver.execute_script("window.notReloaded = true;")
+    page.driver.execute_script(RECORD_STATES, row)
+    page.find(row + ' button[data-action="start"]').click()
+    page.wait(lambda: page.text(row + " .gy-state") == "stopped", 20, "hello-start did not show stopped")
+    assert page.text(row + " .gy-reason") == "(poweroff)"
+    seen = page.driver.execute_script("return window.seenStates")
+    assert "running" in seen and seen.index("running") < seen.index("stopped"), \
+        f"the state cell showed {seen}, expected running before stopped"
+    assert page.driver.execute_script("return window.notReloaded === true"), "the page reloaded"
+    assert stack.daemon.state("hello-start") == ("stopped", "poweroff")
+    # the details say how it ended, in words and raw values
+    page.find(row + " .gy-vm-link").click()
+    page.wait(lambda: "PSCI_POWER_OFF" in (page.text("#exit-info") or ""), 5, "no exit information shown")
+    exit_info = page.text("#exit-info")
+    assert "poweroff" in exit_info and "exited (2)" in exit_info, exit_info
+    history = page.text("#vm-history")
+    assert "running" in history and "stopped (poweroff)" in history, history
+    page.screenshot("hello-stopped")
+
+
+def test_console_tab_shows_the_guest_output(stack, page):
+    create(stack.daemon, "hello-console", "hello")
+    stack.daemon.vm("hello-console").Start()
+    stack.daemon.wait_state("hello-console", "stopped")
+    row = page.row("hello-console")
+    page.wait(lambda: page.find_all(row), 5, "hello-console is not listed")
+    page.find(row + " .gy-vm-link").click()
+    page.find("#tab-console").click()
+    page.wait(lambda: "Hello from gunyah guest" in page.text("#console-terminal .xterm-rows"), 10,
+              "the console tab does not show the guest's output")
+    page.screenshot("console-hello")
+
+
+def test_typing_into_the_console_reaches_the_echo_guest(stack, page):
+    create(stack.daemon, "echo-console", "echo")
+    stack.daemon.vm("echo-console").Start()
+    stack.daemon.wait_state("echo-console", "running")
+    row = page.row("echo-console")
+    page.wait(lambda: page.find_all(row), 5, "echo-console is not listed")
+    page.find(row + " .gy-vm-link").click()
+    page.find("#tab-console").click()
+    terminal = "#console-terminal .xterm-rows"
+    page.wait(lambda: "echo: ready" in page.text(terminal), 10, "the echo guest's greeting is not shown")
+    page.wait(lambda: page.text("#console-status").startswith("Connected"), 5, "the console is not connected")
+    page.find("#console-terminal .xterm-helper-textarea").send_keys("ping-42")
+    # the pty is raw (no local echo): the text can only come back from the guest
+    page.wait(lambda: "ping-42" in page.text(terminal), 10, "typed text did not come back from the guest")
+    assert b"ping-42" in stack.daemon.console_log("echo-console"), "the guest did not receive the typed text"
+    page.screenshot("console-echo")
+    page.find("#console-terminal .xterm-helper-textarea").send_keys("\x04")  # Ctrl-D: the guest says bye
+    page.wait(lambda: "echo: bye" in page.text(terminal), 10, "Ctrl-D did not reach the guest")
+    page.wait(lambda: page.text(row + " .gy-state") == "stopped", 10, "echo-console did not stop")
+
+
+def test_invalid_spec_shows_its_json_path(stack, page):
+    page.find("#create-button").click()
+    bad = {"name": "bad-spec", "vcpus": 1, "memory": {"size": 1000000},
+           "kernel": {"path": "/nonexistent/Image"}}
+    page.driver.execute_script("document.getElementById('spec-editor').value = arguments[0];", json.dumps(bad))
+    page.find("#create-submit").click()
+    page.wait(lambda: page.find("#spec-error").is_displayed(), 5, "no spec error shown")
+    assert page.text("#spec-error-path") == "memory.size"
+    assert "1000000" in page.text("#spec-error-message"), page.text("#spec-error-message")
+    assert page.find("#create-panel").is_displayed()
+    assert not page.find_all(page.row("bad-spec"))
+    page.screenshot("create-invalid-spec")
+    # a fixed spec is accepted and listed
+    good = dict(bad, memory={"size": "64M"}, kernel={"path": json.loads(spec_json("x", "hello"))["kernel"]["path"]})
+    page.driver.execute_script("document.getElementById('spec-editor').value = arguments[0];", json.dumps(good))
+    page.find("#create-submit").click()
+    page.wait(lambda: page.find_all(page.row("bad-spec")), 5, "the corrected spec did not create the VM")
+    assert not page.find("#create-panel").is_displayed()
+
+
+def test_stop_of_spin_reports_the_forced_path(stack, page):
+    create(stack.daemon, "spin-stop", "spin")
+    row = page.row("spin-stop")
+    page.wait(lambda: page.find_all(row), 5, "spin-stop is not listed")
+    page.find(row + ' button[data-action="start"]').click()
+    page.wait(lambda: page.text(row + " .gy-state") == "running", 10, "spin-stop did not show running")
+    page.screenshot("list-running")
+    page.find(row + ' button[data-action="stop"]').click()
+    page.wait(lambda: page.find("#modal").is_displayed(), 5, "no stop dialog")
+    assert page.find("#modal-input").get_attribute("value") == "30", "the default timeout is not shown"
+    timeout_input = page.find("#modal-input")
+    timeout_input.clear()
+    timeout_input.send_keys("1")
+    page.find("#modal-confirm").click()
+    page.wait(lambda: "forced off after 1 s" in page.text(row + " .gy-notice"), 5,
+              "the pending stop and its timeout are not shown")
+    page.wait(lambda: page.text(row + " .gy-state") == "stopped", 15, "spin-stop did not stop")
+    notice = page.text(row + " .gy-notice")
+    assert notice.startswith("Forced off") and "within 1 s" in notice, notice
+    assert stack.daemon.state("spin-stop")[1].startswith("killed")
+    page.screenshot("spin-forced-off")
+
+
+def test_autostart_toggle_and_a_refusal_in_words(stack, page):
+    create(stack.daemon, "auto", "hello", flags=1)  # persist
+    row = page.row("auto")
+    page.wait(lambda: page.find_all(row), 5, "auto is not listed")
+    page.find(row + " .gy-autostart").click()
+    page.wait(lambda: bool(stack.daemon.vm_props("auto")["Autostart"]), 5, "Autostart was not set over D-Bus")
+    # an administrator's definition (in the config dir) is read-only: the daemon's words are shown
+    row = page.row("admin-vm")
+    page.wait(lambda: page.find_all(row), 5, "admin-vm is not listed")
+    page.find(row + " .gy-autostart").click()
+    page.wait(lambda: page.find("#page-alert").is_displayed(), 5, "no error shown")
+    alert = page.text("#page-alert-text")
+    assert alert.startswith("Changing autostart of admin-vm failed: ") and len(alert) > 45, alert
+    page.wait(lambda: not page.find(row + " .gy-autostart").is_selected(), 5, "the checkbox was not put back")
+    assert not stack.daemon.vm_props("admin-vm")["Autostart"]
+
+
+def test_devicetree_tab_shows_the_vm_devicetree(stack, page):
+    create(stack.daemon, "dt", "hello")
+    row = page.row("dt")
+    page.wait(lambda: page.find_all(row), 5, "dt is not listed")
+    page.find(row + " .gy-vm-link").click()
+    page.find("#tab-devicetree").click()
+    page.wait(lambda: (page.text("#devicetree") or "").startswith("/dts-v1/;"), 10, "no devicetree shown")
+    dts = page.text("#devicetree")
+    assert 'compatible = "arm,pl011"' in dts or '"arm,pl011"' in dts, dts
+    assert "gunyah-vm-config" in dts, dts
+
+
+def test_destroy_removes_the_row(stack, page):
+    create(stack.daemon, "doomed", "hello")
+    row = page.row("doomed")
+    page.wait(lambda: page.find_all(row), 5, "doomed is not listed")
+    page.find(row + ' button[data-action="destroy"]').click()
+    page.wait(lambda: page.find("#modal").is_displayed(), 5, "no confirmation asked")
+    page.find("#modal-confirm").click()
+    page.wait(lambda: not page.find_all(row), 5, "the destroyed VM is still listed")
+    assert "doomed" not in [str(v[0]) for v in stack.daemon.manager().ListVMs()]
+
+
+def test_narrow_width_keeps_actions_reachable(stack, page):
+    create(stack.daemon, "narrow", "hello")
+    row = page.row("narrow")
+    page.wait(lambda: page.find_all(row), 5, "narrow is not listed")
+    page.driver.set_window_size(400, 900)
+    try:
+        width = page.driver.execute_script("return document.documentElement.scrollWidth")
+        view = page.driver.execute_script("return window.innerWidth")
+        assert width <= view, f"the page is {width}px wide in a {view}px window"
+        assert page.find(row + ' button[data-action="start"]').is_displayed()
+        page.screenshot("narrow")
+    finally:
+        page.driver.set_window_size(1280, 1000)
