@@ -41,7 +41,9 @@ export class VmList {
     }
 
     createRow(entry) {
-        const cell = (cls, label, ...children) => el("td", { class: cls, "data-label": label }, ...children);
+        /* The content sits in one box: on narrow screens the cell is a (label, content) grid. */
+        const cell = (cls, label, ...children) =>
+            el("td", { class: cls, "data-label": label }, el("div", { class: "gy-cell" }, ...children));
         const nameButton = el("button", { class: "pf-c-button pf-m-link pf-m-inline gy-vm-link", type: "button" });
         nameButton.addEventListener("click", () => this.actions.select(entry));
         const stateText = el("span", { class: "gy-state" });
@@ -83,8 +85,8 @@ export class VmList {
         row.stateText.className = `gy-state gy-state-${p.State}`;
         setText(row.reasonText, entry.reason ? `(${entry.reason})` : "");
         setText(row.notice, entry.stopOutcome());
-        setText(row.tr.querySelector(".vm-vcpus"), String(p.VCPUs));
-        setText(row.tr.querySelector(".vm-memory"), formatBytes(p.MemorySize));
+        setText(row.tr.querySelector(".vm-vcpus .gy-cell"), String(p.VCPUs));
+        setText(row.tr.querySelector(".vm-memory .gy-cell"), formatBytes(p.MemorySize));
         if (document.activeElement !== row.autostart)
             row.autostart.checked = !!p.Autostart;
         for (const action of ACTIONS)
