@@ -186,3 +186,12 @@ def test_narrow_width_keeps_actions_reachable(stack, page):
         page.screenshot("narrow")
     finally:
         page.driver.set_window_size(1280, 1000)
+
+
+def test_kill_forces_a_running_vm_off(stack, page):
+    row = listed(stack, page, "spin-kill", "spin", run_to="running")
+    page.wait(lambda: page.text(row + " .gy-state") == "running", 5, "spin-kill is not shown running")
+    page.find(row + ' button[data-action="kill"]').click()
+    page.wait(lambda: page.text(row + " .gy-state") == "stopped", 10, "spin-kill did not stop")
+    assert page.text(row + " .gy-reason") == "(killed)"
+    assert page.text(row + " .gy-notice") == "Forced off (killed)."
