@@ -9,6 +9,7 @@ export const MANAGER_IFACE = "org.gunyah.Manager1";
 export const VM_IFACE = "org.gunyah.VM1";
 
 const HISTORY_MAX = 20;
+const INTERACTIVE = { flags: "i" };
 
 /* What the page knows about one VM beyond its D-Bus properties. */
 class VmEntry {
@@ -118,17 +119,19 @@ export class Model {
             callback(entry);
     }
 
+    /* Changes go through polkit: "i" lets it ask an administrator who is not
+     * root for their password (Cockpit's bridge answers as the agent). */
     callVm(entry, method, args = []) {
-        return this.client.call(entry.path, VM_IFACE, method, args);
+        return this.client.call(entry.path, VM_IFACE, method, args, INTERACTIVE);
     }
 
     setAutostart(entry, enabled) {
         return this.client.call(entry.path, "org.freedesktop.DBus.Properties", "Set",
-                                [VM_IFACE, "Autostart", cockpit.variant("b", enabled)]);
+                                [VM_IFACE, "Autostart", cockpit.variant("b", enabled)], INTERACTIVE);
     }
 
     createVm(spec, flags) {
-        return this.client.call(MANAGER_PATH, MANAGER_IFACE, "CreateVM", [spec, flags]);
+        return this.client.call(MANAGER_PATH, MANAGER_IFACE, "CreateVM", [spec, flags], INTERACTIVE);
     }
 }
 
