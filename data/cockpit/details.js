@@ -130,7 +130,7 @@ export class Details {
         const p = e.proxy;
         $("details-name").textContent = e.name;
         fillList($("details-props"), [
-            ["State", p.State],
+            ["State", e.state],
             ["Reason", e.reason || "—"],
             ["vCPUs", String(p.VCPUs)],
             ["Memory", formatBytes(p.MemorySize)],

@@ -15,6 +15,7 @@ const INTERACTIVE = { flags: "i" };
 class VmEntry {
     constructor(proxy) {
         this.proxy = proxy;
+        this.signalled = null;
         this.history = [];
         this.stopTimeoutSec = null; /* set while a Stop this page asked for is pending */
         this.observe();
@@ -22,8 +23,22 @@ class VmEntry {
 
     get path() { return this.proxy.path }
     get name() { return this.proxy.Name }
-    get state() { return this.proxy.State }
-    get reason() { return this.proxy.StateReason || "" }
+    /* The state from the last PropertiesChanged signal: cockpit's property
+     * cache may fold quick changes (running, then stopping) into one update. */
+    get state() { return this.signalled ? this.signalled.state : this.proxy.State }
+    get reason() { return (this.signalled ? this.signalled.reason : this.proxy.StateReason) || "" }
+
+    /* changed: the a{sv} of a PropertiesChanged signal of org.gunyah.VM1. */
+    signal(changed) {
+        if (!changed.State)
+            return false;
+        this.signalled = {
+            state: changed.State.v,
+            reason: changed.StateReason ? changed.StateReason.v : this.reason,
+        };
+        this.observe();
+        return true;
+    }
 
     /* Records each (state, reason) the signals carried, however briefly it lasted. */
     observe() {
@@ -82,6 +97,14 @@ export class Model {
             this.emit();
         });
         this.manager.addEventListener("changed", () => this.emit());
+        /* Every state change as it happens, however short (see VmEntry.state). */
+        this.client.subscribe({ interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged",
+                                path_namespace: MANAGER_PATH },
+                              (path, iface, member, [changedIface, changed]) => {
+                                  const entry = this.vms.get(path);
+                                  if (changedIface === VM_IFACE && entry && entry.signal(changed))
+                                      this.emit(entry);
+                              });
         Promise.all([this.proxies.wait(), this.manager.wait()]).then(() => {
             for (const path of Object.keys(this.proxies))
                 this.track(this.proxies[path]);

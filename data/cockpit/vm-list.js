@@ -79,10 +79,10 @@ export class VmList {
 
     update(row, entry) {
         const p = entry.proxy;
-        row.tr.setAttribute("data-state", p.State);
+        row.tr.setAttribute("data-state", entry.state);
         setText(row.nameButton, entry.name);
-        setText(row.stateText, p.State);
-        row.stateText.className = `gy-state gy-state-${p.State}`;
+        setText(row.stateText, entry.state);
+        row.stateText.className = `gy-state gy-state-${entry.state}`;
         setText(row.reasonText, entry.reason ? `(${entry.reason})` : "");
         setText(row.notice, entry.stopOutcome());
         setText(row.tr.querySelector(".vm-vcpus .gy-cell"), String(p.VCPUs));
@@ -90,7 +90,7 @@ export class VmList {
         if (document.activeElement !== row.autostart)
             row.autostart.checked = !!p.Autostart;
         for (const action of ACTIONS)
-            row.buttons[action.verb].disabled = action.states !== null && !action.states.includes(p.State);
+            row.buttons[action.verb].disabled = action.states !== null && !action.states.includes(entry.state);
     }
 
     /* Puts a checkbox back after a refused change. */

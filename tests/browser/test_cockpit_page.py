@@ -113,7 +113,7 @@ def test_invalid_spec_shows_its_json_path(stack, page):
     page.driver.execute_script("document.getElementById('spec-editor').value = arguments[0];", json.dumps(good))
     page.find("#create-submit").click()
     page.wait(lambda: page.find_all(page.row("bad-spec")), 5, "the corrected spec did not create the VM")
-    assert not page.find("#create-panel").is_displayed()
+    page.wait(lambda: not page.find("#create-panel").is_displayed(), 5, "the create panel did not close")
 
 
 def test_stop_of_spin_reports_the_forced_path(stack, page):
