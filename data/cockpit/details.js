@@ -135,7 +135,7 @@ export class Details {
             ["vCPUs", String(p.VCPUs)],
             ["Memory", formatBytes(p.MemorySize)],
             ["Autostart", p.Autostart ? "yes" : "no"],
-            ["Persistent", p.Persistent ? "yes" : "no (gone when stopped)"],
+            ["Persistent", p.Persistent ? "yes" : "no (not kept across daemon restarts)"],
             ["UUID", p.UUID],
             ["Created", formatTimestamp(p.CreatedTimestamp)],
             ["Started", formatTimestamp(p.StartedTimestamp)],
