@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The Cockpit page against a real gunyahd, in headless Chromium."""
 import json
-import time
 
 import dbus
 
@@ -28,17 +27,34 @@ def open_tab(page, row, tab):
     page.find(f"#tab-{tab}").click()
 
 
+# Notes the page's clock when a row for VM arguments[0] appears; returns the clock now.
+WATCH_FOR_ROW = """
+const name = arguments[0];
+window.rowSeenAt = null;
+new MutationObserver((records, observer) => {
+    if (document.querySelector(`#vm-rows tr[data-vm="${name}"]`)) {
+        window.rowSeenAt = performance.now();
+        observer.disconnect();
+    }
+}).observe(document.getElementById("vm-rows"), {childList: true});
+return performance.now();
+"""
+
+
 def test_vm_created_over_the_api_appears_within_a_second(stack, page):
-    start = time.monotonic()
+    # measured on the page's clock, so the WebDriver's polling adds nothing
+    before = page.driver.execute_script(WATCH_FOR_ROW, "appears")
     create(stack.daemon, "appears", "hello")
-    page.wait(lambda: page.find_all(page.row("appears")), 1.0, "the VM created over D-Bus is not listed")
-    elapsed = time.monotonic() - start
+    seen = page.wait(lambda: page.driver.execute_script("return window.rowSeenAt"), 10,
+                     "the VM created over D-Bus is not listed")
+    elapsed_ms = seen - before
+    assert elapsed_ms < 1000, f"listed {elapsed_ms:.0f} ms after CreateVM was called"
     row = page.row("appears")
     assert page.text(row + " .gy-state") == "defined"
     assert page.text(row + " .vm-vcpus") == "1"
     assert page.text(row + " .vm-memory") == "64 MiB"
     page.screenshot("list-created")
-    print(f"listed {elapsed:.3f}s after CreateVM")
+    print(f"listed {elapsed_ms:.0f} ms after CreateVM was called")
 
 
 # Records every text the row's state cell shows, however briefly.
@@ -126,13 +142,13 @@ def test_stop_of_spin_reports_the_forced_path(stack, page):
     assert page.find("#modal-input").get_attribute("value") == "30", "the default timeout is not shown"
     timeout_input = page.find("#modal-input")
     timeout_input.clear()
-    timeout_input.send_keys("1")
+    timeout_input.send_keys("3")
     page.find("#modal-confirm").click()
-    page.wait(lambda: "forced off after 1 s" in page.text(row + " .gy-notice"), 5,
+    page.wait(lambda: "forced off after 3 s" in page.text(row + " .gy-notice"), 5,
               "the pending stop and its timeout are not shown")
     page.wait(lambda: page.text(row + " .gy-state") == "stopped", 15, "spin-stop did not stop")
     notice = page.text(row + " .gy-notice")
-    assert notice.startswith("Forced off") and "within 1 s" in notice, notice
+    assert notice.startswith("Forced off") and "within 3 s" in notice, notice
     assert stack.daemon.state("spin-stop")[1].startswith("killed")
     page.screenshot("spin-forced-off")
 
