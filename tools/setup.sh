@@ -24,6 +24,13 @@ packages=(
         # kmod: modinfo, for the Linux guest's module load order (fetch-linux-guest.sh)
         kmod
         mmdebstrap qemu-system-x86 e2fsprogs
+        # the Cockpit page and its browser tests (tests/browser): cockpit-ws
+        # serves it, Chromium drives it; node-xterm + esbuild give the page
+        # its xterm.js; iproute2 brings up the tests' own loopback
+        cockpit-ws cockpit-bridge chromium chromium-driver python3-selenium
+        node-xterm esbuild iproute2
+        # the example GDBus client (examples/client): GIO and gdbus-codegen
+        libglib2.0-dev
 )
 
 missing=()

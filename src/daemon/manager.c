@@ -316,9 +316,11 @@ static int manager_add_vm(Manager *m, Vm *vm) {
 }
 
 void manager_remove_vm(Manager *m, Vm *vm) {
+        /* Before the VM leaves the map: sd-bus lists the removed interfaces
+         * by looking the object up, and would name only the standard ones. */
+        (void) sd_bus_emit_object_removed(m->bus, vm->object_path);
         if (hashmap_get(m->vms, vm->name) == vm)
                 (void) hashmap_remove(m->vms, vm->name);
-        (void) sd_bus_emit_object_removed(m->bus, vm->object_path);
         manager_notify_vm_event(m, vm, "removed");
 }
 

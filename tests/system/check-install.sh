@@ -28,6 +28,15 @@ expected=(
         "$MANDIR/man5/org.gunyah.Manager1.5"
         "$MANDIR/man8/gunyahd.8"
 )
+# The Cockpit page (data/cockpit/meson.build), with xterm.js when the build
+# could bundle it (esbuild and node-xterm, as that file decides).
+for f in manifest.json index.html gunyah.css gunyah.js model.js vm-list.js create.js details.js \
+         console.js dialog.js fdt.js util.js; do
+        expected+=("$DATADIR/cockpit/gunyah/$f")
+done
+if command -v esbuild >/dev/null && [ -e /usr/share/nodejs/xterm/lib/xterm.js ]; then
+        expected+=("$DATADIR/cockpit/gunyah/xterm.js" "$DATADIR/cockpit/gunyah/xterm.css")
+fi
 
 printf '%s\n' "${expected[@]}" | sort >"$tmp/expected"
 (cd "$dest" && find . \( -type f -o -type l \) | sed 's|^\.||' | sort) >"$tmp/installed"
