@@ -7,12 +7,14 @@
  * it is, and the loop that serves the guest.
  */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "device-protocol.h"
 #include "guest-memory.h"
+#include "seccomp-util.h"
 #include "virtio-mmio.h"
 
 typedef enum DeviceType {
@@ -66,5 +68,8 @@ int device_loop(DeviceContext *c, int (*on_kick)(DeviceContext *c, void *userdat
 /* Serves a block device until the daemon hangs up: 0, or -errno. */
 int block_device_serve(DeviceContext *c, int backing_fd);
 
-/* The seccomp filter of a device of type t, after the sandbox. */
+/* The seccomp filter of a device of type t, after the sandbox: the
+ * common table (seccomp-device.c) and its type's. */
 int device_seccomp_install(DeviceType t);
+
+extern const SeccompTable seccomp_table_block; /* seccomp-block.c */

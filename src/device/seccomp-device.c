@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The allow-lists of the device processes, as crosvm keeps one policy per
- * device: a common table for the loop every device runs (device-loop.c),
- * plus one table per device type with only what its I/O needs. Reviewed:
- * each addition needs its reason here and a line in docs/sandbox.md.
+ * device: this common table for the loop every device runs (device-loop.c),
+ * plus one table per device type in a file of its own (seccomp-block.c)
+ * with only what its I/O needs. Reviewed: each addition needs its reason
+ * here and a line in docs/sandbox.md.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -44,27 +45,12 @@ static const SeccompTable common_table = {
         .n_rules = ELEMENTSOF(common_rules),
 };
 
-static const SeccompRule block_rules[] = {
-        SECCOMP_ALLOW_IF_EQ(lseek, 0, DEVICE_FD_BACKING, "the disk's size (block devices have no st_size)"),
-        SECCOMP_ALLOW_IF_EQ(preadv, 0, DEVICE_FD_BACKING, "IN requests"),
-        SECCOMP_ALLOW_IF_EQ(pwritev, 0, DEVICE_FD_BACKING, "OUT requests"),
-        SECCOMP_ALLOW_IF_EQ(pwrite64, 0, DEVICE_FD_BACKING, "WRITE_ZEROES where fallocate cannot zero"),
-        SECCOMP_ALLOW_IF_EQ(fdatasync, 0, DEVICE_FD_BACKING, "FLUSH"),
-        SECCOMP_ALLOW_IF_EQ(fallocate, 0, DEVICE_FD_BACKING, "DISCARD (punch hole) and WRITE_ZEROES (zero range)"),
-};
-
-static const SeccompTable block_table = {
-        .backend = "block",
-        .rules = block_rules,
-        .n_rules = ELEMENTSOF(block_rules),
-};
-
 int device_seccomp_install(DeviceType t) {
         const SeccompTable *type_table;
 
         switch (t) {
         case DEVICE_TYPE_BLOCK:
-                type_table = &block_table;
+                type_table = &seccomp_table_block;
                 break;
         default:
                 return log_error_errno(-EPROTONOSUPPORT, "seccomp: no allow-list for device type %d", t);
