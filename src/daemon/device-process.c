@@ -224,7 +224,7 @@ static int on_device_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 /* The command line says what the device is; the fds what it serves. */
 static int device_argv(const DeviceProcess *d, const DeviceSpawnArgs *a, char ***ret) {
         _cleanup_free_ char *memory = NULL;
-        char **argv = calloc(12, sizeof(char *));
+        char **argv = calloc(13, sizeof(char *));
         size_t n = 0;
 
         if (!argv)
@@ -253,6 +253,8 @@ static int device_argv(const DeviceProcess *d, const DeviceSpawnArgs *a, char **
         if (d->readonly && !(argv[n++] = strdup("--readonly")))
                 return -ENOMEM;
         if (d->serial[0] && asprintf(&argv[n++], "--serial=%s", d->serial) < 0)
+                return -ENOMEM;
+        if (a->test_hook && asprintf(&argv[n++], "--test-hook=%s", a->test_hook) < 0)
                 return -ENOMEM;
         return 0;
 }

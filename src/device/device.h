@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config.h"
 #include "device-protocol.h"
 #include "guest-memory.h"
 #include "virtio-mmio.h"
@@ -37,6 +38,9 @@ typedef struct DeviceOptions {
         } memory[DEVICE_MEMORY_REGIONS_MAX];
         bool readonly;
         const char *serial;
+#if GUNYAH_SANDBOX_TEST_HOOKS
+        int test_hook; /* TEST ONLY: DeviceTestHook, test-hooks.h */
+#endif
 } DeviceOptions;
 
 /* What every device type serves with. */
@@ -66,5 +70,7 @@ int device_loop(DeviceContext *c, int (*on_kick)(DeviceContext *c, void *userdat
 /* Serves a block device until the daemon hangs up: 0, or -errno. */
 int block_device_serve(DeviceContext *c, int backing_fd);
 
-/* The seccomp filter of a device of type t, after the sandbox. */
-int device_seccomp_install(DeviceType t);
+/* The seccomp filter of a device of type t, after the sandbox. log_only
+ * (test-hook builds only) logs instead of killing, to find what a device
+ * type needs. */
+int device_seccomp_install(DeviceType t, bool log_only);
