@@ -6,7 +6,7 @@ the way test_sandbox.py checks the vCPU workers.
 Tests named *hook* need a build with -Dsandbox-test-hooks=true; meson
 registers them only there (GUNYAH_SANDBOX_TEST_HOOKS=1)."""
 import os
-import signal
+import re
 import subprocess
 import time
 
@@ -233,14 +233,11 @@ def test_hook_forbidden_syscall_kills_only_that_device(make_env, image, tmp_path
     gd.manager().CreateVM(spec_json("victim", "spin", memory=SHARE, disks=[{"path": image}]), dbus.UInt64(START))
     state, reason = gd.wait_state("victim", ("stopped", "failed"))
     log = gd.read_log()
-    assert (state, reason) == ("stopped", "worker-failed"), (state, reason, log[-3000:])
+    # StateReason names the device and how it died: the exit signal, not the audit log.
+    assert state == "stopped", (state, reason, log[-3000:])
+    assert re.fullmatch(r"worker-failed: device disk0 \(virtio-blk at 0x[0-9a-f]+\) killed by SIGSYS", reason), reason
     assert f"test-hook: attempting {attempt}" in log, log[-3000:]
-    # the exit signal, not the audit log: SIGSYS from the seccomp filter
-    assert "VM victim: device disk0 (pid " in log and ") killed by SIGSYS" in log, log[-3000:]
-    died = [line for line in log.splitlines() if "VM victim: device disk0 (pid" in line and "killed by" in line]
-    assert died and all(line.endswith("killed by SIGSYS") for line in died), died
-    detail = str(gd.vm_props("victim")["ExitInfo"].get("detail", ""))
-    assert "disk0" in detail and "SIGSYS" in detail, dict(gd.vm_props("victim")["ExitInfo"])
+    assert "hook-survived" not in log, log[-3000:]
     # The daemon and the other VM, its workers and its device, did not notice.
     assert gd.proc.poll() is None
     assert gd.state("bystander") == ("running", "start")
