@@ -18,7 +18,7 @@ is sampled every 50 ms through /proc:
           Private_Dirty/Anonymous outside them. Goal: at most 2 MiB beyond
           the guest memory it maps.
 
-  device-process.py [--mib 64] [--seconds 5] [--vcpus 1]
+  device-process.py [--mib 256] [--seconds 10] [--vcpus 1]
 
 Run through `meson test --benchmark device-process` (it sets the paths), or
 by hand with GUNYAHD, GUNYAHCTL, GUNYAH_VCPU and GUNYAH_DEVICE set.
@@ -39,6 +39,7 @@ import disk_image  # noqa: E402
 import linux_guest  # noqa: E402  (puts tests/integration on sys.path too)
 from linux_disk import lines  # noqa: E402
 from linux_guest import BOOT_TIMEOUT  # noqa: E402
+from test_device_sandbox import device_pids  # noqa: E402
 
 VM = "diskbench"
 PHASES = ("boot", "seqwrite", "seqread", "randread")
@@ -52,22 +53,6 @@ def linux_disk_module():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-def device_pid(daemon_pid):
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == daemon_pid and os.path.basename(argv[0]) == b"gunyah-device" and f"--vm={VM}".encode() in argv:
-            return int(entry)
-    return None
 
 
 def cpu_seconds(pid):
@@ -120,13 +105,14 @@ class Sampler(threading.Thread):
         self.done = threading.Event()
 
     def run(self):
-        pid = None
-        while pid is None and not self.done.is_set():
-            pid = device_pid(self.gd.proc.pid)
+        pids = []
+        while not pids and not self.done.is_set():
+            pids = device_pids(self.gd, VM)
             time.sleep(0.05)
+        pid = pids[0] if pids else None
         last = None
         try:
-            while not self.done.is_set():
+            while pid is not None and not self.done.is_set():
                 now = (time.monotonic(), cpu_seconds(pid), io_bytes(pid))
                 last = now
                 if self.start_sample is None:
@@ -213,8 +199,8 @@ def print_tables(s, console):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--mib", type=int, default=64)
-    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--mib", type=int, default=256)
+    ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--vcpus", type=int, default=1)
     args = ap.parse_args()
     try:

@@ -13,30 +13,11 @@ import time
 import dbus
 import pytest
 
-from gunyah_harness import Env, env_path, spec_json
+from gunyah_harness import env_path, spec_json
+from test_sandbox import HOOK_MARKER, HOOKS, NAMESPACES, WORKER_UID, make_env, needs_hooks, status_fields  # noqa: F401
 
 START = 2
-WORKER_UID = 65534  # the harness runs workers and devices as --worker-user=65534
-HOOKS = os.environ.get("GUNYAH_SANDBOX_TEST_HOOKS") == "1"
-HOOK_MARKER = b"GUNYAH-SANDBOX-TEST-HOOKS-ENABLED"
-NAMESPACES = ("mnt", "net", "ipc", "uts")
 SHARE = {"size": "64M", "mode": "share"}
-
-needs_hooks = pytest.mark.skipif(not HOOKS, reason="needs meson -Dsandbox-test-hooks=true")
-
-
-@pytest.fixture
-def make_env():
-    envs = []
-
-    def make(*daemon_args):
-        e = Env(daemon_args)
-        envs.append(e)
-        e.daemon.start()
-        return e.daemon
-    yield make
-    for e in envs:
-        e.close()
 
 
 @pytest.fixture
@@ -46,11 +27,6 @@ def image(tmp_path):
     with open(path, "wb") as f:
         f.truncate(1 << 20)
     return str(path)
-
-
-def status_fields(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return dict(line.split(":", 1) for line in f.read().splitlines())
 
 
 def device_pids(gd, vm):
