@@ -233,6 +233,8 @@ static int run(const DeviceOptions *o) {
         if (r < 0)
                 return log_error_errno(r, "cannot tell the daemon it is ready: %m");
 #if GUNYAH_SANDBOX_TEST_HOOKS
+        if (o->test_hook == DEVICE_TEST_HOOK_ALLOWED)
+                (void) device_test_hook_allowed(); /* then serves: a kill fails the VM */
         if (o->test_hook > DEVICE_TEST_HOOK_NONE && o->test_hook < DEVICE_TEST_HOOK_SECCOMP_LOG) {
                 r = device_test_hook_attempt(o->test_hook);
                 return fail_at(r < 0 ? r : -EEXIST, "hook-survived");

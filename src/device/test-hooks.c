@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* TEST ONLY: see test-hooks.h. Built only with -Dsandbox-test-hooks=true. */
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "device-protocol.h"
@@ -32,6 +36,7 @@ static const char *const hook_names[_DEVICE_TEST_HOOK_MAX] = {
         [DEVICE_TEST_HOOK_PWRITEV_REGS] = "pwritev-regs",
         [DEVICE_TEST_HOOK_READ_IRQ] = "read-irq",
         [DEVICE_TEST_HOOK_SECCOMP_LOG] = "seccomp-log",
+        [DEVICE_TEST_HOOK_ALLOWED] = "allowed",
 };
 
 DEFINE_STRING_TABLE(device_test_hook, DeviceTestHook, hook_names);
@@ -102,4 +107,25 @@ int device_test_hook_attempt(DeviceTestHook h) {
         (void) poll(&kick, 1, 2000);
         log_info("test-hook: attempting %s in the sandbox", device_test_hook_to_string(h));
         return attempt(h);
+}
+
+int device_test_hook_allowed(void) {
+        static uint32_t word;
+        struct timespec ts;
+        struct timeval tv;
+
+        /* stdio, vsnprintf and strerror() as a guest error report uses them. */
+        log_warning_errno(-EIO, "test-hook allowed: a log line with an errno text: %m");
+        /* syscall(), not the libc calls: those would take the vDSO. */
+        if (syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) < 0 || syscall(SYS_gettimeofday, &tv, NULL) < 0 ||
+            syscall(SYS_clock_getres, CLOCK_MONOTONIC, &ts) < 0)
+                return log_error_errno(errno, "test-hook allowed: a time syscall failed: %m");
+#ifdef SYS_time
+        if (syscall(SYS_time, NULL) < 0)
+                return log_error_errno(errno, "test-hook allowed: time failed: %m");
+#endif
+        if (syscall(SYS_futex, &word, FUTEX_WAKE, 1, NULL, NULL, 0) < 0)
+                return log_error_errno(errno, "test-hook allowed: futex wake failed: %m");
+        log_info("test-hook allowed: all returned");
+        return 0;
 }

@@ -24,6 +24,7 @@ typedef enum DeviceTestHook {
         DEVICE_TEST_HOOK_PWRITEV_REGS,  /* block I/O only on the backing fd */
         DEVICE_TEST_HOOK_READ_IRQ,      /* read() only of the kick eventfd */
         DEVICE_TEST_HOOK_SECCOMP_LOG,   /* seccomp logs instead of killing: to find what a device needs */
+        DEVICE_TEST_HOOK_ALLOWED,       /* allowed: a log line with %m, the vDSO's time fallbacks; then serves */
         _DEVICE_TEST_HOOK_MAX,
         _DEVICE_TEST_HOOK_INVALID = -EINVAL,
 } DeviceTestHook;
@@ -36,4 +37,10 @@ const char *device_test_hook_to_string(DeviceTestHook h);
  * makes the forbidden call. Returns only if the kernel let the process
  * live: -errno of the attempt, or 1 if it succeeded. */
 int device_test_hook_attempt(DeviceTestHook h);
+
+/* Under the complete filter, what a device may always do and does rarely:
+ * a log line through stdio with an errno text, each time syscall the vDSO
+ * may fall back to (as a real syscall), a futex wake. 0 if all returned
+ * success, else the first -errno; then the device serves on. */
+int device_test_hook_allowed(void);
 #endif

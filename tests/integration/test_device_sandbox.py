@@ -238,3 +238,17 @@ def test_hook_device_test_hook_names_one_vm_only(make_env, image, tmp_path):
     assert "--test-hook=openat" not in open(f"/proc/{pid}/cmdline").read()
     time.sleep(0.3)
     assert gd.state("other") == ("running", "start")
+
+
+@needs_hooks
+def test_hook_logging_and_time_fallbacks_are_allowed(make_env, image):
+    gd = make_env("--device-test-hook=allowed:allowed")
+    pid = start_with_disk(gd, "allowed", image)
+    deadline = time.monotonic() + 10
+    while "test-hook allowed: all returned" not in gd.read_log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = gd.read_log()
+    assert "test-hook allowed: a log line with an errno text: Input/output error" in log, log[-3000:]
+    assert "test-hook allowed: all returned" in log, log[-3000:]
+    assert gd.state("allowed") == ("running", "start")
+    assert device_pids(gd, "allowed") == [pid] and status_fields(pid)["State"].split()[0] in "RS"
