@@ -83,6 +83,11 @@ def test_device_process_is_unprivileged_without_caps_with_seccomp(gd, image):
     # one filter: the block allow-list, loaded once everything is mapped (no idle phase)
     assert st["Seccomp_filters"].strip() == "1", st["Seccomp_filters"]
     assert st["Threads"].strip() == "1", "the device process must stay single-threaded"
+    # not dumpable: the kernel then gives its /proc/PID files to root, although it runs as 65534
+    assert os.stat(f"/proc/{pid}/status").st_uid == 0, "the device process must not be dumpable"
+    with open(f"/proc/{pid}/stat") as f:
+        nice = int(f.read().rsplit(")", 1)[1].split()[16])
+    assert nice == 10, f"the device process runs at nice 10 like the workers, not {nice}"
 
 
 def test_device_process_holds_exactly_its_fds_and_limits(gd, image):
