@@ -7,6 +7,7 @@ Tests named *hook* need a build with -Dsandbox-test-hooks=true; meson
 registers them only there (GUNYAH_SANDBOX_TEST_HOOKS=1)."""
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -219,6 +220,10 @@ def test_hook_forbidden_syscall_kills_only_that_device(make_env, image, tmp_path
     assert re.fullmatch(r"worker-failed: device disk0 \(virtio-blk at 0x[0-9a-f]+\) killed by SIGSYS", reason), reason
     assert f"test-hook: attempting {attempt}" in log, log[-3000:]
     assert "hook-survived" not in log, log[-3000:]
+    # ExitInfo says it as for a worker: the signal, no vCPU (a device is none)
+    info = gd.vm_props("victim")["ExitInfo"]
+    assert int(info.get("signal", 0)) == signal.SIGSYS == 31, dict(info)
+    assert int(info.get("vcpu", -1)) == -1, dict(info)
     # The daemon and the other VM, its workers and its device, did not notice.
     assert gd.proc.poll() is None
     assert gd.state("bystander") == ("running", "start")
