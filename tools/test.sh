@@ -15,7 +15,8 @@ meson test -C "$builddir" --print-errorlogs --num-processes 2
 if [ -z "${GUNYAH_SKIP_HOOKS:-}" ]; then
         bash tools/build.sh "${builddir}-hooks" "$@" -Dsandbox-test-hooks=true
         meson test -C "${builddir}-hooks" --print-errorlogs --num-processes 2 \
-                integration-sandbox-hooks integration-sandbox integration-malicious test-sandbox-seccomp
+                integration-sandbox-hooks integration-sandbox integration-malicious test-sandbox-seccomp \
+                integration-device-sandbox-hooks integration-device-sandbox test-device-seccomp
 fi
 
 # libFuzzer targets need clang: a separate build runs each for a bounded

@@ -154,12 +154,12 @@ int device_process_prepare_disk(Vm *vm, const HvBackendOps *ops, HvVm *hv, const
 /* A compromised device could say a lot: this much is logged, then no more. */
 #define DEVICE_GUEST_ERRORS_LOGGED_MAX 16u
 
-static void device_failed(DeviceProcess *d, const char *what) {
+static void device_failed(DeviceProcess *d, const char *what, const VmExitInfo *e) {
         char detail[160];
 
         snprintf(detail, sizeof(detail), "device %s (virtio-%s at 0x%" PRIx64 ") %s", d->name,
                  streq(d->type, "block") ? "blk" : d->type, d->where.base, what);
-        vm_on_device_failed(d->vm, detail);
+        vm_on_device_failed(d->vm, detail, e);
 }
 
 static void on_device_message(DeviceProcess *d, const DeviceMessage *m) {
@@ -170,10 +170,14 @@ static void on_device_message(DeviceProcess *d, const DeviceMessage *m) {
                 d->ready = true;
                 log_vm_debug(d->vm->name, "device %s (pid %d) ready", d->name, (int) d->pid);
                 break;
-        case DEVICE_MSG_FAILED:
+        case DEVICE_MSG_FAILED: {
+                VmExitInfo e = { .vcpu = -1, .error = -m->error };
+
+                snprintf(e.step, sizeof(e.step), "%s", m->step);
                 snprintf(what, sizeof(what), "failed at %s: %s", m->step, errno_to_name(m->error));
-                device_failed(d, what);
+                device_failed(d, what, &e);
                 break;
+        }
         case DEVICE_MSG_GUEST_ERROR:
                 if (d->guest_errors_logged++ < DEVICE_GUEST_ERRORS_LOGGED_MAX)
                         log_vm_warning(d->vm->name, "device %s: the guest drove it wrong: %s (%s)", d->name,
@@ -217,14 +221,18 @@ static int on_device_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                 snprintf(what, sizeof(what), "killed by SIG%s", sigabbrev_np(si->si_status) ?: "?");
         log_vm_full(si->si_code == CLD_EXITED && si->si_status == 0 ? LOG_DEBUG : LOG_ERR, d->vm->name,
                     "device %s (pid %d) %s", d->name, (int) d->pid, what);
-        device_failed(d, what);
+        device_failed(d, what, &(VmExitInfo) {
+                .vcpu = -1,
+                .signal = si->si_code == CLD_EXITED ? 0 : si->si_status,
+                .exit_code = si->si_code == CLD_EXITED ? si->si_status : 0,
+        });
         return 0;
 }
 
 /* The command line says what the device is; the fds what it serves. */
 static int device_argv(const DeviceProcess *d, const DeviceSpawnArgs *a, char ***ret) {
         _cleanup_free_ char *memory = NULL;
-        char **argv = calloc(12, sizeof(char *));
+        char **argv = calloc(13, sizeof(char *));
         size_t n = 0;
 
         if (!argv)
@@ -253,6 +261,8 @@ static int device_argv(const DeviceProcess *d, const DeviceSpawnArgs *a, char **
         if (d->readonly && !(argv[n++] = strdup("--readonly")))
                 return -ENOMEM;
         if (d->serial[0] && asprintf(&argv[n++], "--serial=%s", d->serial) < 0)
+                return -ENOMEM;
+        if (a->test_hook && asprintf(&argv[n++], "--test-hook=%s", a->test_hook) < 0)
                 return -ENOMEM;
         return 0;
 }

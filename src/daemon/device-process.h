@@ -63,6 +63,7 @@ typedef struct DeviceSpawnArgs {
         gid_t gid;
         const DeviceMemory *memory;
         size_t n_memory;
+        const char *test_hook; /* TEST ONLY, hook builds: --test-hook=ATTEMPT, or NULL */
 } DeviceSpawnArgs;
 
 /* Starts its process and watches it. */

@@ -34,6 +34,8 @@ static void help(void) {
 #if GUNYAH_SANDBOX_TEST_HOOKS
                "     --worker-test-hook=VM:ATTEMPT\n"
                "                            TEST ONLY: VM's workers attempt ATTEMPT in their sandbox\n"
+               "     --device-test-hook=VM:ATTEMPT\n"
+               "                            TEST ONLY: VM's device processes attempt ATTEMPT in their sandbox\n"
 #endif
 
                "     --log-level=LEVEL      err, warning, notice, info (default), debug\n");
@@ -55,6 +57,7 @@ enum {
         ARG_NO_SANDBOX,
         ARG_WORKER_USER,
         ARG_WORKER_TEST_HOOK,
+        ARG_DEVICE_TEST_HOOK,
         ARG_LOG_LEVEL,
 };
 
@@ -111,9 +114,11 @@ static int apply_option(int o, const char *arg, ManagerConfig *c) {
                 return 0;
 #if GUNYAH_SANDBOX_TEST_HOOKS
         case ARG_WORKER_TEST_HOOK:
+        case ARG_DEVICE_TEST_HOOK:
                 if (!strchr(arg, ':'))
-                        return log_error_errno(-EINVAL, "--worker-test-hook=%s: expected VM:ATTEMPT.", arg);
-                c->worker_test_hook = arg;
+                        return log_error_errno(-EINVAL, "--%s-test-hook=%s: expected VM:ATTEMPT.",
+                                               o == ARG_WORKER_TEST_HOOK ? "worker" : "device", arg);
+                *(o == ARG_WORKER_TEST_HOOK ? &c->worker_test_hook : &c->device_test_hook) = arg;
                 return 0;
 #endif
         case ARG_LOG_LEVEL:
@@ -147,6 +152,7 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
                 { "worker-user", required_argument, NULL, ARG_WORKER_USER },
 #if GUNYAH_SANDBOX_TEST_HOOKS
                 { "worker-test-hook", required_argument, NULL, ARG_WORKER_TEST_HOOK },
+                { "device-test-hook", required_argument, NULL, ARG_DEVICE_TEST_HOOK },
 #endif
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 {}

@@ -174,11 +174,9 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         m->worker_user = strdup(c->worker_user ?: GUNYAH_WORKER_USER_DEFAULT);
         if (!m->worker_user)
                 return log_oom();
-        if (c->worker_test_hook) {
-                m->worker_test_hook = strdup(c->worker_test_hook);
-                if (!m->worker_test_hook)
-                        return log_oom();
-        }
+        if ((c->worker_test_hook && !(m->worker_test_hook = strdup(c->worker_test_hook))) ||
+            (c->device_test_hook && !(m->device_test_hook = strdup(c->device_test_hook))))
+                return log_oom();
 
         r = manager_pick_paths(m, c);
         if (r < 0)
@@ -258,6 +256,7 @@ Manager *manager_free(Manager *m) {
         free(m->device_binary);
         free(m->worker_user);
         free(m->worker_test_hook);
+        free(m->device_test_hook);
         free(m);
         return NULL;
 }

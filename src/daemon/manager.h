@@ -28,6 +28,7 @@ typedef struct ManagerConfig {
         const char *device_binary;
         const char *worker_user;      /* NAME or UID the sandboxed workers run as */
         const char *worker_test_hook; /* TEST ONLY (hook builds): "VM:ATTEMPT" */
+        const char *device_test_hook; /* TEST ONLY (hook builds): "VM:ATTEMPT" */
         bool no_sandbox;
         bool no_autostart;
 } ManagerConfig;
@@ -55,6 +56,7 @@ struct Manager {
         char *device_binary;    /* gunyah-device: checked when a VM with devices starts */
         char *worker_user;      /* resolved at each VM start (docs/sandbox.md) */
         char *worker_test_hook; /* TEST ONLY: "VM:ATTEMPT", hook builds only */
+        char *device_test_hook; /* TEST ONLY: "VM:ATTEMPT", hook builds only */
         bool no_sandbox;
 
         Hashmap *vms; /* name → Vm */

@@ -93,6 +93,9 @@ int vm_instance_spawn_devices(VmInstance *i, const VmLayout *l, uid_t uid, gid_t
 
         if (i->n_devices == 0)
                 return 0;
+        if (m->no_sandbox)
+                log_vm_warning(i->vm->name, "starting its device processes WITHOUT their sandbox (--no-sandbox): "
+                               "a guest exploiting a device bug reaches the host as root.");
         /* Shared: all of RAM. Lent: only the pool (the spec refuses devices
          * in a lent VM without one). */
         if (l->swiotlb_size > 0)
@@ -107,6 +110,7 @@ int vm_instance_spawn_devices(VmInstance *i, const VmLayout *l, uid_t uid, gid_t
                         .gid = gid,
                         .memory = &memory,
                         .n_memory = 1,
+                        .test_hook = vm_test_hook_for(i->vm, m->device_test_hook),
                 });
                 if (r < 0)
                         return r;

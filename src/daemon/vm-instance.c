@@ -144,9 +144,8 @@ static int resolve_worker_user(Vm *vm, uid_t *ret_uid, gid_t *ret_gid, char *err
         return r;
 }
 
-/* TEST ONLY (hook builds): "VM:ATTEMPT" applies to the workers of VM. */
-static const char *worker_test_hook_for(const Vm *vm) {
-        const char *h = vm->manager->worker_test_hook, *colon;
+const char *vm_test_hook_for(const Vm *vm, const char *h) {
+        const char *colon;
 
         if (!GUNYAH_SANDBOX_TEST_HOOKS || !h)
                 return NULL;
@@ -189,7 +188,7 @@ static int spawn_workers(VmInstance *i, const VmLayout *layout, int console_work
                         .no_sandbox = m->no_sandbox,
                         .uid = uid,
                         .gid = gid,
-                        .test_hook = worker_test_hook_for(vm),
+                        .test_hook = vm_test_hook_for(vm, m->worker_test_hook),
                         .pl011_base = layout->have_pl011 ? layout->pl011_base : UINT64_MAX,
                         .pl061_base = layout->pl061_base,
                         .pl011_spi = layout->pl011_spi,

@@ -54,6 +54,10 @@ typedef struct VmInstance {
  * DTB → guest memory → bindings → images → DTB config → boot context →
  * vCPU functions → start → one worker per vCPU. On failure *ret_step names
  * the step, errbuf may say more, and nothing is left behind. */
+/* TEST ONLY (hook builds): ATTEMPT if hook ("VM:ATTEMPT", from
+ * --worker-test-hook or --device-test-hook) names vm, else NULL. */
+const char *vm_test_hook_for(const Vm *vm, const char *hook);
+
 int vm_instance_new(Vm *vm, VmInstance **ret, const char **ret_step, char *errbuf, size_t errlen);
 
 /* Releases everything: workers (killed and reaped if still there), the

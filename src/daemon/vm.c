@@ -272,10 +272,11 @@ void vm_on_worker_exit(Vm *vm, Worker *w, int code, int status) {
         vm_check_workers_gone(vm);
 }
 
-void vm_on_device_failed(Vm *vm, const char *detail) {
+void vm_on_device_failed(Vm *vm, const char *detail, const VmExitInfo *e) {
         /* Expected once a way out is decided, as for workers. */
         if (!IN_SET(vm->phase, VM_PHASE_STARTING, VM_PHASE_RUNNING, VM_PHASE_STOP_REQUESTED))
                 return;
+        vm_record_exit(vm, e);
         log_vm_error(vm->name, "%s", detail);
         (void) vm_handle_event(vm, VM_EVENT_DEVICE_FAILED, &(VmEventArgs) { .detail = detail }, NULL);
 }

@@ -108,8 +108,10 @@ char *vm_state_reason_string(const Vm *vm);
 /* Called by worker.c when a worker reports or dies. */
 void vm_on_worker_message(Vm *vm, Worker *w, const void *msg);
 void vm_on_worker_exit(Vm *vm, Worker *w, int code, int status);
-/* A device process failed or died (detail names it): the VM ends worker-failed. */
-void vm_on_device_failed(Vm *vm, const char *detail);
+/* A device process failed or died (detail names it): the VM ends
+ * worker-failed, with ExitInfo e (its signal or exit status, or the step
+ * it failed at; vcpu -1) unless something was recorded first. */
+void vm_on_device_failed(Vm *vm, const char *detail, const VmExitInfo *e);
 
 /* Writes the normalized spec to the state directory (persistent VMs). */
 int vm_save_definition(Vm *vm);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config.h"
 #include "device-protocol.h"
 #include "guest-memory.h"
 #include "seccomp-util.h"
@@ -39,6 +40,9 @@ typedef struct DeviceOptions {
         } memory[DEVICE_MEMORY_REGIONS_MAX];
         bool readonly;
         const char *serial;
+#if GUNYAH_SANDBOX_TEST_HOOKS
+        int test_hook; /* TEST ONLY: DeviceTestHook, test-hooks.h */
+#endif
 } DeviceOptions;
 
 /* What every device type serves with. */
@@ -68,8 +72,9 @@ int device_loop(DeviceContext *c, int (*on_kick)(DeviceContext *c, void *userdat
 /* Serves a block device until the daemon hangs up: 0, or -errno. */
 int block_device_serve(DeviceContext *c, int backing_fd);
 
-/* The seccomp filter of a device of type t, after the sandbox: the
- * common table (seccomp-device.c) and its type's. */
-int device_seccomp_install(DeviceType t);
+/* The seccomp filter of a device of type t, after the sandbox. log_only
+ * (test-hook builds only) logs instead of killing, to find what a device
+ * type needs. */
+int device_seccomp_install(DeviceType t, bool log_only);
 
 extern const SeccompTable seccomp_table_block; /* seccomp-block.c */

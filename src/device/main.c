@@ -21,6 +21,7 @@
 #include "parse-util.h"
 #include "sandbox.h"
 #include "string-table.h"
+#include "test-hooks.h"
 
 static const char *const device_type_table[_DEVICE_TYPE_MAX] = {
         [DEVICE_TYPE_BLOCK] = "block",
@@ -30,8 +31,11 @@ DEFINE_STRING_TABLE(device_type, DeviceType, device_type_table);
 
 static void help(void) {
         printf("gunyah-device --type=TYPE --vm=NAME --device=NAME (--uid=UID --gid=GID | --no-sandbox)\n"
-               "              --memory=GPA:SIZE[,GPA:SIZE...] [--readonly] [--serial=SERIAL]\n\n"
-               "Serves one virtio device of a VM in a sandboxed process. Started by gunyahd,\n"
+               "              --memory=GPA:SIZE[,GPA:SIZE...] [--readonly] [--serial=SERIAL]\n"
+#if GUNYAH_SANDBOX_TEST_HOOKS
+               "              --test-hook=ATTEMPT TEST ONLY: attempt ATTEMPT in the sandbox\n"
+#endif
+               "\nServes one virtio device of a VM in a sandboxed process. Started by gunyahd,\n"
                "which hands it its fds (see device-protocol.h); not meant to be run by hand.\n");
 }
 
@@ -68,7 +72,7 @@ static int parse_id(const char *name, const char *arg, uint32_t *ret) {
 
 static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
         enum { ARG_TYPE = 0x100, ARG_VM, ARG_DEVICE, ARG_UID, ARG_GID, ARG_NO_SANDBOX, ARG_MEMORY, ARG_READONLY,
-               ARG_SERIAL };
+               ARG_SERIAL, ARG_TEST_HOOK };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "type", required_argument, NULL, ARG_TYPE },
@@ -80,6 +84,9 @@ static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
                 { "memory", required_argument, NULL, ARG_MEMORY },
                 { "readonly", no_argument, NULL, ARG_READONLY },
                 { "serial", required_argument, NULL, ARG_SERIAL },
+#if GUNYAH_SANDBOX_TEST_HOOKS
+                { "test-hook", required_argument, NULL, ARG_TEST_HOOK },
+#endif
                 {}
         };
         uint32_t id;
@@ -123,6 +130,13 @@ static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
                 case ARG_SERIAL:
                         o->serial = optarg;
                         break;
+#if GUNYAH_SANDBOX_TEST_HOOKS
+                case ARG_TEST_HOOK:
+                        o->test_hook = device_test_hook_from_string(optarg);
+                        if (o->test_hook < 0)
+                                return log_error_errno(-EINVAL, "--test-hook=%s: unknown attempt", optarg);
+                        break;
+#endif
                 default:
                         return -EINVAL;
                 }
@@ -179,6 +193,7 @@ static int map_everything(const DeviceOptions *o, DeviceContext *c) {
 }
 
 static int enter_sandbox(const DeviceOptions *o, const char **ret_step) {
+        bool log_only = false;
         int r;
 
         if (o->no_sandbox) {
@@ -190,7 +205,10 @@ static int enter_sandbox(const DeviceOptions *o, const char **ret_step) {
                 r = sandbox_confine(DEVICE_FD_MEMORY + o->n_memory - 1, ret_step);
         if (r >= 0) {
                 *ret_step = "sandbox-seccomp";
-                r = device_seccomp_install(o->type);
+#if GUNYAH_SANDBOX_TEST_HOOKS
+                log_only = o->test_hook == DEVICE_TEST_HOOK_SECCOMP_LOG;
+#endif
+                r = device_seccomp_install(o->type, log_only);
         }
         return r;
 }
@@ -214,6 +232,14 @@ static int run(const DeviceOptions *o) {
         r = device_message_send(DEVICE_FD_CONTROL, &(DeviceMessage) { .type = DEVICE_MSG_READY });
         if (r < 0)
                 return log_error_errno(r, "cannot tell the daemon it is ready: %m");
+#if GUNYAH_SANDBOX_TEST_HOOKS
+        if (o->test_hook == DEVICE_TEST_HOOK_ALLOWED)
+                (void) device_test_hook_allowed(); /* then serves: a kill fails the VM */
+        if (o->test_hook > DEVICE_TEST_HOOK_NONE && o->test_hook < DEVICE_TEST_HOOK_SECCOMP_LOG) {
+                r = device_test_hook_attempt(o->test_hook);
+                return fail_at(r < 0 ? r : -EEXIST, "hook-survived");
+        }
+#endif
         switch (o->type) {
         case DEVICE_TYPE_BLOCK:
                 r = block_device_serve(&c, DEVICE_FD_BACKING);

@@ -45,7 +45,7 @@ static const SeccompTable common_table = {
         .n_rules = ELEMENTSOF(common_rules),
 };
 
-int device_seccomp_install(DeviceType t) {
+int device_seccomp_install(DeviceType t, bool log_only) {
         const SeccompTable *type_table;
 
         switch (t) {
@@ -56,5 +56,6 @@ int device_seccomp_install(DeviceType t) {
                 return log_error_errno(-EPROTONOSUPPORT, "seccomp: no allow-list for device type %d", t);
         }
         return seccomp_load_tables((const SeccompTable *const[]) { &common_table, &seccomp_table_sanitizer, type_table },
-                                   3, NULL, 0, SCMP_ACT_KILL_PROCESS, device_type_to_string(t));
+                                   3, NULL, 0, log_only ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS,
+                                   device_type_to_string(t));
 }

@@ -43,6 +43,9 @@
 /* The child's ids, read before its filter: getpid and gettid are not allowed. */
 static pid_t child_pid, child_tid;
 
+/* The virtio kick eventfds the next filter lets the worker write: n from first. */
+static int kick_first, kick_count;
+
 /* "idle": the idle filter alone; "idle+BACKEND": BACKEND's stacked on it,
  * as a worker runs guest code; else BACKEND's alone. */
 static int install(const char *backend) {
@@ -53,7 +56,7 @@ static int install(const char *backend) {
                         return 0;
                 backend += 5;
         }
-        return sandbox_seccomp_install(backend, false, 0, 0);
+        return sandbox_seccomp_install(backend, false, kick_first, (size_t) kick_count);
 }
 
 /* Runs attempt() in a child under backend's filter; returns the child's
@@ -180,6 +183,29 @@ static int futex_lock_pi(void) {
         (void) syscall(SYS_futex, &word, FUTEX_LOCK_PI, 0, NULL, NULL, 0);
         return 0;
 }
+/* A virtio reset waits for its device: the value differs, EAGAIN at once. */
+static int futex_wait(void) {
+        static uint32_t word = 1;
+        return syscall(SYS_futex, &word, FUTEX_WAIT, 0, NULL, NULL, 0) < 0 && errno == EAGAIN ? 0 : 1;
+}
+/* After the kernel backend's irqfds (7 .. 10) and a gap: the kick eventfds 12, 13. */
+#define KICK_FIRST 12
+static int write_kick_first(void) {
+        (void) write(KICK_FIRST, "", 0);
+        return 0;
+}
+static int write_kick_last(void) {
+        (void) write(KICK_FIRST + 1, "", 0);
+        return 0;
+}
+static int write_below_kicks(void) {
+        (void) write(KICK_FIRST - 1, "", 0);
+        return 0;
+}
+static int write_above_kicks(void) {
+        (void) write(KICK_FIRST + 2, "", 0);
+        return 0;
+}
 static int kick_self(void) {
         /* The kick signal (SIGURG) is ignored by default: harmless to send. */
         return syscall(SYS_tgkill, child_pid, child_tid, KICK_SIGNAL) == 0 ? 0 : 1;
@@ -220,6 +246,22 @@ static void test_kernel_allows_vcpu_run_ioctl_only(void **state) {
 static void test_kernel_writes_irqfds_only(void **state) {
         assert_allowed("kernel", write_irqfd);
         assert_killed("kernel", write_vcpu_fd);
+}
+
+/* Each kick eventfd handed to the worker may be written, its neighbours not;
+ * without virtio devices no kick fd and no futex wait. */
+static void test_kernel_writes_its_virtio_kick_fds_only(void **state) {
+        kick_first = KICK_FIRST;
+        kick_count = 2;
+        assert_allowed("kernel", write_kick_first);
+        assert_allowed("kernel", write_kick_last);
+        assert_allowed("kernel", futex_wait);
+        assert_killed("kernel", write_below_kicks);
+        assert_killed("kernel", write_above_kicks);
+        assert_killed("kernel", futex_wake);
+        kick_first = kick_count = 0;
+        assert_killed("kernel", write_kick_first);
+        assert_killed("kernel", futex_wait);
 }
 
 static void test_kernel_has_none_of_the_sims_needs(void **state) {
@@ -357,6 +399,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_kernel_allows_vcpu_run_ioctl_only),
                 cmocka_unit_test(test_kernel_writes_irqfds_only),
+                cmocka_unit_test(test_kernel_writes_its_virtio_kick_fds_only),
                 cmocka_unit_test(test_kernel_has_none_of_the_sims_needs),
                 backend_test(test_sim_has_no_ioctl_and_no_irqfd, "sim"),
                 backend_test(test_sim_rings_doorbells_after_its_memory, "sim"),

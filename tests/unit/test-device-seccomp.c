@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The device processes' seccomp allow-lists (src/device/seccomp-device.c)
+ * under real kernel enforcement: each case forks a child that loads a
+ * device type's filter and makes one syscall; the parent checks that it
+ * returned (allowed: the call reached the kernel, whatever it answered) or
+ * died of SIGSYS (refused). The fds of device-protocol.h need not exist in
+ * the child: seccomp looks at numbers, not files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "device-protocol.h"
+#include "device.h"
+#include "macro.h"
+
+/* seccomp-device.c names its filter by type; main.c owns the table. */
+const char *device_type_to_string(DeviceType t) {
+        return t == DEVICE_TYPE_BLOCK ? "block" : NULL;
+}
+
+static int run_filtered(int (*attempt)(void)) {
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                        _exit(100);
+                if (device_seccomp_install(DEVICE_TYPE_BLOCK, false) < 0)
+                        _exit(101);
+                _exit(attempt()); /* exit_group is allowed */
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        return status;
+}
+
+#define assert_allowed(attempt) check(#attempt, attempt, false)
+#define assert_killed(attempt) check(#attempt, attempt, true)
+
+static void check(const char *name, int (*attempt)(void), bool killed) {
+        int status = run_filtered(attempt);
+
+        if (killed && WIFEXITED(status))
+                fail_msg("block: %s returned; child exited %d", name, WEXITSTATUS(status));
+        if (!killed && WIFSIGNALED(status))
+                fail_msg("block: %s killed the child with signal %d", name, WTERMSIG(status));
+        if (killed)
+                assert_int_equal(WTERMSIG(status), SIGSYS);
+        else
+                assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static char buf[64];
+static struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+
+/* Block I/O: on the backing fd (allowed) and on the register page's fd,
+ * the guest memory's fd and stderr (each refused). */
+static int preadv_backing(void) {
+        (void) preadv(DEVICE_FD_BACKING, &iov, 1, 0);
+        return 0;
+}
+static int pwritev_backing(void) {
+        (void) pwritev(DEVICE_FD_BACKING, &iov, 1, 0);
+        return 0;
+}
+static int pwrite_backing(void) {
+        (void) pwrite(DEVICE_FD_BACKING, buf, sizeof(buf), 0);
+        return 0;
+}
+static int fdatasync_backing(void) {
+        (void) fdatasync(DEVICE_FD_BACKING);
+        return 0;
+}
+static int fallocate_backing(void) {
+        (void) fallocate(DEVICE_FD_BACKING, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096);
+        return 0;
+}
+static int lseek_backing(void) {
+        (void) lseek(DEVICE_FD_BACKING, 0, SEEK_END);
+        return 0;
+}
+static int pwritev_regs(void) {
+        (void) pwritev(DEVICE_FD_REGS, &iov, 1, 0);
+        return 0;
+}
+static int pwritev_memory(void) {
+        (void) pwritev(DEVICE_FD_MEMORY, &iov, 1, 0);
+        return 0;
+}
+static int preadv_stderr(void) {
+        (void) preadv(2, &iov, 1, 0);
+        return 0;
+}
+static int fdatasync_regs(void) {
+        (void) fdatasync(DEVICE_FD_REGS);
+        return 0;
+}
+static int fallocate_memory(void) {
+        (void) fallocate(DEVICE_FD_MEMORY, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096);
+        return 0;
+}
+static int lseek_regs(void) {
+        (void) lseek(DEVICE_FD_REGS, 0, SEEK_END);
+        return 0;
+}
+
+/* read: the kick eventfd only; write: the irqfd and stderr only. */
+static int read_kick(void) {
+        (void) read(DEVICE_FD_KICK, buf, 8);
+        return 0;
+}
+static int read_irq(void) {
+        (void) read(DEVICE_FD_IRQ, buf, 8);
+        return 0;
+}
+static int read_backing(void) {
+        (void) read(DEVICE_FD_BACKING, buf, 8);
+        return 0;
+}
+static int read_control(void) {
+        (void) read(DEVICE_FD_CONTROL, buf, 8);
+        return 0;
+}
+static int write_irq(void) {
+        (void) write(DEVICE_FD_IRQ, buf, 0);
+        return 0;
+}
+static int write_stderr(void) {
+        return write(2, "", 0) == 0 ? 0 : 1;
+}
+static int write_kick(void) {
+        (void) write(DEVICE_FD_KICK, buf, 0);
+        return 0;
+}
+static int write_backing(void) {
+        (void) write(DEVICE_FD_BACKING, buf, 0);
+        return 0;
+}
+static int write_control(void) {
+        (void) write(DEVICE_FD_CONTROL, buf, 0);
+        return 0;
+}
+static int write_stdout(void) {
+        (void) write(1, "", 0);
+        return 0;
+}
+static int send_control(void) {
+        (void) send(DEVICE_FD_CONTROL, buf, 0, MSG_DONTWAIT);
+        return 0;
+}
+static int send_regs(void) {
+        (void) send(DEVICE_FD_REGS, buf, 0, MSG_DONTWAIT);
+        return 0;
+}
+
+/* What a device never does once serving. */
+static int open_file(void) {
+        (void) syscall(SYS_openat, AT_FDCWD, "/", O_RDONLY | O_DIRECTORY);
+        return 0;
+}
+#ifdef SYS_open
+static int open_legacy(void) {
+        (void) syscall(SYS_open, "/", O_RDONLY | O_DIRECTORY);
+        return 0;
+}
+#endif
+static int make_socket(void) {
+        (void) syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+        return 0;
+}
+static int map_memory(void) {
+        (void) mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return 0;
+}
+static int make_executable(void) {
+        (void) mprotect(buf, 1, PROT_READ | PROT_EXEC);
+        return 0;
+}
+static int run_program(void) {
+        char *const argv[] = { (char *) "true", NULL };
+        (void) syscall(SYS_execve, "/bin/true", argv, argv + 1);
+        return 0;
+}
+static int do_fork(void) {
+        (void) syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+        return 0;
+}
+static int do_ioctl(void) {
+        (void) syscall(SYS_ioctl, DEVICE_FD_BACKING, 0x1260 /* BLKGETSIZE */, buf);
+        return 0;
+}
+
+/* What the loop and the register page's lock need. */
+static int poll_kick(void) {
+        struct pollfd p = { .fd = DEVICE_FD_KICK, .events = POLLIN };
+        (void) poll(&p, 1, 0);
+        return 0;
+}
+static int futex_wake(void) {
+        static uint32_t word;
+        return syscall(SYS_futex, &word, FUTEX_WAKE, 1, NULL, NULL, 0) >= 0 ? 0 : 1;
+}
+static int futex_wait(void) {
+        static uint32_t word = 1;
+        (void) syscall(SYS_futex, &word, FUTEX_WAIT, 0, NULL, NULL, 0);
+        return 0;
+}
+static int clock_syscalls(void) {
+        struct timespec ts;
+        struct timeval tv;
+
+        if (syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) < 0 || syscall(SYS_gettimeofday, &tv, NULL) < 0 ||
+            syscall(SYS_clock_getres, CLOCK_MONOTONIC, &ts) < 0)
+                return 1;
+        return 0;
+}
+
+static void test_block_io_only_on_the_backing_fd(void **state) {
+        assert_allowed(preadv_backing);
+        assert_allowed(pwritev_backing);
+        assert_allowed(pwrite_backing);
+        assert_allowed(fdatasync_backing);
+        assert_allowed(fallocate_backing);
+        assert_allowed(lseek_backing);
+        assert_killed(pwritev_regs);
+        assert_killed(pwritev_memory);
+        assert_killed(preadv_stderr);
+        assert_killed(fdatasync_regs);
+        assert_killed(fallocate_memory);
+        assert_killed(lseek_regs);
+}
+
+static void test_read_only_the_kick_fd(void **state) {
+        assert_allowed(read_kick);
+        assert_killed(read_irq);
+        assert_killed(read_backing);
+        assert_killed(read_control);
+}
+
+static void test_write_only_the_irqfd_and_stderr(void **state) {
+        assert_allowed(write_irq);
+        assert_allowed(write_stderr);
+        assert_killed(write_kick);
+        assert_killed(write_backing);
+        assert_killed(write_control);
+        assert_killed(write_stdout);
+}
+
+static void test_send_only_to_the_daemon(void **state) {
+        assert_allowed(send_control);
+        assert_killed(send_regs);
+}
+
+static void test_no_open_socket_map_exec_fork_or_ioctl(void **state) {
+        assert_killed(open_file);
+#ifdef SYS_open
+        assert_killed(open_legacy);
+#endif
+        assert_killed(make_socket);
+        assert_killed(map_memory);
+        assert_killed(make_executable);
+        assert_killed(run_program);
+        assert_killed(do_fork);
+        assert_killed(do_ioctl);
+}
+
+static void test_the_loop_and_the_register_lock_work(void **state) {
+        assert_allowed(poll_kick);
+        assert_allowed(futex_wake);
+        assert_allowed(clock_syscalls);
+        assert_killed(futex_wait);
+}
+
+static void test_unknown_device_type_is_refused(void **state) {
+        /* Refused before anything is loaded: the test process stays unfiltered. */
+        assert_int_equal(device_seccomp_install(_DEVICE_TYPE_MAX, false), -EPROTONOSUPPORT);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_block_io_only_on_the_backing_fd),
+                cmocka_unit_test(test_read_only_the_kick_fd),
+                cmocka_unit_test(test_write_only_the_irqfd_and_stderr),
+                cmocka_unit_test(test_send_only_to_the_daemon),
+                cmocka_unit_test(test_no_open_socket_map_exec_fork_or_ioctl),
+                cmocka_unit_test(test_the_loop_and_the_register_lock_work),
+                cmocka_unit_test(test_unknown_device_type_is_refused),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
