@@ -9,6 +9,8 @@ import json
 import os
 import random
 import re
+import signal
+import time
 
 import dbus
 import pytest
@@ -227,3 +229,106 @@ def test_lend_with_swiotlb_keeps_rings_and_buffers_in_the_pool(gd, tmp_path):
     irqs = re.search(rb"^blk: irqs vring=(\d+) config=(\d+)$", console, re.M)
     assert irqs and int(irqs.group(1)) == answered, (answered, console.decode())
     assert int(irqs.group(2)) >= 3, console.decode()
+
+
+def device_pids(vm):
+    """PIDs of the gunyah-device processes of vm (by their command line)."""
+    binary = os.environ["GUNYAH_DEVICE"]
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv[0] == binary.encode() and f"--vm={vm}".encode() in argv:
+            pids.append(int(entry))
+    return pids
+
+
+def start_idle(gd, name, disks):
+    """Starts the idle guest with disks; the PID of its one device process."""
+    gd.manager().CreateVM(blk_spec(name, disks, guest="idle"), dbus.UInt64(START))
+    gd.wait_state(name, "running")
+    # spawned, maybe not yet exec'd: until then it has the daemon's command line
+    deadline = time.monotonic() + 10
+    while not (pids := device_pids(name)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(pids) == 1, pids
+    return pids[0]
+
+
+def test_a_writable_image_serves_one_running_vm(gd, tmp_path):
+    img, shared = str(tmp_path / "rw.img"), str(tmp_path / "shared.img")
+    make_image(img, 5)
+    make_image(shared, 6)
+    first = start_idle(gd, "first", [{"path": img}])
+
+    for name, readonly in (("second", False), ("reader", True)):
+        # the disk list names another image first: its lock must not stay behind
+        gd.manager().CreateVM(blk_spec(name, [{"path": shared}, {"path": img, "readonly": readonly}],
+                                       guest="idle"), dbus.UInt64(0))
+        with pytest.raises(dbus.DBusException) as e:
+            gd.vm(name).Start()
+        message = e.value.get_dbus_message()
+        assert e.value.get_dbus_name() == "org.gunyah.Manager1.Error.StartFailed", e.value
+        assert f"disks[1] {img}: in use by another running VM" in message, message
+        # nothing half-started: no device, no worker, the VM failed saying why
+        assert device_pids(name) == []
+        assert f"VM {name}: device disk" not in gd.read_log(), gd.read_log()
+        state, reason = gd.state(name)
+        assert state == "failed" and img in reason, (state, reason)
+        assert list(gd.vm_props(name)["WorkerPIDs"]) == []
+    # the first VM is untouched
+    assert gd.state("first") == ("running", "start") and device_pids("first") == [first]
+    # shared.img was let go: another VM can have it for writing
+    start_idle(gd, "takes-shared", [{"path": shared}])
+
+
+def test_a_read_only_image_serves_several_vms(gd, tmp_path):
+    img = str(tmp_path / "ro.img")
+    before = make_image(img, 7)
+    pids = [start_idle(gd, name, [{"path": img, "readonly": True}]) for name in ("ro1", "ro2")]
+    assert len(set(pids)) == 2
+    # while readers hold it, no VM may write it
+    gd.manager().CreateVM(blk_spec("writer", [{"path": img}], guest="idle"), dbus.UInt64(0))
+    with pytest.raises(dbus.DBusException) as e:
+        gd.vm("writer").Start()
+    assert f"{img}: in use by another running VM" in e.value.get_dbus_message()
+    assert device_pids("writer") == []
+    assert read_image(img) == before
+
+
+def test_kill9_of_a_device_process_ends_its_vm_worker_failed(gd, tmp_path):
+    victim_img, other_img = str(tmp_path / "victim.img"), str(tmp_path / "other.img")
+    make_image(victim_img, 8)
+    make_image(other_img, 9)
+    victim = start_idle(gd, "victim", [{"path": victim_img}])
+    other = start_idle(gd, "other", [{"path": other_img}])
+
+    os.kill(victim, signal.SIGKILL)
+    state = gd.wait_state("victim", ("stopped", "failed"))
+    assert state == ("stopped", "worker-failed: device disk0 (virtio-blk at 0xa000000) killed by SIGKILL"), state
+    assert list(gd.vm_props("victim")["WorkerPIDs"]) == []
+    # the daemon and the other VM go on
+    assert gd.proc.poll() is None
+    assert gd.state("other") == ("running", "start") and device_pids("other") == [other]
+    # the victim's image lock went with it: the VM starts again
+    gd.vm("victim").Start()
+    gd.wait_state("victim", "running")
+    assert len(device_pids("victim")) == 1
+
+
+def test_disks_in_a_lent_vm_need_a_pool_or_shared_memory(gd, tmp_path):
+    img = str(tmp_path / "rw.img")
+    make_image(img, 10)
+    with pytest.raises(dbus.DBusException) as e:
+        gd.manager().CreateVM(blk_spec("nopool", [{"path": img}], memory={"size": "64M", "mode": "lend"}),
+                              dbus.UInt64(0))
+    message = e.value.get_dbus_message()
+    assert e.value.get_dbus_name() == "org.gunyah.Manager1.Error.InvalidSpec", e.value
+    assert 'set memory.mode to "share"' in message and "set memory.swiotlb" in message, message
+    with pytest.raises(dbus.DBusException):
+        gd.vm("nopool")
