@@ -44,6 +44,8 @@ int vblk_probe(uint64_t base) {
 
         if (magic == VIRTIO_MAGIC && version == 2 && id == VIRTIO_ID_BLOCK)
                 return 0;
+        if (magic == VIRTIO_MAGIC && id == 0)
+                return 1;       /* a transport without a device (QEMU virt has 32) */
         uart_puts("vblk: not a virtio-mmio v2 block device: magic=");
         uart_put_hex(magic);
         uart_puts(" version=");

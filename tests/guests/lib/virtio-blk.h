@@ -108,7 +108,8 @@ uint32_t vblk_r32(const vblk *d, uint32_t off);
 void vblk_w32(const vblk *d, uint32_t off, uint32_t v);
 uint64_t vblk_cfg64(const vblk *d, uint32_t off);
 
-/* Magic "virt", Version 2 and DeviceID 2: 0, else -1 (and says why). */
+/* Magic "virt", Version 2 and DeviceID 2: 0; an empty transport (DeviceID
+ * 0): 1; else -1 (and says why). */
 int vblk_probe(uint64_t base);
 uint64_t vblk_device_features(const vblk *d);
 /* Reset, ACKNOWLEDGE|DRIVER, the driver's features, FEATURES_OK; returns
