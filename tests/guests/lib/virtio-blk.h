@@ -7,7 +7,11 @@
  * interrupt. Everything the device reads or writes (rings, request header,
  * data, status) lies in one "DMA area" at a guest address the caller
  * chooses, so that a guest whose RAM is lent puts it in the shared
- * restricted-dma-pool. */
+ * restricted-dma-pool.
+ *
+ * The constants are written from the virtio 1.x spec here on purpose, not
+ * taken from src/virtio: a guest that shared the device's headers would
+ * share their mistakes too. */
 
 #include "guest.h"
 
