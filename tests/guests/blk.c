@@ -19,14 +19,15 @@
  * offered features this driver knows: GET_ID, a read of sectors 0-7 (FNV-1a 64 of the
  * bytes), a write of pattern() to sectors 8-15 and its read-back, FLUSH,
  * WRITE_ZEROES of 16-23 and its read-back, DISCARD of 24-31, reads at and
- * across the end, an unknown type.
+ * across the end, an unknown type, a read of sectors 0-7 split into SEG_MAX
+ * data segments.
  *
  * The malformed chains, each followed by a reset, a re-init and a read of
  * sector 0 ("op=recover"): a data descriptor outside the memory the device
  * may reach (past the end of RAM; with a pool, lent RAM holding a secret,
  * both as the source of a write to sector 40 and as the target of a
- * read), a descriptor loop, a queue size of 6, rings outside reachable
- * memory. Each must leave DEVICE_NEEDS_RESET (0x40) in Status.
+ * read), a descriptor loop, a read with SEG_MAX + 1 data segments, a
+ * queue size of 6, rings outside reachable memory. Each must leave DEVICE_NEEDS_RESET (0x40) in Status.
  * Ends with "blk: irqs vring=N config=M" (irq=1) and "blk: done". */
 
 #include "gicv3.h"
@@ -47,6 +48,8 @@
 #define UNKNOWN_TYPE 0x7fu
 #define UNOFFERED_BIT 28        /* VIRTIO_RING_F_INDIRECT_DESC */
 #define QSIZE 8u
+#define BIG_QSIZE 256u          /* for chains of many segments */
+#define PIECE 16u               /* bytes per data segment of split_read() */
 #define BAD_QSIZE 6u
 #define SECRET 0xc5u
 #define V1 (UINT64_C(1) << VIRTIO_F_VERSION_1)
@@ -203,6 +206,32 @@ static int request(vblk *d, unsigned k, const char *op, uint32_t type, uint64_t 
         return st;
 }
 
+/* A read of sectors 0-7 into n data descriptors (16 bytes each, the
+ * last takes the rest) between the header and the status: n + 2
+ * segments. Returns the status or a VBLK_ERR_*. */
+static int split_read(vblk *d, unsigned n) {
+        volatile struct vring_desc *desc = vblk_desc(d);
+        const uint32_t len = IO_SECTORS * VBLK_SECTOR;
+
+        vblk_header(d, VIRTIO_BLK_T_IN, 0);
+        desc[0] = (struct vring_desc) { vblk_dma(d, VBLK_DMA_HEADER), 16, VRING_DESC_F_NEXT, 1 };
+        for (unsigned i = 0; i < n; i++)
+                desc[1 + i] = (struct vring_desc) { vblk_dma(d, VBLK_DMA_DATA + i * PIECE),
+                                                    i + 1 < n ? PIECE : len - (n - 1) * PIECE,
+                                                    VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, (uint16_t) (i + 2) };
+        desc[n + 1] = (struct vring_desc) { vblk_dma(d, VBLK_DMA_STATUS), 1, VRING_DESC_F_WRITE, 0 };
+        vblk_submit(d, 0);
+        int r = vblk_wait(d);
+        return r < 0 ? r : *(volatile uint8_t *) (uintptr_t) vblk_dma(d, VBLK_DMA_STATUS);
+}
+
+/* SEG_MAX data segments, as many as the table allows. */
+static unsigned seg_max(const vblk *d) {
+        uint32_t n = vblk_r32(d, VIRTIO_MMIO_CONFIG + VIRTIO_BLK_CFG_SEG_MAX);
+
+        return n < BIG_QSIZE - 2 ? n : BIG_QSIZE - 2;
+}
+
 /* --- the request suite --- */
 
 /* The offer, the config, and what FEATURES_OK refuses. */
@@ -310,6 +339,17 @@ static void io_suite(vblk *d, unsigned k, uint64_t dma) {
         serial_request(d, k);
         read_write_requests(d, k);
         range_requests(d, k, vblk_cfg64(d, VIRTIO_BLK_CFG_CAPACITY));
+
+        /* As many data segments as SEG_MAX allows: one request. */
+        unsigned n = seg_max(d);
+        r = vblk_init(d, d->base, dma, accepted, BIG_QSIZE, true);
+        int st = r < 0 ? r : split_read(d, n);
+        say(k, "read-seg-max");
+        kv("segments", n);
+        kv_status(st);
+        if (st == 0)
+                kvx("fnv", fnv1a(vblk_data(d), IO_SECTORS * VBLK_SECTOR));
+        end();
 }
 
 /* --- malformed chains --- */
@@ -356,13 +396,9 @@ static void recover(vblk *d, unsigned k, uint64_t dma, const char *after) {
 /* header, one data descriptor at addr, status. */
 static int bad_data_request(vblk *d, uint32_t type, uint64_t sector, uint64_t addr) {
         volatile struct vring_desc *desc = vblk_desc(d);
-        volatile uint32_t *hdr = (volatile uint32_t *) (uintptr_t) vblk_dma(d, VBLK_DMA_HEADER);
         bool to_guest = type == VIRTIO_BLK_T_IN;
 
-        hdr[0] = type;
-        hdr[1] = 0;
-        hdr[2] = (uint32_t) sector;
-        hdr[3] = 0;
+        vblk_header(d, type, sector);
         desc[0] = (struct vring_desc) { vblk_dma(d, VBLK_DMA_HEADER), 16, VRING_DESC_F_NEXT, 1 };
         desc[1] = (struct vring_desc) { addr, VBLK_SECTOR,
                                         VRING_DESC_F_NEXT | (to_guest ? VRING_DESC_F_WRITE : 0), 2 };
@@ -409,6 +445,9 @@ static void malformed_suite(vblk *d, unsigned k, uint64_t dma, uint64_t bad, boo
         }
         case_line(d, k, "loop", loop_request(d), false);
         recover(d, k, dma, "loop");
+        r = vblk_init(d, d->base, dma, V1, BIG_QSIZE, true);
+        case_line(d, k, "seg-max-exceeded", r < 0 ? r : split_read(d, seg_max(d) + 1), false);
+        recover(d, k, dma, "seg-max-exceeded");
         r = vblk_init(d, d->base, dma, V1, BAD_QSIZE, true);
         case_line(d, k, "queue-size-6", r, true);
         recover(d, k, dma, "queue-size-6");

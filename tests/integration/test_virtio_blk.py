@@ -138,6 +138,11 @@ def check_requests(console, disk, image_before, image_after, readonly, serial, o
     for op in ("read-past-end", "read-across-end"):
         assert step(console, disk, op)["status"] == IOERR, op
     assert step(console, disk, "unknown-type")["status"] == UNSUPP
+    # one request with as many data segments as SEG_MAX allows
+    split = step(console, disk, "read-seg-max")
+    assert split["status"] == OK and int(split["fnv"], 16) == fnv1a(sectors(image_before, 0)), split
+    if ours:
+        assert split["segments"] == "126", split
 
     if readonly:
         assert step(console, disk, "write")["status"] == IOERR
@@ -225,10 +230,10 @@ def test_malformed_chains_need_reset_once_logged_and_the_vm_goes_on(gd, tmp_path
     rw = str(tmp_path / "rw.img")
     before = make_image(rw, 3)
     console = run_to_poweroff(gd, "bad", [{"path": rw}], "test=malformed")
-    check_malformed(console, before, ("outside", "loop", "queue-size-6", "rings-outside"))
+    check_malformed(console, before, ("outside", "loop", "seg-max-exceeded", "queue-size-6", "rings-outside"))
     # the write whose data lay past the end of RAM wrote nothing
     assert read_image(rw) == before
-    # two malformed chains, two bad queue setups: one line each for the VM
+    # three malformed chains, two bad queue setups: one line each for the VM
     log = gd.read_log()
     assert count(log, "bad", "disk0", MALFORMED) == 1, log
     assert count(log, "bad", "disk0", QUEUE_SETUP) == 1, log
@@ -248,13 +253,13 @@ def test_lend_with_swiotlb_keeps_rings_and_buffers_in_the_pool(gd, tmp_path):
     assert console.startswith(b"blk: transports=1 dma=0x83c00000 pool=1 irq=1\n"), console
     after = read_image(rw)
     check_requests(console, 0, before, after, False, "pool")
-    check_malformed(console, before, ("lent-write-source", "lent-read-target", "loop", "queue-size-6",
-                                      "rings-outside"))
+    check_malformed(console, before, ("lent-write-source", "lent-read-target", "loop", "seg-max-exceeded",
+                                      "queue-size-6", "rings-outside"))
     # the device neither wrote the lent buffer nor took its bytes to the disk
     assert step(console, 0, "lent-intact")["intact"] == "1"
     assert step(console, 0, "lent-sector")["secret"] == "0"
     assert sectors(after, LENT_SECTOR, 1) == sectors(before, LENT_SECTOR, 1) != bytes([SECRET]) * SECTOR
-    # three malformed chains, said once
+    # four malformed chains, said once
     assert count(gd.read_log(), "lend", "disk0", MALFORMED) == 1, gd.read_log()
     # every completion the guest saw came with the used-ring interrupt,
     # every wait for a NEEDS_RESET ended with the config interrupt

@@ -207,16 +207,21 @@ static void set_desc(const vblk *d, uint16_t i, uint64_t addr, uint32_t len, uin
         desc[i].next = next;
 }
 
-int vblk_request(vblk *d, uint32_t type, uint64_t sector, uint32_t len, bool to_guest) {
+void vblk_header(const vblk *d, uint32_t type, uint64_t sector) {
         volatile uint32_t *hdr = (volatile uint32_t *) (uintptr_t) vblk_dma(d, VBLK_DMA_HEADER);
-        volatile uint8_t *status = (volatile uint8_t *) (uintptr_t) vblk_dma(d, VBLK_DMA_STATUS);
-        uint16_t n = 0;
 
         hdr[0] = type;
         hdr[1] = 0;
         hdr[2] = (uint32_t) sector;
         hdr[3] = (uint32_t) (sector >> 32);
-        *status = 0xff;
+        *(volatile uint8_t *) (uintptr_t) vblk_dma(d, VBLK_DMA_STATUS) = 0xff;
+}
+
+int vblk_request(vblk *d, uint32_t type, uint64_t sector, uint32_t len, bool to_guest) {
+        volatile uint8_t *status = (volatile uint8_t *) (uintptr_t) vblk_dma(d, VBLK_DMA_STATUS);
+        uint16_t n = 0;
+
+        vblk_header(d, type, sector);
         set_desc(d, n, vblk_dma(d, VBLK_DMA_HEADER), 16, VRING_DESC_F_NEXT, n + 1);
         n++;
         if (len > 0) {

@@ -69,7 +69,7 @@
 #define VRING_DESC_F_NEXT  1u
 #define VRING_DESC_F_WRITE 2u
 
-#define VBLK_QSIZE_MAX 16u
+#define VBLK_QSIZE_MAX 256u      /* the descriptor table fills its page */
 #define VBLK_SECTOR 512u
 /* DMA area layout (offsets): rings, then one request's header, status
  * and data buffer. */
@@ -136,6 +136,9 @@ void vblk_submit(vblk *d, uint16_t head);
 /* Waits (at most ~5 s) for the next used element: its written length,
  * VBLK_ERR_NEEDS_RESET or VBLK_ERR_TIMEOUT. */
 int vblk_wait(vblk *d);
+/* Fills the request header in the DMA area (VBLK_DMA_HEADER, 16 bytes)
+ * and sets the status byte (VBLK_DMA_STATUS) to 0xff. */
+void vblk_header(const vblk *d, uint32_t type, uint64_t sector);
 /* One request: header (type, sector), data of len bytes at
  * VBLK_DMA_DATA (device-writable when to_guest; none when len is 0),
  * status. Returns the status byte or a VBLK_ERR_*. */
