@@ -24,10 +24,12 @@
  *
  * The malformed chains, each followed by a reset, a re-init and a read of
  * sector 0 ("op=recover"): a data descriptor outside the memory the device
- * may reach (past the end of RAM; with a pool, lent RAM holding a secret,
- * both as the source of a write to sector 40 and as the target of a
- * read), a descriptor loop, a read with SEG_MAX + 1 data segments, a
- * queue size of 6, rings outside reachable memory. Each must leave DEVICE_NEEDS_RESET (0x40) in Status.
+ * may reach (past the end of RAM, and the DTB, which gunyahd lends even
+ * when RAM is shared; with a pool, lent RAM holding a secret, both as the
+ * source of a write to sector 40 and as the target of a read), a
+ * descriptor loop, a read with SEG_MAX + 1 data segments, a queue size of
+ * 6, rings outside reachable memory. Each must leave DEVICE_NEEDS_RESET
+ * (0x40) in Status.
  * Ends with "blk: irqs vring=N config=M" (irq=1) and "blk: done". */
 
 #include "gicv3.h"
@@ -442,6 +444,10 @@ static void malformed_suite(vblk *d, unsigned k, uint64_t dma, uint64_t bad, boo
         } else {
                 case_line(d, k, "outside", bad_data_request(d, VIRTIO_BLK_T_OUT, LENT_SECTOR, bad), false);
                 recover(d, k, dma, "outside");
+                /* RAM, but the DTB window is lent even when RAM is shared. */
+                case_line(d, k, "dtb-window", bad_data_request(d, VIRTIO_BLK_T_OUT, LENT_SECTOR,
+                                                               (uint64_t) (uintptr_t) guest_dtb), false);
+                recover(d, k, dma, "dtb-window");
         }
         case_line(d, k, "loop", loop_request(d), false);
         recover(d, k, dma, "loop");

@@ -230,10 +230,11 @@ def test_malformed_chains_need_reset_once_logged_and_the_vm_goes_on(gd, tmp_path
     rw = str(tmp_path / "rw.img")
     before = make_image(rw, 3)
     console = run_to_poweroff(gd, "bad", [{"path": rw}], "test=malformed")
-    check_malformed(console, before, ("outside", "loop", "seg-max-exceeded", "queue-size-6", "rings-outside"))
-    # the write whose data lay past the end of RAM wrote nothing
+    check_malformed(console, before, ("outside", "dtb-window", "loop", "seg-max-exceeded", "queue-size-6",
+                                      "rings-outside"))
+    # the writes whose data lay past the end of RAM and in the DTB wrote nothing
     assert read_image(rw) == before
-    # three malformed chains, two bad queue setups: one line each for the VM
+    # four malformed chains, two bad queue setups: one line each for the VM
     log = gd.read_log()
     assert count(log, "bad", "disk0", MALFORMED) == 1, log
     assert count(log, "bad", "disk0", QUEUE_SETUP) == 1, log
