@@ -31,6 +31,10 @@ static void needs_reset(DeviceContext *c, BlockDevice *b, uint32_t kind, int err
         device_interrupt(c, 0); /* set_needs_reset raised the config bit */
 }
 
+static void queue_setup_failed(DeviceContext *c, BlockDevice *b, int error) {
+        needs_reset(c, b, BLOCK_ERROR_QUEUE_SETUP, error, "queue 0 rings outside reachable memory or bad size");
+}
+
 static int start_queue(DeviceContext *c, BlockDevice *b, const VirtioMmioState *st) {
         const VirtioMmioQueue *mq = &st->queues[0];
         int r;
@@ -39,7 +43,7 @@ static int start_queue(DeviceContext *c, BlockDevice *b, const VirtioMmioState *
                 return 0;
         r = virtqueue_init(&b->queue, &c->memory, mq->num, mq->desc, mq->driver, mq->device);
         if (r < 0) {
-                needs_reset(c, b, BLOCK_ERROR_QUEUE_SETUP, r, "queue 0 rings outside reachable memory or bad size");
+                queue_setup_failed(c, b, r);
                 return 0;
         }
         b->queue_live = true;
@@ -80,6 +84,11 @@ static int block_on_kick(DeviceContext *c, void *userdata) {
         if (st.guest_errors > 0)
                 device_report_guest_error(c, BLOCK_ERROR_REGISTERS, -EINVAL,
                                           "register accesses the virtio-mmio spec forbids (ignored)");
+        /* A queue the transport would not make ready (its size is no power
+         * of two or too large) cannot work: say so, as for bad rings. A
+         * refusal seen with a reset belongs to the device the reset ended. */
+        if ((st.events & (VIRTIO_MMIO_EVENT_QUEUE_REFUSED | VIRTIO_MMIO_EVENT_RESET)) == VIRTIO_MMIO_EVENT_QUEUE_REFUSED)
+                queue_setup_failed(c, b, -EINVAL);
         if (!(st.status & VIRTIO_STATUS_DRIVER_OK) ||
             (st.status & (VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED)))
                 return 0;

@@ -382,7 +382,12 @@ void virtio_mmio_raise_interrupt(VirtioMmioShared *s, uint32_t bits) {
 
 void virtio_mmio_set_needs_reset(VirtioMmioShared *s) {
         uint32_t ticket = page_lock(s, NULL);
-        s->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
-        s->interrupt_status |= VIRTIO_MMIO_INT_CONFIG;
+        /* A reset the device has not seen yet ended the device this error
+         * is about: marking the fresh one would outlive the reset. */
+        if (__atomic_load_n(&s->reset_acked, __ATOMIC_RELAXED) ==
+            __atomic_load_n(&s->reset_requested, __ATOMIC_RELAXED)) {
+                s->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+                s->interrupt_status |= VIRTIO_MMIO_INT_CONFIG;
+        }
         page_unlock(s, ticket);
 }

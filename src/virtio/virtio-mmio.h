@@ -182,5 +182,6 @@ void virtio_mmio_poll_changes(VirtioMmioShared *s, VirtioMmioState *ret);
  * irq eventfd. */
 void virtio_mmio_raise_interrupt(VirtioMmioShared *s, uint32_t bits);
 /* Sets DEVICE_NEEDS_RESET and raises the config interrupt; the caller then
- * writes the irq eventfd. */
+ * writes the irq eventfd. Nothing when the driver asked for a reset since
+ * the last virtio_mmio_poll_changes(): the error was the old rings'. */
 void virtio_mmio_set_needs_reset(VirtioMmioShared *s);

@@ -178,6 +178,24 @@ static void test_status_bits_only_set_and_needs_reset_is_the_devices(void **stat
         assert_int_equal(rd(VIRTIO_MMIO_STATUS), 0);
 }
 
+/* The device found the old rings broken while the driver was resetting:
+ * the error belongs to the device the reset ended, not to the next one. */
+static void test_needs_reset_after_a_pending_reset_is_dropped(void **state) {
+        negotiate(F(VIRTIO_F_VERSION_1));
+        (void) poll_state();
+        wr(VIRTIO_MMIO_STATUS, 0);              /* not yet seen by the device */
+        virtio_mmio_set_needs_reset(s);
+        assert_int_equal(rd(VIRTIO_MMIO_STATUS), 0);
+        assert_int_equal(rd(VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+        (void) poll_state();
+        wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
+        assert_int_equal(rd(VIRTIO_MMIO_STATUS), VIRTIO_STATUS_ACKNOWLEDGE);
+
+        /* Once the device has seen the reset, its errors count again. */
+        virtio_mmio_set_needs_reset(s);
+        assert_int_equal(rd(VIRTIO_MMIO_STATUS), VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+}
+
 static void setup_queue(uint32_t sel, uint32_t num, uint64_t base) {
         wr(VIRTIO_MMIO_QUEUE_SEL, sel);
         wr(VIRTIO_MMIO_QUEUE_NUM, num);
@@ -565,6 +583,7 @@ int main(void) {
                 T(test_driver_features_frozen_after_features_ok_and_beyond_selector_1),
                 T(test_driver_ok_needs_features_ok),
                 T(test_status_bits_only_set_and_needs_reset_is_the_devices),
+                T(test_needs_reset_after_a_pending_reset_is_dropped),
                 T(test_queue_registers_reach_the_device),
                 T(test_queue_selector_beyond_the_queues),
                 T(test_queue_with_bad_size_is_refused),

@@ -277,6 +277,29 @@ int fdt_compatible_reg(const void *fdt, const char *compatible, uint64_t *ret_ba
         return 0;
 }
 
+struct regs_query {
+        struct reg_query one;
+        uint64_t *bases;
+        unsigned max, n;
+};
+
+static int collect_reg(const void *fdt, const char *path, unsigned depth, uint32_t off, void *userdata) {
+        struct regs_query *q = userdata;
+
+        if (q->n < q->max && match_reg(fdt, path, depth, off, &q->one))
+                q->bases[q->n++] = q->one.base;
+        return 0;
+}
+
+unsigned fdt_compatible_regs(const void *fdt, const char *compatible, uint64_t *bases, unsigned max) {
+        struct regs_query q = { .one = { .compatible = compatible }, .bases = bases, .max = max };
+
+        q.one.acells = fdt_cells(fdt, "/", "#address-cells", 2);
+        q.one.scells = fdt_cells(fdt, "/", "#size-cells", 1);
+        (void) fdt_walk(fdt, collect_reg, &q);
+        return q.n;
+}
+
 static bool parse_uint(const char *s, uint64_t *ret) {
         unsigned base = 10;
         uint64_t v = 0;
@@ -304,18 +327,31 @@ static bool parse_uint(const char *s, uint64_t *ret) {
         return any;
 }
 
-uint64_t fdt_bootarg(const void *fdt, const char *key, uint64_t dflt) {
+/* The value of "key=" in /chosen/bootargs, NULL without one. */
+static const char *bootarg_value(const void *fdt, const char *key) {
         const char *args = fdt ? fdt_getprop(fdt, "/chosen", "bootargs", NULL) : NULL;
         size_t klen = strlen(key);
 
         if (!args)
-                return dflt;
-        for (const char *p = args; *p; p++) {
-                if ((p == args || p[-1] == ' ') && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-                        uint64_t v = dflt;
-                        (void) parse_uint(p + klen + 1, &v);
-                        return v;
-                }
-        }
-        return dflt;
+                return NULL;
+        for (const char *p = args; *p; p++)
+                if ((p == args || p[-1] == ' ') && strncmp(p, key, klen) == 0 && p[klen] == '=')
+                        return p + klen + 1;
+        return NULL;
+}
+
+uint64_t fdt_bootarg(const void *fdt, const char *key, uint64_t dflt) {
+        const char *value = bootarg_value(fdt, key);
+        uint64_t v = dflt;
+
+        if (value)
+                (void) parse_uint(value, &v);
+        return v;
+}
+
+bool fdt_bootarg_is(const void *fdt, const char *key, const char *want) {
+        const char *value = bootarg_value(fdt, key);
+        size_t n = strlen(want);
+
+        return value && strncmp(value, want, n) == 0 && (value[n] == '\0' || value[n] == ' ');
 }

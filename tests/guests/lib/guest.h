@@ -73,8 +73,12 @@ int fdt_memory(const void *fdt, uint64_t *ret_base, uint64_t *ret_size);
 int fdt_uart(const void *fdt, uint64_t *ret_base);
 /* reg base of the first node with this compatible; -1 if none */
 int fdt_compatible_reg(const void *fdt, const char *compatible, uint64_t *ret_base);
+/* reg bases of up to max nodes with this compatible, in node order; the count */
+unsigned fdt_compatible_regs(const void *fdt, const char *compatible, uint64_t *bases, unsigned max);
 /* Value of "key=N" (decimal or 0x hex) in /chosen/bootargs, else dflt. */
 uint64_t fdt_bootarg(const void *fdt, const char *key, uint64_t dflt);
+/* Whether /chosen/bootargs has the word "key=want". */
+bool fdt_bootarg_is(const void *fdt, const char *key, const char *want);
 
 /* string.c */
 void *memset(void *s, int c, size_t n);
