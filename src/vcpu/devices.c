@@ -28,7 +28,13 @@ typedef struct DevicePage {
         uint32_t input_lock; /* serialises console input: recv + push */
         uint32_t gpio_lock;
         uint32_t irq_lock;   /* reading a device's state and driving its line are one step */
+        uint32_t tx_lock;    /* the console's output buffer, and sending it */
+        /* Console output not yet sent. One buffer for every worker: a guest
+         * that moves between vCPUs in mid-line must not have the line's
+         * pieces sent by two workers in the wrong order. */
+        uint32_t n_tx;
         uint32_t padding;
+        uint8_t tx[CONSOLE_OUT_BUFFER];
         Pl011 uart;
         Pl061 gpio;
 } DevicePage;
@@ -48,8 +54,6 @@ struct Devices {
         uint64_t unhandled;
         uint64_t unhandled_logged_usec;
         unsigned unhandled_logged;
-        uint8_t out[CONSOLE_OUT_BUFFER];
-        size_t n_out;
 };
 
 static void spin_lock(uint32_t *l) {
@@ -106,11 +110,13 @@ int devices_open(int page_fd, int console_fd, uint32_t vcpu, const DevicesConfig
         return 0;
 }
 
-static void console_flush(Devices *d) {
-        size_t done = 0;
+/* Sent under the lock, so that what one worker buffered leaves before what
+ * another appends after it. */
+static void console_send_locked(Devices *d) {
+        size_t done = 0, n = MIN((size_t) d->page->n_tx, sizeof(d->page->tx));
 
-        while (done < d->n_out) {
-                ssize_t k = send(d->console_fd, d->out + done, d->n_out - done, MSG_NOSIGNAL);
+        while (done < n) {
+                ssize_t k = send(d->console_fd, d->page->tx + done, n - done, MSG_NOSIGNAL);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -119,7 +125,13 @@ static void console_flush(Devices *d) {
                 }
                 done += (size_t) k;
         }
-        d->n_out = 0;
+        d->page->n_tx = 0;
+}
+
+static void console_flush(Devices *d) {
+        spin_lock(&d->page->tx_lock);
+        console_send_locked(d);
+        spin_unlock(&d->page->tx_lock);
 }
 
 void devices_close(Devices *d) {
@@ -133,10 +145,15 @@ void devices_close(Devices *d) {
 
 static void on_uart_output(uint8_t byte, void *userdata) {
         Devices *d = userdata;
+        DevicePage *p = d->page;
 
-        d->out[d->n_out++] = byte;
-        if (byte == '\n' || d->n_out == sizeof(d->out))
-                console_flush(d);
+        spin_lock(&p->tx_lock);
+        if (p->n_tx >= sizeof(p->tx)) /* another worker died mid-send */
+                console_send_locked(d);
+        p->tx[p->n_tx++] = byte;
+        if (byte == '\n' || p->n_tx == sizeof(p->tx))
+                console_send_locked(d);
+        spin_unlock(&p->tx_lock);
 }
 
 /* Drives both lines from the device state, under one lock so that two

@@ -165,6 +165,16 @@ def test_kill_and_invalid_transitions(gd):
     assert e.value.get_dbus_name() == "org.gunyah.Manager1.Error.NoSuchVM"
 
 
+def test_a_line_written_by_two_vcpus_keeps_its_order(gd):
+    # The console's output leaves in the order the guest wrote it, even when
+    # the line moves from one vCPU (worker) to another in its middle.
+    gd.manager().CreateVM(spec_json("handoff", "handoff", vcpus=2), dbus.UInt64(START))
+    state, reason = gd.wait_state("handoff", "stopped", timeout=30)
+    assert (state, reason) == ("stopped", "poweroff"), gd.read_log()[-2000:]
+    log = gd.console_log("handoff").decode()
+    assert log == "handoff: begun by cpu 0, ended by cpu 1\nhandoff: done\n", log
+
+
 def test_smp_four_vcpus(gd):
     gd.manager().CreateVM(spec_json("smp", "smp", vcpus=4), dbus.UInt64(START))
     state, reason = gd.wait_state("smp", "stopped", timeout=30)
