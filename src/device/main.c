@@ -64,12 +64,6 @@ int device_parse_memory(const char *arg, DeviceOptions *o) {
         return 0;
 }
 
-static int parse_id(const char *name, const char *arg, uint32_t *ret) {
-        if (parse_u32(arg, ret) < 0 || *ret == UINT32_MAX)
-                return log_error_errno(-EINVAL, "--%s=%s: not a valid id", name, arg);
-        return 0;
-}
-
 static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
         enum { ARG_TYPE = 0x100, ARG_VM, ARG_DEVICE, ARG_UID, ARG_GID, ARG_NO_SANDBOX, ARG_MEMORY, ARG_READONLY,
                ARG_SERIAL, ARG_TEST_HOOK };
@@ -89,7 +83,6 @@ static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
 #endif
                 {}
         };
-        uint32_t id;
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -110,12 +103,8 @@ static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
                         break;
                 case ARG_UID:
                 case ARG_GID:
-                        if (parse_id(c == ARG_UID ? "uid" : "gid", optarg, &id) < 0)
+                        if (sandbox_parse_id_option(c == ARG_UID, optarg, &o->uid, &o->gid) < 0)
                                 return -EINVAL;
-                        if (c == ARG_UID)
-                                o->uid = (uid_t) id;
-                        else
-                                o->gid = (gid_t) id;
                         break;
                 case ARG_NO_SANDBOX:
                         o->no_sandbox = true;
@@ -144,8 +133,8 @@ static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
                 return log_error_errno(-EINVAL, "unexpected argument '%s'", argv[optind]);
         if (o->type < 0 || !o->vm || !o->device || o->n_memory == 0)
                 return log_error_errno(-EINVAL, "--type, --vm, --device and --memory are required (see --help)");
-        if (!o->no_sandbox && (o->uid == (uid_t) -1 || o->gid == (gid_t) -1))
-                return log_error_errno(-EINVAL, "--uid and --gid are required unless --no-sandbox");
+        if (sandbox_check_id_options(o->no_sandbox, o->uid, o->gid) < 0)
+                return -EINVAL;
         return 1;
 }
 

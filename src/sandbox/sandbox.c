@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "sandbox.h"
 
 /* Caps up to this number are dropped from the bounding set; the kernel
@@ -227,5 +228,24 @@ int sandbox_confine(unsigned last_fd, const char **ret_step) {
         SANDBOX_STEP("sandbox-fds", sandbox_fds(last_fd));
         SANDBOX_STEP("sandbox-rlimits", sandbox_rlimits(last_fd));
         *ret_step = NULL;
+        return 0;
+}
+
+int sandbox_parse_id_option(bool is_uid, const char *arg, uid_t *uid, gid_t *gid) {
+        uint32_t id;
+        int r = parse_u32(arg, &id);
+
+        if (r < 0 || id == UINT32_MAX)
+                return log_error_errno(r < 0 ? r : -EINVAL, "--%s=%s: not a numeric id", is_uid ? "uid" : "gid", arg);
+        if (is_uid)
+                *uid = (uid_t) id;
+        else
+                *gid = (gid_t) id;
+        return 0;
+}
+
+int sandbox_check_id_options(bool no_sandbox, uid_t uid, gid_t gid) {
+        if (!no_sandbox && (uid == (uid_t) -1 || gid == (gid_t) -1))
+                return log_error_errno(-EINVAL, "--uid and --gid are required unless --no-sandbox");
         return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /*
@@ -21,3 +22,11 @@ int sandbox_enter_idle(const char *root_name, uid_t uid, gid_t gid, const char *
  * sets the rlimits (RLIMIT_NOFILE: exactly those; no core, no processes,
  * no locked memory). */
 int sandbox_confine(unsigned last_fd, const char **ret_step);
+
+/* A helper program's --uid=/--gid= option (is_uid says which): sets *uid or
+ * *gid; -EINVAL, logged, for what is no numeric id. */
+int sandbox_parse_id_option(bool is_uid, const char *arg, uid_t *uid, gid_t *gid);
+
+/* The sandbox never guesses whom to run as (docs/sandbox.md): both ids are
+ * needed unless no_sandbox. -EINVAL, logged, if one is missing. */
+int sandbox_check_id_options(bool no_sandbox, uid_t uid, gid_t gid);

@@ -91,14 +91,6 @@ static void help(void) {
                );
 }
 
-static int parse_id(const char *name, const char *arg, uint32_t *ret) {
-        int r = parse_u32(arg, ret);
-
-        if (r < 0 || *ret == UINT32_MAX)
-                return log_error_errno(r < 0 ? r : -EINVAL, "--%s=%s: not a numeric id", name, arg);
-        return 0;
-}
-
 /* 1: run; 0: done (--help); -errno: bad command line. */
 static int parse_argv(int argc, char *argv[], WorkerOptions *o) {
         enum { ARG_UID = 0x100, ARG_GID, ARG_NO_SANDBOX, ARG_SPARE, ARG_TEST_HOOK };
@@ -113,7 +105,6 @@ static int parse_argv(int argc, char *argv[], WorkerOptions *o) {
 #endif
                 {}
         };
-        uint32_t id;
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -123,12 +114,8 @@ static int parse_argv(int argc, char *argv[], WorkerOptions *o) {
                         return 0;
                 case ARG_UID:
                 case ARG_GID:
-                        if (parse_id(c == ARG_UID ? "uid" : "gid", optarg, &id) < 0)
+                        if (sandbox_parse_id_option(c == ARG_UID, optarg, &o->uid, &o->gid) < 0)
                                 return -EINVAL;
-                        if (c == ARG_UID)
-                                o->uid = (uid_t) id;
-                        else
-                                o->gid = (gid_t) id;
                         break;
                 case ARG_NO_SANDBOX:
                         o->no_sandbox = true;
@@ -149,9 +136,8 @@ static int parse_argv(int argc, char *argv[], WorkerOptions *o) {
         if (optind < argc)
                 return log_error_errno(-EINVAL, "unexpected argument '%s' (the VM comes from gunyahd, not "
                                        "the command line)", argv[optind]);
-        /* The sandbox never guesses whom to run as (docs/sandbox.md). */
-        if (!o->no_sandbox && (o->uid == (uid_t) -1 || o->gid == (gid_t) -1))
-                return log_error_errno(-EINVAL, "--uid and --gid are required unless --no-sandbox");
+        if (sandbox_check_id_options(o->no_sandbox, o->uid, o->gid) < 0)
+                return -EINVAL;
         return 1;
 }
 

@@ -121,6 +121,25 @@ class Daemon:
             pass
         self.proc.wait()
 
+    def device_pids(self, vm):
+        """PIDs of this daemon's gunyah-device children serving VM vm (by
+        their command line; one that is forked but not yet exec'd is not)."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == self.proc.pid and os.path.basename(argv[0]) == b"gunyah-device" and \
+                    f"--vm={vm}".encode() in argv:
+                pids.append(int(entry))
+        return pids
+
     def console_log(self, name):
         """What VM name wrote to its console so far (its log file), b"" if nothing."""
         try:

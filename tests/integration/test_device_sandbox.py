@@ -30,23 +30,6 @@ def image(tmp_path):
     return str(path)
 
 
-def device_pids(gd, vm):
-    """The gunyah-device children of the daemon serving VM vm."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-            ppid = int(status_fields(entry)["PPid"])
-        except (OSError, KeyError):
-            continue
-        if ppid == gd.proc.pid and os.path.basename(argv[0]) == b"gunyah-device" and f"--vm={vm}".encode() in argv:
-            pids.append(int(entry))
-    return pids
-
-
 def start_with_disk(gd, name, image, guest="spin", vcpus=1, readonly=False):
     gd.manager().CreateVM(spec_json(name, guest, vcpus=vcpus, memory=SHARE,
                                     disks=[{"path": image, "readonly": readonly, "serial": "sb0"}]),
@@ -55,7 +38,7 @@ def start_with_disk(gd, name, image, guest="spin", vcpus=1, readonly=False):
     # READY comes after the filter: wait for it, not just for the process.
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        pids = device_pids(gd, name)
+        pids = gd.device_pids(name)
         if pids and f"VM {name}: device disk0 (pid {pids[0]}) ready" in gd.read_log():
             return pids[0]
         time.sleep(0.02)
@@ -151,9 +134,9 @@ def test_each_disk_gets_its_own_device_process(gd, tmp_path):
     gd.manager().CreateVM(spec_json("two", "spin", memory=SHARE, disks=images), dbus.UInt64(START))
     gd.wait_state("two", "running")
     deadline = time.monotonic() + 10
-    while len(device_pids(gd, "two")) < 2 and time.monotonic() < deadline:
+    while len(gd.device_pids("two")) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
-    pids = device_pids(gd, "two")
+    pids = gd.device_pids("two")
     assert len(pids) == 2, pids
     # each holds its own image and nothing of the other's
     assert sorted(fd_targets(pid)[7] for pid in pids) == sorted(i["path"] for i in images)
@@ -228,9 +211,9 @@ def test_hook_forbidden_syscall_kills_only_that_device(make_env, image, tmp_path
     assert gd.proc.poll() is None
     assert gd.state("bystander") == ("running", "start")
     assert [int(p) for p in gd.vm_props("bystander")["WorkerPIDs"]] == bystander_workers
-    assert device_pids(gd, "bystander") == [bystander_device]
+    assert gd.device_pids("bystander") == [bystander_device]
     assert status_fields(bystander_device)["State"].split()[0] in "RS"
-    assert device_pids(gd, "victim") == []
+    assert gd.device_pids("victim") == []
 
 
 @needs_hooks
@@ -261,4 +244,4 @@ def test_hook_logging_and_time_fallbacks_are_allowed(make_env, image):
     assert "test-hook allowed: a log line with an errno text: Input/output error" in log, log[-3000:]
     assert "test-hook allowed: all returned" in log, log[-3000:]
     assert gd.state("allowed") == ("running", "start")
-    assert device_pids(gd, "allowed") == [pid] and status_fields(pid)["State"].split()[0] in "RS"
+    assert gd.device_pids("allowed") == [pid] and status_fields(pid)["State"].split()[0] in "RS"

@@ -273,30 +273,13 @@ def test_lend_with_swiotlb_keeps_rings_and_buffers_in_the_pool(gd, tmp_path):
     assert int(irqs.group(2)) >= 3, console.decode()
 
 
-def device_pids(vm):
-    """PIDs of the gunyah-device processes of vm (by their command line)."""
-    binary = os.environ["GUNYAH_DEVICE"]
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv[0] == binary.encode() and f"--vm={vm}".encode() in argv:
-            pids.append(int(entry))
-    return pids
-
-
 def start_idle(gd, name, disks):
     """Starts the idle guest with disks; the PID of its one device process."""
     gd.manager().CreateVM(blk_spec(name, disks, guest="idle"), dbus.UInt64(START))
     gd.wait_state(name, "running")
     # spawned, maybe not yet exec'd: until then it has the daemon's command line
     deadline = time.monotonic() + 10
-    while not (pids := device_pids(name)) and time.monotonic() < deadline:
+    while not (pids := gd.device_pids(name)) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert len(pids) == 1, pids
     return pids[0]
@@ -318,13 +301,13 @@ def test_a_writable_image_serves_one_running_vm(gd, tmp_path):
         assert e.value.get_dbus_name() == "org.gunyah.Manager1.Error.StartFailed", e.value
         assert f"disks[1] {img}: in use by another running VM" in message, message
         # nothing half-started: no device, no worker, the VM failed saying why
-        assert device_pids(name) == []
+        assert gd.device_pids(name) == []
         assert f"VM {name}: device disk" not in gd.read_log(), gd.read_log()
         state, reason = gd.state(name)
         assert state == "failed" and img in reason, (state, reason)
         assert list(gd.vm_props(name)["WorkerPIDs"]) == []
     # the first VM is untouched
-    assert gd.state("first") == ("running", "start") and device_pids("first") == [first]
+    assert gd.state("first") == ("running", "start") and gd.device_pids("first") == [first]
     # shared.img was let go: another VM can have it for writing
     start_idle(gd, "takes-shared", [{"path": shared}])
 
@@ -339,7 +322,7 @@ def test_a_read_only_image_serves_several_vms(gd, tmp_path):
     with pytest.raises(dbus.DBusException) as e:
         gd.vm("writer").Start()
     assert f"{img}: in use by another running VM" in e.value.get_dbus_message()
-    assert device_pids("writer") == []
+    assert gd.device_pids("writer") == []
     assert read_image(img) == before
 
 
@@ -356,11 +339,11 @@ def test_kill9_of_a_device_process_ends_its_vm_worker_failed(gd, tmp_path):
     assert list(gd.vm_props("victim")["WorkerPIDs"]) == []
     # the daemon and the other VM go on
     assert gd.proc.poll() is None
-    assert gd.state("other") == ("running", "start") and device_pids("other") == [other]
+    assert gd.state("other") == ("running", "start") and gd.device_pids("other") == [other]
     # the victim's image lock went with it: the VM starts again
     gd.vm("victim").Start()
     gd.wait_state("victim", "running")
-    assert len(device_pids("victim")) == 1
+    assert len(gd.device_pids("victim")) == 1
 
 
 def test_disks_in_a_lent_vm_need_a_pool_or_shared_memory(gd, tmp_path):
