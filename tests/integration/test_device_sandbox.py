@@ -105,7 +105,9 @@ def test_readonly_disk_is_handed_read_only(gd, image):
 def test_device_process_has_an_empty_read_only_root_and_own_namespaces(gd, image):
     pid = start_with_disk(gd, "ns", image)
     root = f"/proc/{pid}/root"
-    assert os.readlink(root) == "/", os.readlink(root)
+    # Not readlink(root) == "/": seen from a chroot (tools/fresh-check.sh) the
+    # kernel names the device's root by where it sits in the machine's tree.
+    # Its one mount below, at its "/", says the same everywhere.
     assert os.listdir(root) == [], "the device's root must be empty"
     assert os.statvfs(root).f_flag & os.ST_RDONLY, "the device's root must be read-only"
     with open(f"/proc/{pid}/mountinfo") as f:
