@@ -59,6 +59,10 @@ flock 9
 
 tar -C "$root" -xf "$base"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# What the Debian installer (and every cloud image) writes and mmdebstrap
+# does not: without it "localhost" names nothing, which no fresh machine
+# has (chromedriver talks to Chromium through it).
+[ -e "$root/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 # The root a mount point of its own, as on a real machine: the vCPU
 # workers' pivot_root() refuses a root that is only a chroot directory.
 mount --bind "$root" "$root"
