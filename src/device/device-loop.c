@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "eventfd-util.h"
 #include "log.h"
 #include "macro.h"
 
@@ -22,12 +23,12 @@ void device_report_guest_error(DeviceContext *c, uint32_t kind, int error, const
 }
 
 void device_interrupt(DeviceContext *c, uint32_t bits) {
-        uint64_t one = 1;
+        int r;
 
         virtio_mmio_raise_interrupt(c->regs, bits);
-        /* EAGAIN: the counter is full, the interrupt is pending anyway. */
-        if (write(c->irq_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-                log_error_errno(errno, "cannot ring the irqfd: %m");
+        r = eventfd_ring(c->irq_fd);
+        if (r < 0)
+                log_error_errno(r, "cannot ring the irqfd: %m");
 }
 
 /* A read of the eventfd resets it: kicks that arrive while the device

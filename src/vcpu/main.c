@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "devices.h"
+#include "eventfd-util.h"
 #include "hv.h"
 #include "log.h"
 #include "macro.h"
@@ -58,14 +59,12 @@ static void irq_line(uint32_t spi, bool level, void *userdata) {
  * handler is delivered once more. A low level needs no action. */
 static void ring_doorbell(uint32_t spi, bool level, void *userdata) {
         const WorkerConfig *c = userdata;
-        uint64_t one = 1;
 
         if (!level)
                 return;
         for (size_t i = 0; i < c->n_irqfds; i++)
                 if (c->irq_labels[i] == spi) {
-                        /* EAGAIN: the counter is full, the doorbell is rung anyway. */
-                        (void) write(WORKER_FD_BACKEND + (int) (c->n_backend_fds + i), &one, sizeof(one));
+                        (void) eventfd_ring(WORKER_FD_BACKEND + (int) (c->n_backend_fds + i));
                         return;
                 }
 }

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "eventfd-util.h"
 #include "log.h"
 #include "macro.h"
 #include "virtio-transports.h"
@@ -35,11 +36,10 @@ void virtio_transports_close(VirtioTransports *v) {
 }
 
 static void kick(int fd) {
-        uint64_t one = 1;
+        int r = eventfd_ring(fd);
 
-        /* EAGAIN: the counter is full, the device will look anyway. */
-        if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-                log_warning_errno(errno, "cannot kick a virtio device: %m");
+        if (r < 0)
+                log_warning_errno(r, "cannot kick a virtio device: %m");
 }
 
 int virtio_transports_access(VirtioTransports *v, uint64_t addr, unsigned len, bool is_write, uint64_t *value) {
