@@ -165,6 +165,9 @@ def test_connect_vsock_refused_when_stopped_or_without_vsock(gd):
         assert p.returncode == 1 and words in p.stderr, (p.returncode, p.stderr)
     p = gd.ctl("vsock", "stopped", "port", check=False)
     assert p.returncode == 2 and "PORT 'port' is not a number" in p.stderr, p.stderr
+    p = gd.ctl("--varlink=" + os.path.join(gd.dirs["run"], "io.gunyah.Manager"), "vsock", "stopped", "1",
+               check=False)
+    assert p.returncode == 2 and "drop --varlink" in p.stderr, p.stderr
 
 
 # ---- rng ----
