@@ -19,7 +19,7 @@ import time
 import dbus
 import pytest
 
-from gunyah_harness import env_path, spec
+from gunyah_harness import Env, env_path, spec
 
 START = 2
 INVALID_STATE = "org.gunyah.Manager1.Error.InvalidState"
@@ -238,6 +238,41 @@ def test_vm_dir_and_socket_modes_then_cleanup(gd):
     gd.wait_state("v2", "stopped")
     assert os.listdir(vm_dir(gd, "v2")) == ["vsock_5000"]
     host.close()
+
+
+def test_vsock_group_must_exist():
+    e = Env(daemon_args=["--vsock-group=no-such-group-gunyah"])
+    try:
+        with pytest.raises(RuntimeError) as err:
+            e.daemon.start()
+        assert "--vsock-group=no-such-group-gunyah: no such group" in str(err.value), err.value
+    finally:
+        e.close()
+
+
+@needs_vsock_device
+def test_vsock_group_gets_the_directory_and_socket():
+    """gunyahd --vsock-group: a member connects to <vmdir>/vsock itself."""
+    e = Env(daemon_args=["--vsock-group=65534"])
+    try:
+        e.daemon.start()
+        gd = e.daemon
+        os.chmod(e.tmp, 0o755)
+        os.chmod(gd.dirs["run"], 0o755)
+        start_vsock(gd, "g", 40)
+        vmdir = vm_dir(gd, "g")
+        st = os.stat(vmdir)
+        assert stat.S_IMODE(st.st_mode) == 0o2770 and (st.st_uid, st.st_gid) == (0, 65534), oct(st.st_mode)
+        st = os.stat(os.path.join(vmdir, "vsock"))
+        assert stat.S_IMODE(st.st_mode) == 0o660 and (st.st_uid, st.st_gid) == (0, 65534), oct(st.st_mode)
+        probe = ("import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print('connected')")
+        for groups, ok in ((["--groups=65534"], True), (["--clear-groups"], False)):
+            p = subprocess.run(["setpriv", "--reuid=65533", "--regid=65533"] + groups +
+                               ["python3", "-c", probe, os.path.join(vmdir, "vsock")],
+                               capture_output=True, text=True, timeout=30)
+            assert (p.stdout.strip() == "connected") == ok, (groups, p.stdout, p.stderr)
+    finally:
+        e.close()
 
 
 @needs_vsock_device
