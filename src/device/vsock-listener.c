@@ -44,7 +44,9 @@ void vsock_listener_accept(VsockDevice *d) {
                 d->clients[i] = (VsockClient) { .fd = fd,
                                                 .deadline_usec = now_monotonic_usec() + VSOCK_CONNECT_TIMEOUT_USEC };
                 d->n_clients++;
-                if (vsock_watch(d, fd, EPOLLIN | EPOLLRDHUP, VSOCK_EV_CLIENT, i) < 0)
+                /* Edge-triggered: a partial line is peeked, not read, and
+                 * must not wake the loop again until more arrives. */
+                if (vsock_watch(d, fd, EPOLLIN | EPOLLRDHUP | EPOLLET, VSOCK_EV_CLIENT, i) < 0)
                         client_close(d, i);
         }
 }
@@ -83,7 +85,7 @@ void vsock_client_readable(VsockDevice *d, unsigned i) {
                 return;
         r = n <= 0 ? -EBADMSG : parse_connect_line(buf, (size_t) n, &port);
         if (r == 0)
-                return; /* more to come (level-triggered: we hear of it) */
+                return; /* more to come: its arrival is the next edge */
         if (r < 0 || recv(fd, buf, (size_t) r, MSG_DONTWAIT) != r ||
             vsock_engine_connect_guest(&d->engine, port, &c) < 0) {
                 client_close(d, i);
