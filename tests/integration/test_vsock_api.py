@@ -19,20 +19,10 @@ import time
 import dbus
 import pytest
 
-from gunyah_harness import Env, env_path, spec
+from gunyah_harness import Env, spec
 
 START = 2
 INVALID_STATE = "org.gunyah.Manager1.Error.InvalidState"
-
-
-def vsock_device_built():
-    """V's vsock device program: gunyah-device knows --type=vsock."""
-    p = subprocess.run([env_path("GUNYAH_DEVICE"), "--type=vsock", "--help"], capture_output=True)
-    return p.returncode == 0
-
-
-needs_vsock_device = pytest.mark.skipif(not vsock_device_built(),
-                                        reason="gunyah-device has no --type=vsock in this build")
 
 
 def vm_spec(name, guest="idle", memory=None, **extra):
@@ -218,7 +208,6 @@ def start_vsock(gd, name, cid, **kwargs):
     return devices(gd, name, 2 if kwargs.get("rng", True) else 1)
 
 
-@needs_vsock_device
 def test_vm_dir_and_socket_modes_then_cleanup(gd):
     d = start_vsock(gd, "v", 3)
     argv = device_argv(d["vsock"])
@@ -259,7 +248,6 @@ def test_vsock_group_must_exist():
         e.close()
 
 
-@needs_vsock_device
 def test_vsock_group_gets_the_directory_and_socket():
     """gunyahd --vsock-group: a member connects to <vmdir>/vsock itself."""
     e = Env(daemon_args=["--vsock-group=65534"])
@@ -284,7 +272,6 @@ def test_vsock_group_gets_the_directory_and_socket():
         e.close()
 
 
-@needs_vsock_device
 def test_a_cid_belongs_to_one_running_vm(gd):
     start_vsock(gd, "first", 9)
     create(gd, "second", vsock={"cid": 9})
@@ -309,7 +296,6 @@ def test_a_cid_belongs_to_one_running_vm(gd):
     start_vsock(gd, "third", 10)
 
 
-@needs_vsock_device
 def test_kill9_of_the_vsock_device_ends_its_vm_other_vm_unaffected(gd):
     victim = start_vsock(gd, "victim", 20, rng=False)["vsock"]
     other = start_vsock(gd, "other", 21, rng=False)["vsock"]
@@ -324,7 +310,6 @@ def test_kill9_of_the_vsock_device_ends_its_vm_other_vm_unaffected(gd):
     c.close()
 
 
-@needs_vsock_device
 def test_host_clients_without_a_valid_connect_line_are_closed(gd):
     start_vsock(gd, "v", 30)
     path = os.path.join(vm_dir(gd, "v"), "vsock")
@@ -338,7 +323,6 @@ def test_host_clients_without_a_valid_connect_line_are_closed(gd):
     assert gd.state("v") == ("running", "start")
 
 
-@needs_vsock_device
 def test_a_host_client_that_says_nothing_is_closed_after_5s(gd):
     start_vsock(gd, "v", 32)
     c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -351,7 +335,6 @@ def test_a_host_client_that_says_nothing_is_closed_after_5s(gd):
     assert gd.state("v") == ("running", "start")
 
 
-@needs_vsock_device
 def test_connect_vsock_hands_over_a_socket_that_sent_connect(gd):
     start_vsock(gd, "v", 31)
     fd = gd.vm("v").ConnectVsock(dbus.UInt32(4321)).take()
