@@ -335,6 +335,17 @@ def test_a_host_client_that_says_nothing_is_closed_after_5s(gd):
     assert gd.state("v") == ("running", "start")
 
 
+def test_gunyahctl_vsock_says_when_nothing_listens(gd):
+    """The idle guest has no vsock driver: nothing can listen on any port,
+    the device closes the connection, gunyahctl says so and exits 1."""
+    start_vsock(gd, "v", 33)
+    p = gd.ctl("vsock", "v", "5000", check=False, input="hello\n", timeout=30)
+    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+    assert p.stderr == "gunyahctl: vsock v 5000: nothing listens on port 5000 in VM v\n", p.stderr
+    assert p.stdout == ""
+    assert gd.state("v") == ("running", "start")
+
+
 def test_connect_vsock_hands_over_a_socket_that_sent_connect(gd):
     start_vsock(gd, "v", 31)
     fd = gd.vm("v").ConnectVsock(dbus.UInt32(4321)).take()
