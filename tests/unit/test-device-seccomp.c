@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -36,7 +37,7 @@
 
 /* seccomp-device.c names its filter by type; main.c owns the table. */
 const char *device_type_to_string(DeviceType t) {
-        return t == DEVICE_TYPE_BLOCK ? "block" : t == DEVICE_TYPE_VSOCK ? "vsock" : NULL;
+        return t == DEVICE_TYPE_BLOCK ? "block" : t == DEVICE_TYPE_VSOCK ? "vsock" : t == DEVICE_TYPE_RNG ? "rng" : NULL;
 }
 
 /* The device type whose filter the next checks load. */
@@ -375,6 +376,24 @@ static void test_block_has_no_vsock_calls(void **state) {
         assert_killed(epoll_calls);
 }
 
+/* rng: getrandom and the common loop; fd 7 (/dev/null) untouchable. */
+static int fill_with_getrandom(void) {
+        return getrandom(buf, sizeof(buf), 0) == (ssize_t) sizeof(buf) ? 0 : 1;
+}
+
+static void test_rng_may_getrandom_and_nothing_else(void **state) {
+        assert_killed(fill_with_getrandom); /* not in the block filter */
+        filter_type = DEVICE_TYPE_RNG;
+        assert_allowed(fill_with_getrandom);
+        assert_allowed(read_kick);
+        assert_allowed(poll_kick);
+        assert_killed(read_backing);
+        assert_killed(preadv_backing);
+        assert_killed(write_backing);
+        assert_killed(accept_listener);
+        assert_killed(make_socket);
+}
+
 static int reset_type(void **state) {
         filter_type = DEVICE_TYPE_BLOCK;
         return 0;
@@ -396,6 +415,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_replies_only_on_the_control_socket, reset_type),
                 cmocka_unit_test_teardown(test_vsock_sockets_but_no_new_ones, reset_type),
                 cmocka_unit_test(test_block_has_no_vsock_calls),
+                cmocka_unit_test_teardown(test_rng_may_getrandom_and_nothing_else, reset_type),
                 cmocka_unit_test(test_unknown_device_type_is_refused),
         };
 
