@@ -67,6 +67,13 @@ int device_parse_memory(const char *arg, DeviceOptions *o) {
         return 0;
 }
 
+/* 0, 1, 2 (the host) and 0xffffffff (any) are reserved. */
+static int parse_cid(const char *arg, uint64_t *ret) {
+        if (parse_u64(arg, ret) < 0 || *ret < 3 || *ret > UINT32_MAX - 1)
+                return log_error_errno(-EINVAL, "--cid=%s: not a guest CID (3..4294967294)", arg);
+        return 0;
+}
+
 static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
         enum { ARG_TYPE = 0x100, ARG_VM, ARG_DEVICE, ARG_UID, ARG_GID, ARG_NO_SANDBOX, ARG_MEMORY, ARG_READONLY,
                ARG_SERIAL, ARG_CID, ARG_TEST_HOOK };
@@ -124,9 +131,8 @@ static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
                         o->serial = optarg;
                         break;
                 case ARG_CID:
-                        /* 0, 1, 2 (the host) and 0xffffffff (any) are reserved. */
-                        if (parse_u64(optarg, &o->cid) < 0 || o->cid < 3 || o->cid > UINT32_MAX - 1)
-                                return log_error_errno(-EINVAL, "--cid=%s: not a guest CID (3..4294967294)", optarg);
+                        if (parse_cid(optarg, &o->cid) < 0)
+                                return -EINVAL;
                         break;
 #if GUNYAH_SANDBOX_TEST_HOOKS
                 case ARG_TEST_HOOK:

@@ -18,7 +18,13 @@
 #include "time-util.h"
 #include "vsock-device.h"
 
+/* Unread bytes make close() reset the client (ECONNRESET, not EOF): what
+ * it sent is read first, a little of it at most. */
 static void client_close(VsockDevice *d, unsigned i) {
+        char junk[256];
+
+        for (unsigned k = 0; k < 16 && recv(d->clients[i].fd, junk, sizeof(junk), MSG_DONTWAIT) > 0; k++)
+                ;
         (void) close(d->clients[i].fd);
         d->clients[i].fd = -1;
         d->n_clients--;
