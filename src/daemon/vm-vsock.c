@@ -188,6 +188,7 @@ int vm_vsock_connect_host(const char *dir, uint32_t port, int *ret_fd) {
 int vm_vsock_connect_guest(Vm *vm, uint32_t port, int *ret_fd, VmError *error) {
         _cleanup_close_ int fd = -EBADF;
         char line[32];
+        ssize_t written;
         int n, r;
 
         if (!vm->spec->has_vsock && !(vm->instance && vm->instance->vsock_dir))
@@ -204,10 +205,13 @@ int vm_vsock_connect_guest(Vm *vm, uint32_t port, int *ret_fd, VmError *error) {
                                     vm->name, strerror(-r));
         /* A fresh socket's buffer takes a line: the write is whole. */
         n = snprintf(line, sizeof(line), "CONNECT %" PRIu32 "\n", port);
-        if (write(fd, line, (size_t) n) != n)
-                return vm_error_set(error, VM_ERROR_FAILED, errno ? -errno : -EIO, NULL,
+        written = write(fd, line, (size_t) n);
+        if (written != n) {
+                r = written < 0 ? -errno : -EIO;
+                return vm_error_set(error, VM_ERROR_FAILED, r, NULL,
                                     "Cannot ask the vsock device of VM %s for port %" PRIu32 ": %s", vm->name, port,
-                                    strerror(errno ?: EIO));
+                                    strerror(-r));
+        }
         /* The caller gets an ordinary blocking socket. */
         if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
                 return vm_error_set(error, VM_ERROR_SYSTEM, -errno, NULL, "fcntl: %s", strerror(errno));
