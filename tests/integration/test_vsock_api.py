@@ -215,6 +215,8 @@ def test_vm_dir_and_socket_modes_then_cleanup(gd):
     vmdir = vm_dir(gd, "v")
     sock = os.path.join(vmdir, "vsock")
     assert str(gd.vm_props("v")["VsockPath"]) == sock
+    assert f"          Vsock: CID 3, {sock}\n" in gd.ctl("status", "v").stdout
+    assert varlink_vm(gd, "v")["VsockPath"] == sock
     st = os.stat(vmdir)
     assert stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == 0, oct(st.st_mode)
     st = os.stat(sock)
