@@ -5,7 +5,8 @@ ConnectVsock and gunyahctl vsock refused where they cannot work; the
 per-VM directory and its listening socket (modes, cleanup); CID conflicts
 (the second start fails naming the holder, nothing half-started); the
 device processes' death (worker-failed naming the device, the other VM
-unaffected); the CONNECT protocol's refusals seen by a host client.
+unaffected); the CONNECT protocol's refusals seen by a host client;
+gunyahctl vsock's bridge against a fake daemon (half-close, no deadlock).
 Guest-side vsock (echo, guest to host, 64 connections) is
 test_vsock_guest.py's and tests/linux's."""
 import json
@@ -19,7 +20,7 @@ import time
 import dbus
 import pytest
 
-from gunyah_harness import Env, spec
+from gunyah_harness import Bus, Env, env_path, spec
 
 START = 2
 INVALID_STATE = "org.gunyah.Manager1.Error.InvalidState"
@@ -355,3 +356,76 @@ def test_connect_vsock_hands_over_a_socket_that_sent_connect(gd):
     assert s.family == socket.AF_UNIX and s.getblocking()
     assert s.getpeername() == os.path.join(vm_dir(gd, "v"), "vsock")
     s.close()
+
+
+# ---- gunyahctl vsock's bridge, against a fake daemon ----
+
+# Owns org.gunyah.Manager1 on the bus given; ConnectVsock hands out one end
+# of a socketpair whose other end plays the vsock device and a guest echo
+# server: "OK 1234", then every byte back upper-cased, then, once the
+# client half-closed, "BYE" and the end.
+FAKE_DAEMON = r"""
+import socket, sys, threading
+import dbus, dbus.service, dbus.mainloop.glib
+from gi.repository import GLib
+
+def serve(s):
+    s.sendall(b"OK 1234\n")
+    while data := s.recv(65536):
+        s.sendall(data.upper())
+    s.sendall(b"BYE\n")
+    s.close()
+
+class Manager(dbus.service.Object):
+    @dbus.service.method("org.gunyah.Manager1", in_signature="s", out_signature="o")
+    def GetVM(self, name):
+        return "/org/gunyah/Manager1/vm/fake"
+
+class Vm(dbus.service.Object):
+    @dbus.service.method("org.gunyah.VM1", in_signature="u", out_signature="h")
+    def ConnectVsock(self, port):
+        ours, theirs = socket.socketpair()
+        threading.Thread(target=serve, args=(ours,), daemon=True).start()
+        return dbus.types.UnixFd(theirs)
+
+dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+bus = dbus.bus.BusConnection(sys.argv[1])
+name = dbus.service.BusName("org.gunyah.Manager1", bus)
+Manager(bus, "/org/gunyah/Manager1")
+Vm(bus, "/org/gunyah/Manager1/vm/fake")
+print("ready", flush=True)
+GLib.MainLoop().run()
+"""
+
+
+@pytest.fixture
+def fake_daemon(tmp_path):
+    bus = Bus(str(tmp_path))
+    proc = subprocess.Popen(["/usr/bin/python3", "-c", FAKE_DAEMON, bus.address], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield bus
+    finally:
+        proc.kill()
+        proc.wait()
+        bus.stop()
+
+
+def run_vsock(bus, data, timeout=60):
+    return subprocess.run([env_path("GUNYAHCTL"), f"--bus-address={bus.address}", "vsock", "fake", "5000"],
+                          input=data, capture_output=True, timeout=timeout)
+
+
+def test_gunyahctl_vsock_bridges_both_ways_and_half_closes(fake_daemon):
+    p = run_vsock(fake_daemon, b"hello vsock\n")
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"HELLO VSOCK\nBYE\n", b""), p
+
+
+def test_gunyahctl_vsock_does_not_deadlock_on_an_echo(fake_daemon):
+    """4 MiB through a peer that echoes as it reads: both directions must
+    move at once, or both socket buffers fill and nothing moves."""
+    data = bytes(range(97, 123)) * (4 * 1024 * 1024 // 26)
+    p = run_vsock(fake_daemon, data)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == data.upper() + b"BYE\n", (len(p.stdout), len(data))
+
