@@ -245,6 +245,7 @@ Manager *manager_free(Manager *m) {
         if (m->backend && m->ops)
                 m->ops->close(m->backend);
         sd_bus_flush_close_unref(m->bus);
+        sd_bus_flush_close_unref(m->system_bus);
         sd_event_unref(m->event);
         free(m->backend_reason);
         free(m->state_dir);

@@ -128,6 +128,12 @@ static const Field crash_restart_fields[] = {
           .max = VM_CRASH_RESTART_BACKOFF_MAX_MSEC },
 };
 
+/* resources: applied to the VM's scope unit under systemd (vm-scope.c). */
+static const Field resources_fields[] = {
+        { "cpu_weight", &field_u32, offsetof(VmSpec, resources.cpu_weight), 0, .min = 0, .max = VM_CPU_WEIGHT_MAX },
+        { "memory_max", &field_size, offsetof(VmSpec, resources.memory_max), 0 },
+};
+
 #define ACTION_FIELD(k, member, def)                                                    \
         { k, &field_enum, offsetof(VmSpec, member), def,                                \
           .names = lifecycle_action_names, .n_names = ELEMENTSOF(lifecycle_action_names) }
@@ -149,6 +155,7 @@ static const Field spec_fields[] = {
         OBJECT_FIELD("crash_restart", &field_object, crash_restart_fields),
         { "disks", &field_array, offsetof(VmSpec, disks), .max = VM_DISKS_MAX, .sub = disk_fields, .n_sub = ELEMENTSOF(disk_fields),
           .elem_size = sizeof(VmDisk), .count_offset = offsetof(VmSpec, n_disks) },
+        OBJECT_FIELD("resources", &field_object, resources_fields),
 };
 
 /* ---- rules across fields ---- */
@@ -211,6 +218,15 @@ static int spec_validate_disks(VmSpecError *error, const VmSpec *s) {
                                   "need guest memory the host can reach, but memory.mode \"lend\" (the default) takes all of RAM from the host: "
                                   "set memory.mode to \"share\", or keep \"lend\" and set memory.swiotlb (e.g. \"64M\") for a shared bounce-buffer pool, "
                                   "which the guest kernel uses only with CONFIG_DMA_RESTRICTED_POOL");
+        return 0;
+}
+
+/* 0 is "not set" (the normalized spec writes it), so a limit too small to
+ * run a worker is refused here rather than by the field's range. */
+static int spec_validate_resources(VmSpecError *error, const VmSpec *s) {
+        if (s->resources.memory_max != 0 && s->resources.memory_max < VM_MEMORY_MAX_MIN)
+                return spec_error(error, -EINVAL, "resources.memory_max",
+                                  "must be at least 1M (or 0 for no limit), got %" PRIu64 " bytes", s->resources.memory_max);
         return 0;
 }
 
@@ -303,6 +319,9 @@ static int spec_parse_document(const SpecSource *src, VmSpecError *error, VmSpec
         if (r < 0)
                 return r;
         r = spec_validate_console(error, s);
+        if (r < 0)
+                return r;
+        r = spec_validate_resources(error, s);
         if (r < 0)
                 return r;
         r = vm_spec_resolve_images(s, src->base_dir, src->flags, p.kernel_key, error);
