@@ -249,6 +249,7 @@ Manager *manager_free(Manager *m) {
         if (m->backend && m->ops)
                 m->ops->close(m->backend);
         sd_bus_flush_close_unref(m->bus);
+        sd_bus_flush_close_unref(m->system_bus);
         sd_event_unref(m->event);
         free(m->backend_reason);
         free(m->state_dir);
@@ -373,7 +374,9 @@ int manager_create_vm(Manager *m, const char *json, uint64_t flags, Vm **ret, Vm
         if (flags & GUNYAH_CREATE_PERSIST) {
                 r = vm_save_definition(vm);
                 if (r < 0)
-                        return vm_error_set(error, VM_ERROR_SYSTEM, r, NULL, "Failed to persist VM: %s", strerror(-r));
+                        return vm_error_set(error, VM_ERROR_SYSTEM, r, NULL,
+                                            "Failed to persist VM '%s' in %s: %s; it was not created.", vm->name,
+                                            m->vm_state_dir, strerror(-r));
         }
         r = manager_add_vm(m, vm);
         if (r < 0) {

@@ -43,6 +43,7 @@ typedef void (*VmEventCallback)(Manager *m, Vm *vm, const char *event, void *use
 struct Manager {
         sd_event *event;
         sd_bus *bus;
+        sd_bus *system_bus; /* systemd and machined, opened at the first VM start under systemd (vm-scope.c) */
 
         const HvBackendOps *ops;
         HvBackend *backend;

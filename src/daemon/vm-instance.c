@@ -14,12 +14,14 @@
 #include "boot-images.h"
 #include "config.h"
 #include "console.h"
+#include "device-process.h"
 #include "log.h"
 #include "process-util.h"
 #include "macro.h"
 #include "manager.h"
 #include "vm-instance-devices.h"
 #include "vm-instance.h"
+#include "vm-scope.h"
 #include "vm.h"
 #include "worker-protocol.h"
 #include "worker.h"
@@ -311,6 +313,16 @@ static int bring_up(VmInstance *i, const char **ret_step, char *errbuf, size_t e
         return 0;
 }
 
+/* Every process of the instance into its own scope unit, vCPU 0's worker first. */
+static int attach_scope(VmInstance *i) {
+        pid_t pids[VM_VCPUS_MAX + VM_INSTANCE_DEVICES_MAX];
+        size_t n = vm_instance_worker_pids(i, pids, VM_VCPUS_MAX);
+
+        for (size_t d = 0; d < i->n_devices; d++)
+                pids[n++] = i->devices[d]->pid;
+        return vm_scope_new(i->vm, pids, n, &i->scope);
+}
+
 int vm_instance_new(Vm *vm, VmInstance **ret, const char **ret_step, char *errbuf, size_t errlen) {
         _cleanup_(vm_instance_freep) VmInstance *i = NULL;
         int r;
@@ -326,6 +338,9 @@ int vm_instance_new(Vm *vm, VmInstance **ret, const char **ret_step, char *errbu
                 .console_read_fd = -EBADF,
         };
         r = bring_up(i, ret_step, errbuf, errlen);
+        if (r < 0)
+                return r;
+        r = attach_scope(i);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(i);
@@ -346,6 +361,7 @@ VmInstance *vm_instance_free(VmInstance *i) {
         free(i->workers);
         /* Devices next: they hold guest memory and the images' locks. */
         vm_instance_free_devices(i);
+        vm_scope_free(i->scope);
         sd_event_source_disable_unref(i->grace_timer);
         sd_event_source_disable_unref(i->gone_event);
 

@@ -25,6 +25,7 @@
 typedef struct Vm Vm;
 typedef struct Worker Worker;
 typedef struct DeviceProcess DeviceProcess;
+typedef struct VmScope VmScope;
 
 /* One per virtio-mmio transport of the layout. */
 #define VM_INSTANCE_DEVICES_MAX 32
@@ -50,6 +51,7 @@ typedef struct VmInstance {
         size_t dtb_size;
         sd_event_source *grace_timer; /* workers asked to leave: kill the rest when it fires */
         sd_event_source *gone_event;  /* deferred "every worker has exited" */
+        VmScope *scope;               /* under systemd: the processes' scope unit (vm-scope.c) */
 } VmInstance;
 
 /* Brings up a running instance in the order of spec §6: spec → layout →

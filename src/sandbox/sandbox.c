@@ -183,10 +183,20 @@ static int sandbox_rlimits(unsigned nofile) {
         } while (0)
 
 /* Guest code may spin on every vCPU: the daemon, the bus and its clients
- * must still get the CPU at once, so workers yield to them. */
+ * must still get the CPU at once, so workers yield to them. A nice value
+ * alone does not: a woken nice-0 task waits out a running worker's slice
+ * (EEVDF), and across sessions (autogroups) nice counts for nothing.
+ * SCHED_IDLE is preempted by any other task's wakeup; under systemd the
+ * VM's scope (CPUWeight=) still gives the guest its share
+ * (docs/control-plane-latency.md). The nice value stays for a host that
+ * moves the processes back to SCHED_OTHER. */
 static int sandbox_priority(void) {
+        struct sched_param param = {};
+
         if (setpriority(PRIO_PROCESS, 0, SANDBOX_NICE) < 0)
                 return log_error_errno(errno, "setpriority(%d) failed: %m", SANDBOX_NICE);
+        if (sched_setscheduler(0, SCHED_IDLE, &param) < 0)
+                return log_error_errno(errno, "sched_setscheduler(SCHED_IDLE) failed: %m");
         return 0;
 }
 

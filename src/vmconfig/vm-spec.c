@@ -134,6 +134,12 @@ static const Field crash_restart_fields[] = {
           .max = VM_CRASH_RESTART_BACKOFF_MAX_MSEC },
 };
 
+/* resources: applied to the VM's scope unit under systemd (vm-scope.c). */
+static const Field resources_fields[] = {
+        { "cpu_weight", &field_u32, offsetof(VmSpec, resources.cpu_weight), 0, .min = 0, .max = VM_CPU_WEIGHT_MAX },
+        { "memory_max", &field_size, offsetof(VmSpec, resources.memory_max), 0 },
+};
+
 #define ACTION_FIELD(k, member, def)                                                    \
         { k, &field_enum, offsetof(VmSpec, member), def,                                \
           .names = lifecycle_action_names, .n_names = ELEMENTSOF(lifecycle_action_names) }
@@ -159,6 +165,7 @@ static const Field spec_fields[] = {
                      .omit_absent = true),
         /* Default resolved by spec_validate_rng(); always written. */
         { "rng", &field_bool, offsetof(VmSpec, rng), true, .present_offset = offsetof(VmSpec, rng_given) },
+        OBJECT_FIELD("resources", &field_object, resources_fields),
 };
 
 /* ---- rules across fields ---- */
@@ -237,6 +244,15 @@ static int spec_validate_devices(VmSpecError *error, VmSpec *s) {
                 s->rng = vm_spec_devices_possible(s);
         else if (s->rng && !vm_spec_devices_possible(s))
                 return spec_refuse_unreachable(error, "rng", "true needs");
+        return 0;
+}
+
+/* 0 is "not set" (the normalized spec writes it), so a limit too small to
+ * run a worker is refused here rather than by the field's range. */
+static int spec_validate_resources(VmSpecError *error, const VmSpec *s) {
+        if (s->resources.memory_max != 0 && s->resources.memory_max < VM_MEMORY_MAX_MIN)
+                return spec_error(error, -EINVAL, "resources.memory_max",
+                                  "must be at least 1M (or 0 for no limit), got %" PRIu64 " bytes", s->resources.memory_max);
         return 0;
 }
 
@@ -336,6 +352,9 @@ static int spec_parse_document(const SpecSource *src, VmSpecError *error, VmSpec
         if (r < 0)
                 return r;
         r = spec_validate_console(error, s);
+        if (r < 0)
+                return r;
+        r = spec_validate_resources(error, s);
         if (r < 0)
                 return r;
         r = vm_spec_resolve_images(s, src->base_dir, src->flags, p.kernel_key, error);

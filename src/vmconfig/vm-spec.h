@@ -39,6 +39,10 @@
 #define VM_CRASH_RESTART_LIMIT_MAX 1000u
 #define VM_CRASH_RESTART_BACKOFF_MAX_MSEC 3600000u /* 1 hour */
 
+/* resources: what the VM's scope unit gets under systemd (gunyahd(8)). */
+#define VM_CPU_WEIGHT_MAX 10000u
+#define VM_MEMORY_MAX_MIN (UINT64_C(1) << 20) /* below 1 MiB no worker would run */
+
 /* Defaults filled in by the parser. */
 #define VM_DEFAULT_VCPUS 1u
 #define VM_DEFAULT_MEMORY_SIZE (UINT64_C(256) << 20)
@@ -176,6 +180,11 @@ typedef struct VmSpec {
          * devices): rng_given says the key was in the document. */
         bool rng;
         bool rng_given;
+        /* resources: 0 leaves systemd's default (no CPUWeight=, MemoryMax=infinity). */
+        struct {
+                uint32_t cpu_weight; /* CPUWeight= of the VM's scope, 1..VM_CPU_WEIGHT_MAX */
+                uint64_t memory_max; /* MemoryMax= of the VM's scope, bytes */
+        } resources;
 } VmSpec;
 
 /* The virtio-mmio transports of a spec: disks, then vsock, then rng. */

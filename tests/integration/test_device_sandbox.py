@@ -76,6 +76,7 @@ def test_device_process_is_unprivileged_without_caps_with_seccomp(gd, image):
     with open(f"/proc/{pid}/stat") as f:
         nice = int(f.read().rsplit(")", 1)[1].split()[16])
     assert nice == 10, f"the device process runs at nice 10 like the workers, not {nice}"
+    assert os.sched_getscheduler(pid) == os.SCHED_IDLE, "the device process runs SCHED_IDLE like the workers"
 
 
 def test_device_process_holds_exactly_its_fds_and_limits(gd, image):

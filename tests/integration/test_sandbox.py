@@ -65,6 +65,8 @@ def assert_unprivileged_with_seccomp(pid, what, filters):
     assert st["Seccomp"].strip() == "2", f"seccomp mode 2 (filter) expected of {what} {pid}: {st['Seccomp']!r}"
     assert st["Seccomp_filters"].strip() == str(filters), f"filters of {what} {pid}: {st['Seccomp_filters']!r}"
     assert st["Threads"].strip() == "1", f"{what} {pid} must stay single-threaded"
+    # guest code runs below everything else: any other task waking up takes the CPU at once
+    assert os.sched_getscheduler(pid) == os.SCHED_IDLE, f"{what} {pid}: policy {os.sched_getscheduler(pid)}, not SCHED_IDLE"
 
 
 def test_running_worker_is_unprivileged_without_caps_with_seccomp(gd):

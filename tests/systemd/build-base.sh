@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Builds the systemd test machine's base root (Debian 12, systemd as PID 1,
-# dbus, polkitd, Debian's amd64 kernel, gunyahd's runtime libraries) as a
-# tarball: tests/systemd/build-base.sh OUT.tar. Needs root and a Debian mirror.
+# dbus, polkitd, systemd-machined and machinectl, Debian's amd64 kernel,
+# gunyahd's runtime libraries) as a tarball: tests/systemd/build-base.sh
+# OUT.tar. Needs root and a Debian mirror.
 set -euo pipefail
 out=$1
 here=$(cd "$(dirname "$0")" && pwd)
 packages=(
-        systemd systemd-sysv udev dbus polkitd kmod
+        systemd systemd-sysv systemd-container udev dbus polkitd kmod
         linux-image-amd64 initramfs-tools
         libsystemd0 libfdt1 libjson-c5 libseccomp2 libunicorn2
         procps util-linux passwd

@@ -7,17 +7,18 @@
 # tests/systemd/root/usr/local/libexec/gunyah-checks and reports each check on
 # the serial console; this script parses the report.
 #   run.sh SOURCE_DIR WORK_DIR GUEST_DIR
-# The base root is cached in ~/.cache/gunyah/systemd-base.tar (rebuilt when
-# a week old). Exit 77 (skip) only when it cannot run at all: no base yet
+# The base root is cached in ~/.cache/gunyah/systemd-base-KEY.tar, KEY a
+# hash of what builds it (rebuilt when that changes or when a week old). Exit 77 (skip) only when it cannot run at all: no base yet
 # and no Debian mirror to build it from; GUNYAH_REQUIRE_SYSTEMD=1 (CI)
 # turns that into a failure.
 set -euo pipefail
 src=$1 work=$2 guests=$3
 here=$src/tests/systemd
 cache=${GUNYAH_CACHE_DIR:-$HOME/.cache/gunyah}
-base=$cache/systemd-base.tar
-checks=(sysusers-tmpfiles gunyahd-notify enable-at-boot journal-field stop-honoured stop-forced
-        crash-fails worker-failure-fails reload dbus-activation polkit security no-failed-units)
+key=$(cat "$here/build-base.sh" $(find "$here/base" -type f | sort) | sha256sum | cut -c1-12)
+base=$cache/systemd-base-$key.tar
+checks=(sysusers-tmpfiles gunyahd-notify enable-at-boot journal-field vm-scope machined stop-honoured scope-gone
+        scope-restarts stop-forced crash-fails worker-failure-fails reload dbus-activation polkit security no-failed-units)
 
 skip() {
         if [ -n "${GUNYAH_REQUIRE_SYSTEMD:-}" ]; then

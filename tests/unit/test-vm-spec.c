@@ -216,6 +216,14 @@ static const InvalidCase invalid_cases[] = {
         { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"console\": {\"spi\": 17}"), "console.spi", "SPI 17 is the interrupt of rng" },
         { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"console\": {\"spi\": 16}"), "console.spi", "SPI 16 is the interrupt of disks[0]" },
         { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\"}], \"console\": {\"spi\": 17}"), "console.spi", "SPI 17 is the interrupt of disks[1]" },
+
+        /* resources */
+        { SPEC("\"resources\": 100"), "resources", "must be an object, got int" },
+        { SPEC("\"resources\": {\"cpu_weight\": 10001}"), "resources.cpu_weight", "must be between 0 and 10000, got 10001" },
+        { SPEC("\"resources\": {\"cpu_weight\": -1}"), "resources.cpu_weight", "must not be negative" },
+        { SPEC("\"resources\": {\"memory_max\": \"1023K\"}"), "resources.memory_max", "must be at least 1M (or 0 for no limit), got 1047552 bytes" },
+        { SPEC("\"resources\": {\"memory_max\": \"lots\"}"), "resources.memory_max", "must be a size" },
+        { SPEC("\"resources\": {\"cpu_quota\": 5}"), "resources.cpu_quota", "allowed keys in resources are: cpu_weight, memory_max" },
 };
 
 static void test_spec_rejects_invalid_documents(void **state) {
@@ -482,6 +490,22 @@ static void test_spec_cmdline_length_limit(void **state) {
         vm_spec_free(s);
 }
 
+static void test_spec_resources_parsed(void **state) {
+        VmSpec *s = parse_ok(SPEC("\"resources\": {\"cpu_weight\": 10000, \"memory_max\": \"1M\"}"));
+
+        assert_int_equal(s->resources.cpu_weight, 10000);
+        assert_int_equal(s->resources.memory_max, MiB);
+        vm_spec_free(s);
+        s = parse_ok(SPEC("\"resources\": {\"cpu_weight\": 1}"));
+        assert_int_equal(s->resources.cpu_weight, 1);
+        assert_int_equal(s->resources.memory_max, 0); /* no limit */
+        vm_spec_free(s);
+        s = parse_ok(SPEC0);
+        assert_int_equal(s->resources.cpu_weight, 0); /* systemd's default */
+        assert_int_equal(s->resources.memory_max, 0);
+        vm_spec_free(s);
+}
+
 static void test_spec_disks_parsed(void **state) {
         VmSpec *s = parse_ok(SPEC("\"memory\": {\"size\": \"512M\", \"swiotlb\": \"64M\"}, \"disks\": ["
                                   "{\"path\": \"/var/lib/gunyah/root.img\", \"readonly\": true, \"serial\": \"12345678901234567890\"},"
@@ -533,7 +557,8 @@ static void assert_spec_equal(const VmSpec *a, const VmSpec *b, const char *what
             a->on_reboot != b->on_reboot || a->on_crash != b->on_crash ||
             a->crash_restart_limit != b->crash_restart_limit ||
             a->crash_restart_backoff_msec != b->crash_restart_backoff_msec ||
-            a->memory.swiotlb != b->memory.swiotlb || a->n_disks != b->n_disks)
+            a->memory.swiotlb != b->memory.swiotlb || a->n_disks != b->n_disks ||
+            a->resources.cpu_weight != b->resources.cpu_weight || a->resources.memory_max != b->resources.memory_max)
                 fail_msg("%s: re-parsed spec differs from the original", what);
         for (uint32_t i = 0; i < a->n_disks; i++)
                 if (!streq(a->disks[i].path, b->disks[i].path) || a->disks[i].readonly != b->disks[i].readonly ||
@@ -552,6 +577,7 @@ static const char *const round_trip_docs[] = {
              " {\"path\": \"/d\", \"readonly\": true}]"),
         SPEC(SHARE ", \"disks\": [{\"path\": \"/1\"}, {\"path\": \"/2\"}, {\"path\": \"/3\"}, {\"path\": \"/4\"}, {\"path\": \"/5\"},"
              " {\"path\": \"/6\"}, {\"path\": \"/7\"}, {\"path\": \"/8\", \"serial\": \"12345678901234567890\"}]"),
+        SPEC("\"resources\": {\"cpu_weight\": 50, \"memory_max\": \"3G\"}"),
 };
 
 static void test_spec_to_json_round_trips(void **state) {
@@ -606,6 +632,8 @@ static void test_spec_to_json_fills_every_default(void **state) {
                 { "crash_restart", "backoff", "1000" },
                 { "disks", NULL, "[]" },
                 { "rng", NULL, "false" }, /* lend without a pool: no device can run */
+                { "resources", "cpu_weight", "0" },
+                { "resources", "memory_max", "\"0\"" },
         };
         _cleanup_free_ char *text = NULL;
         VmSpec *s = parse_ok(SPEC0);
@@ -613,7 +641,7 @@ static void test_spec_to_json_fills_every_default(void **state) {
         assert_int_equal(vm_spec_to_json(s, &text), 0);
         o = json_tokener_parse(text);
         assert_non_null(o);
-        assert_int_equal(json_object_object_length(o), 14); /* no "vsock": written only when set */
+        assert_int_equal(json_object_object_length(o), 15); /* no "vsock": written only when set */
         for (size_t i = 0; i < ELEMENTSOF(expected); i++) {
                 const char *got = json_path_string(o, expected[i].k1, expected[i].k2);
                 if (!streq(got, expected[i].value))
@@ -687,6 +715,7 @@ int main(void) {
                 cmocka_unit_test(test_spec_nulls_mean_absent),
                 cmocka_unit_test(test_spec_name_length_limit),
                 cmocka_unit_test(test_spec_cmdline_length_limit),
+                cmocka_unit_test(test_spec_resources_parsed),
                 cmocka_unit_test(test_spec_disks_parsed),
                 cmocka_unit_test(test_spec_disk_path_length_limit),
                 cmocka_unit_test(test_spec_to_json_round_trips),
