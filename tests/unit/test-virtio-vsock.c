@@ -77,6 +77,16 @@ static void test_refused_guest_connect_gets_rst(void **state) {
         assert_int_equal(vg->e.n_connecting, 0);
 }
 
+/* The guest of connection 1000 → 5000 tells its credit. */
+static void credit_update(uint32_t buf_alloc, uint32_t fwd_cnt) {
+        VsockHdr h = vg_hdr(VSOCK_OP_CREDIT_UPDATE, 1000, 5000);
+
+        h.buf_alloc = buf_alloc;
+        h.fwd_cnt = fwd_cnt;
+        vg_send(&h, NULL, 0);
+        vg_process();
+}
+
 static void test_never_more_than_the_guest_credit(void **state) {
         static const char data[20] = "0123456789abcdefghij";
         int peer = vg_open_credit(1000, 5000, 8);
@@ -92,24 +102,13 @@ static void test_never_more_than_the_guest_credit(void **state) {
         assert_memory_equal(vg_payload, data, 8);
         vg_expect_nothing(); /* out of credit: waits */
 
-        h = vg_hdr(VSOCK_OP_CREDIT_UPDATE, 1000, 5000);
-        h.buf_alloc = 8;
-        vg_send(&h, NULL, 0); /* fwd_cnt 0: nothing new */
-        vg_process();
+        credit_update(8, 0); /* fwd_cnt 0: nothing new */
         vg_expect_nothing();
-        h = vg_hdr(VSOCK_OP_CREDIT_UPDATE, 1000, 5000);
-        h.buf_alloc = 8;
-        h.fwd_cnt = 8;
-        vg_send(&h, NULL, 0);
-        vg_process();
+        credit_update(8, 8);
         h = vg_expect(VSOCK_OP_RW, 1000, 5000);
         assert_int_equal(h.len, 8);
         assert_memory_equal(vg_payload, data + 8, 8);
-        h = vg_hdr(VSOCK_OP_CREDIT_UPDATE, 1000, 5000);
-        h.buf_alloc = 64;
-        h.fwd_cnt = 16;
-        vg_send(&h, NULL, 0);
-        vg_process();
+        credit_update(64, 16);
         h = vg_expect(VSOCK_OP_RW, 1000, 5000);
         assert_int_equal(h.len, 4);
         assert_memory_equal(vg_payload, data + 16, 4);
