@@ -38,7 +38,18 @@
 #                        images: tests/linux/disk_image.py)
 #   gunyah.test=bench    direct-I/O dd and diskbench randread on the writable disk
 #                        (lines GUNYAH-BENCH*; bench/linux-disk.py)
-# and, before any of them, gunyah.load=GROUP[,GROUP...] loads those module groups
+#   gunyah.test=hwrng    reads gunyah.rng.bytes= (65536) of /dev/hwrng: GUNYAH-HWRNG
+#                        status, bytes and sha256
+#   gunyah.test=vsock-serve  socat listeners in the background: an echo on
+#                        gunyah.vsock.echo=P, zeros on gunyah.vsock.zero=P, a sink
+#                        on gunyah.vsock.sink=P (GUNYAH-VSOCK-SERVE)
+#   gunyah.test=vsock-client  to the host (CID 2): a hello on gunyah.vsock.connect=P
+#                        (retried while the host resets it), then gunyah.vsock.conns=
+#                        (64) connections of gunyah.vsock.kib= (1024) KiB each on
+#                        gunyah.vsock.bulk=P, what came back checksummed (GUNYAH-VSOCK-*)
+#   gunyah.test=console-echo  the console raw, every byte sent back (cat)
+# Several modes run in order: gunyah.test=hwrng,vsock-serve,idle.
+# Before any of them, gunyah.load=GROUP[,GROUP...] loads those module groups
 # (GUNYAH-MODULE lines; for rng also GUNYAH-RNG current=<the bound hwrng>).
 #
 # Usage: tools/fetch-linux-guest.sh [--print-dir] [--force]
