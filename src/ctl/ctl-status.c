@@ -198,6 +198,21 @@ static void print_disks(json_object *p) {
         }
 }
 
+/* "Vsock: CID 3, /run/gunyahd/vms/NAME/vsock" (the socket while it runs). */
+static void print_devices(json_object *p) {
+        int64_t cid = ctl_json_int(p, "VsockCid", 0);
+        const char *path = ctl_json_string(p, "VsockPath");
+        json_object *rng = NULL;
+
+        if (cid > 0)
+                printf("%15s: CID %" PRIi64 "%s%s\n", "Vsock", cid, path && path[0] ? ", " : "",
+                       path && path[0] ? path : "");
+        else
+                printf("%15s: none\n", "Vsock");
+        (void) json_object_object_get_ex(p, "Rng", &rng);
+        printf("%15s: %s\n", "Rng", yes_no(rng && json_object_get_boolean(rng)));
+}
+
 static void status_print(json_object *p) {
         json_object *workers = NULL, *info = NULL;
         const char *reason = ctl_json_string(p, "StateReason");
@@ -220,6 +235,7 @@ static void status_print(json_object *p) {
         printf("%15s: %s\n", "Autostart", yes_no(autostart));
         printf("%15s: %s\n", "Persistent", yes_no(persistent));
         print_disks(p);
+        print_devices(p);
         printf("%15s:", "Workers");
         if (json_object_object_get_ex(p, "WorkerPIDs", &workers) && json_object_array_length(workers) > 0)
                 for (size_t i = 0; i < json_object_array_length(workers); i++)

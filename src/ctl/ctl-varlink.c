@@ -307,6 +307,9 @@ static const KeyMap vm_keys[] = {
         { "startedTimestamp", "StartedTimestamp" },
         { "stoppedTimestamp", "StoppedTimestamp" },
         { "disks", "Disks" },
+        { "vsockCid", "VsockCid" },
+        { "vsockPath", "VsockPath" },
+        { "rng", "Rng" },
 };
 
 int ctl_varlink_exit_info_to_dbus(json_object *info, json_object **ret) {

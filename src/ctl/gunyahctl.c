@@ -14,6 +14,7 @@ static const CtlVerb *const verb_tables[] = {
         ctl_status_verbs,
         ctl_lifecycle_verbs,
         ctl_console_verbs,
+        ctl_vsock_verbs,
         ctl_events_verbs,
         ctl_offline_verbs,
 };

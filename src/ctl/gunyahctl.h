@@ -32,6 +32,7 @@ extern const CtlVerb ctl_status_verbs[];  /* ctl-status.c: list, status */
 extern const CtlVerb ctl_lifecycle_verbs[]; /* ctl-lifecycle.c: create, start, stop, kill, destroy */
 extern const CtlVerb ctl_console_verbs[]; /* ctl-console.c: console */
 extern const CtlVerb ctl_events_verbs[];  /* ctl-events.c: events */
+extern const CtlVerb ctl_vsock_verbs[];   /* ctl-vsock.c: vsock */
 
 /* Global options, given before the verb (--json also after it). */
 typedef struct CtlArgs {

@@ -14,6 +14,7 @@
 #include "manager.h"
 #include "vm.h"
 #include "vm-instance.h"
+#include "vm-vsock.h"
 
 static int vm_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                           sd_bus_error *error) {
@@ -159,6 +160,24 @@ static int property_get_disks(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_close_container(reply);
 }
 
+static int property_get_vsock_cid(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Vm *vm = userdata;
+        return sd_bus_message_append(reply, "u", vm->spec->has_vsock ? vm->spec->vsock.cid : 0);
+}
+
+static int property_get_vsock_path(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *socket_path = vm_vsock_path(userdata);
+        return sd_bus_message_append(reply, "s", socket_path ?: "");
+}
+
+static int property_get_rng(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Vm *vm = userdata;
+        return sd_bus_message_append(reply, "b", vm->spec->rng);
+}
+
 static int property_get_autostart(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Vm *vm = userdata;
@@ -274,6 +293,26 @@ static int method_open_console(sd_bus_message *msg, void *userdata, sd_bus_error
         return sd_bus_reply_method_return(msg, "h", fd);
 }
 
+/* Who may open the console may talk to the guest's vsock ports. */
+static int method_connect_vsock(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Vm *vm = userdata;
+        _cleanup_close_ int fd = -EBADF;
+        VmError e = VM_ERROR_NULL;
+        uint32_t port;
+        int r;
+
+        r = sd_bus_message_read(msg, "u", &port);
+        if (r < 0)
+                return r;
+        r = bus_verify_console(vm->manager, msg, vm->name, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = vm_vsock_connect_guest(vm, port, &fd, &e);
+        if (r < 0)
+                return bus_error_from_vm_error(error, &e, r);
+        return sd_bus_reply_method_return(msg, "h", fd);
+}
+
 static int method_get_device_tree(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_free_ void *dtb = NULL;
@@ -320,6 +359,9 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("StoppedTimestamp", "t", NULL, offsetof(Vm, stopped_usec),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Disks", "aa{sv}", property_get_disks, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("VsockCid", "u", property_get_vsock_cid, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("VsockPath", "s", property_get_vsock_path, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Rng", "b", property_get_rng, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("t", timeout_usec), SD_BUS_NO_RESULT, method_stop,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -327,6 +369,8 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Destroy", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_destroy,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", fd), method_open_console,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ConnectVsock", SD_BUS_ARGS("u", port), SD_BUS_RESULT("h", fd), method_connect_vsock,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetDeviceTree", SD_BUS_NO_ARGS, SD_BUS_RESULT("ay", dtb), method_get_device_tree,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -348,7 +392,7 @@ int bus_vm_register(Manager *m) {
 
 static void emit(Vm *vm, const char *first, ...) {
         /* sd_bus_emit_properties_changed_strv wants a NULL-terminated list. */
-        char *names[8];
+        char *names[12];
         size_t n = 0;
         va_list ap;
 
@@ -364,11 +408,12 @@ static void emit(Vm *vm, const char *first, ...) {
 }
 
 void bus_vm_emit_state_changed(Vm *vm) {
-        emit(vm, "State", "StateReason", "ExitInfo", "StartedTimestamp", "StoppedTimestamp", "WorkerPIDs", NULL);
+        emit(vm, "State", "StateReason", "ExitInfo", "StartedTimestamp", "StoppedTimestamp", "WorkerPIDs",
+             "VsockPath", NULL);
 }
 
 void bus_vm_emit_spec_changed(Vm *vm) {
-        emit(vm, "Autostart", "Spec", "Persistent", "VCPUs", "MemorySize", "Disks", NULL);
+        emit(vm, "Autostart", "Spec", "Persistent", "VCPUs", "MemorySize", "Disks", "VsockCid", "Rng", NULL);
 }
 
 void bus_vm_emit_restart_changed(Vm *vm) {

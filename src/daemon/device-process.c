@@ -21,6 +21,9 @@
 #include "process-util.h"
 #include "virtio-blk.h"
 #include "virtio-mmio.h"
+#include "virtio-rng.h"
+#include "virtio-vsock.h"
+#include "vm-vsock.h"
 #include "vm.h"
 
 /* Writers exclusive, readers shared: two running VMs never both write one
@@ -54,17 +57,11 @@ static int open_and_lock_disk(const VmDisk *disk, uint32_t index, int *ret_fd, c
 
 /* The register page as the guest first sees it: the daemon fills it before
  * any vCPU runs, so the driver never probes a half-made device. */
-static int create_block_regs(DeviceProcess *d, int *ret_fd) {
+static int create_regs(uint32_t device_id, uint64_t features, unsigned n_queues, uint16_t queue_max,
+                       const void *config, size_t config_len, int *ret_fd) {
         _cleanup_close_ int fd = -EBADF;
-        VirtioBlkConfig config;
-        VirtioBlk blk;
         void *p;
         int r;
-
-        r = virtio_blk_init(&blk, d->backing_fd, d->readonly, d->serial[0] ? d->serial : NULL);
-        if (r < 0)
-                return r;
-        virtio_blk_config(&blk, &config);
 
         fd = memfd_create("gunyah-virtio-regs", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0)
@@ -77,13 +74,25 @@ static int create_block_regs(DeviceProcess *d, int *ret_fd) {
         p = mmap(NULL, sizeof(VirtioMmioShared), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED)
                 return negative_errno();
-        r = virtio_mmio_init(p, VIRTIO_ID_BLOCK, virtio_blk_device_features(&blk), 1, VIRTIO_BLK_QUEUE_SIZE_MAX,
-                             &config, sizeof(config));
+        r = virtio_mmio_init(p, device_id, features, n_queues, queue_max, config, config_len);
         (void) munmap(p, sizeof(VirtioMmioShared));
         if (r < 0)
                 return r;
         *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+static int create_block_regs(DeviceProcess *d, int *ret_fd) {
+        VirtioBlkConfig config;
+        VirtioBlk blk;
+        int r;
+
+        r = virtio_blk_init(&blk, d->backing_fd, d->readonly, d->serial[0] ? d->serial : NULL);
+        if (r < 0)
+                return r;
+        virtio_blk_config(&blk, &config);
+        return create_regs(VIRTIO_ID_BLOCK, virtio_blk_device_features(&blk), 1, VIRTIO_BLK_QUEUE_SIZE_MAX, &config,
+                           sizeof(config), ret_fd);
 }
 
 /* Doorbells: guest writes to QueueNotify signal kick_fd without a vCPU
@@ -151,6 +160,62 @@ int device_process_prepare_disk(Vm *vm, const HvBackendOps *ops, HvVm *hv, const
         return 0;
 }
 
+/* The register page and doorbells of a device with no image to open. */
+static int prepare_plain(DeviceProcess *d, const HvBackendOps *ops, HvVm *hv, uint32_t device_id, unsigned n_queues,
+                         uint16_t queue_max, const void *config, size_t config_len) {
+        int r;
+
+        r = create_regs(device_id, UINT64_C(1) << VIRTIO_F_VERSION_1, n_queues, queue_max, config, config_len,
+                        &d->regs_fd);
+        if (r < 0)
+                return log_vm_error_errno(d->vm->name, r, "%s: cannot create its register page: %m", d->name);
+        return register_doorbells(d, ops, hv);
+}
+
+int device_process_prepare_vsock(Vm *vm, const HvBackendOps *ops, HvVm *hv, const VmLayoutDevice *where,
+                                 uint32_t cid, const char *vsock_dir, int listen_fd, DeviceProcess **ret) {
+        _cleanup_(device_process_freep) DeviceProcess *d = device_process_alloc(vm, where);
+        uint8_t config[VIRTIO_VSOCK_CONFIG_SIZE];
+        int r;
+
+        if (!d) {
+                safe_close(listen_fd);
+                return -ENOMEM;
+        }
+        d->backing_fd = listen_fd;
+        snprintf(d->name, sizeof(d->name), "vsock");
+        d->type = "vsock";
+        d->cid = cid;
+        d->vsock_dir = vsock_dir;
+        virtio_vsock_config(cid, config);
+        r = prepare_plain(d, ops, hv, VIRTIO_VSOCK_DEVICE_ID, VIRTIO_VSOCK_QUEUES, VIRTIO_VSOCK_QUEUE_MAX, config,
+                          sizeof(config));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+int device_process_prepare_rng(Vm *vm, const HvBackendOps *ops, HvVm *hv, const VmLayoutDevice *where,
+                               DeviceProcess **ret) {
+        _cleanup_(device_process_freep) DeviceProcess *d = device_process_alloc(vm, where);
+        int r;
+
+        if (!d)
+                return -ENOMEM;
+        snprintf(d->name, sizeof(d->name), "rng");
+        d->type = "rng";
+        /* Keeps the fd numbers of device-protocol.h fixed; never used. */
+        d->backing_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (d->backing_fd < 0)
+                return log_vm_error_errno(vm->name, errno, "rng: cannot open /dev/null: %m");
+        r = prepare_plain(d, ops, hv, VIRTIO_RNG_DEVICE_ID, 1, VIRTIO_RNG_QUEUE_MAX, NULL, 0);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
 /* A compromised device could say a lot: this much is logged, then no more. */
 #define DEVICE_GUEST_ERRORS_LOGGED_MAX 16u
 
@@ -160,6 +225,29 @@ static void device_failed(DeviceProcess *d, const char *what, const VmExitInfo *
         snprintf(detail, sizeof(detail), "device %s (virtio-%s at 0x%" PRIx64 ") %s", d->name,
                  streq(d->type, "block") ? "blk" : d->type, d->where.base, what);
         vm_on_device_failed(d->vm, detail, e);
+}
+
+/* The device runs as the worker user in an empty root: the daemon makes
+ * the guest's connects to host sockets and hands each over, at once. */
+static void broker_connect(DeviceProcess *d, const DeviceMessage *m) {
+        DeviceReply reply = { .type = DEVICE_REPLY_VSOCK_CONNECTED, .port = m->port, .cookie = m->cookie };
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (!d->vsock_dir) {
+                /* Only a compromised device asks: it gets a no, not a crash. */
+                if (d->guest_errors_logged++ < DEVICE_GUEST_ERRORS_LOGGED_MAX)
+                        log_vm_warning(d->vm->name, "device %s asked for a vsock connect it has no business with", d->name);
+                reply.error = -EPERM;
+        } else
+                reply.error = vm_vsock_connect_host(d->vsock_dir, m->port, &fd);
+        if (reply.error < 0)
+                log_vm_debug(d->vm->name, "device %s: no host listener on vsock port %" PRIu32 ": %s", d->name,
+                             m->port, errno_to_name(reply.error));
+        r = device_reply_send(d->control_fd, &reply, fd);
+        if (r < 0)
+                log_vm_warning(d->vm->name, "device %s: cannot answer its connect to port %" PRIu32 ": %s", d->name,
+                               m->port, strerror(-r));
 }
 
 static void on_device_message(DeviceProcess *d, const DeviceMessage *m) {
@@ -182,6 +270,9 @@ static void on_device_message(DeviceProcess *d, const DeviceMessage *m) {
                 if (d->guest_errors_logged++ < DEVICE_GUEST_ERRORS_LOGGED_MAX)
                         log_vm_warning(d->vm->name, "device %s: the guest drove it wrong: %s (%s)", d->name,
                                        m->detail, errno_to_name(m->error));
+                break;
+        case DEVICE_MSG_VSOCK_CONNECT:
+                broker_connect(d, m);
                 break;
         }
 }
@@ -232,7 +323,7 @@ static int on_device_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 /* The command line says what the device is; the fds what it serves. */
 static int device_argv(const DeviceProcess *d, const DeviceSpawnArgs *a, char ***ret) {
         _cleanup_free_ char *memory = NULL;
-        char **argv = calloc(13, sizeof(char *));
+        char **argv = calloc(14, sizeof(char *));
         size_t n = 0;
 
         if (!argv)
@@ -261,6 +352,8 @@ static int device_argv(const DeviceProcess *d, const DeviceSpawnArgs *a, char **
         if (d->readonly && !(argv[n++] = strdup("--readonly")))
                 return -ENOMEM;
         if (d->serial[0] && asprintf(&argv[n++], "--serial=%s", d->serial) < 0)
+                return -ENOMEM;
+        if (d->cid > 0 && asprintf(&argv[n++], "--cid=%" PRIu32, d->cid) < 0)
                 return -ENOMEM;
         if (a->test_hook && asprintf(&argv[n++], "--test-hook=%s", a->test_hook) < 0)
                 return -ENOMEM;

@@ -6,8 +6,9 @@
  * gunyah-device process that serves it, watched like a vCPU worker, and
  * everything the daemon creates for it: its virtio-mmio register page, its
  * kick eventfd (the ioeventfd of its QueueNotify address), its irq
- * eventfd (the irqfd of its SPI) and its backing file, flock'ed for the
- * VM's life.
+ * eventfd (the irqfd of its SPI) and its backing fd: a disk's image,
+ * flock'ed for the VM's life; vsock's listening socket; /dev/null for rng.
+ * A vsock device asks it to connect to host sockets (vm-vsock.h).
  */
 
 #include <stdbool.h>
@@ -24,9 +25,11 @@ typedef struct Vm Vm;
 
 typedef struct DeviceProcess {
         Vm *vm;
-        char name[16];   /* "disk0": how logs and StateReason name it */
-        const char *type;
+        char name[16];   /* "disk0", "vsock", "rng": how logs and StateReason name it */
+        const char *type; /* --type= of gunyah-device */
         VmLayoutDevice where;
+        uint32_t cid;    /* vsock: the guest's CID */
+        const char *vsock_dir; /* vsock: where vsock_P sockets are (the instance's) */
         int regs_fd;     /* memfd, one page, sealed against resizing */
         int kick_fd;
         int irq_fd;
@@ -55,6 +58,15 @@ typedef struct DeviceMemory {
  * on failure (in use by another VM, missing, ...). */
 int device_process_prepare_disk(Vm *vm, const HvBackendOps *ops, HvVm *hv, const VmLayoutDevice *where,
                                 const VmDisk *disk, DeviceProcess **ret, char *errbuf, size_t errlen);
+
+/* The vsock device: its register page and eventfds; listen_fd (the
+ * instance's listening socket, vm-vsock.h) is taken, also on failure. */
+int device_process_prepare_vsock(Vm *vm, const HvBackendOps *ops, HvVm *hv, const VmLayoutDevice *where,
+                                 uint32_t cid, const char *vsock_dir, int listen_fd, DeviceProcess **ret);
+
+/* The rng device: its register page, eventfds and /dev/null at fd 7. */
+int device_process_prepare_rng(Vm *vm, const HvBackendOps *ops, HvVm *hv, const VmLayoutDevice *where,
+                               DeviceProcess **ret);
 
 typedef struct DeviceSpawnArgs {
         const char *binary;

@@ -15,6 +15,7 @@
 #include "manager.h"
 #include "varlink-server.h"
 #include "varlink.h"
+#include "vm-vsock.h"
 #include "vm-spec.h"
 #include "vm.h"
 
@@ -121,7 +122,7 @@ static json_object *exit_info_to_json(const VmExitInfo *e) {
 /* Every org.gunyah.VM1 property, under its varlink (camelCase) name. */
 static json_object *vm_to_json(const Vm *vm) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *pids = json_object_new_array();
-        _cleanup_free_ char *reason = vm_state_reason_string(vm);
+        _cleanup_free_ char *reason = vm_state_reason_string(vm), *vsock_path = vm_vsock_path(vm);
         int r = 0;
 
         if (!o || !pids || !reason)
@@ -151,6 +152,9 @@ static json_object *vm_to_json(const Vm *vm) {
         r |= json_add(o, "startedTimestamp", json_object_new_uint64(vm->started_usec));
         r |= json_add(o, "stoppedTimestamp", json_object_new_uint64(vm->stopped_usec));
         r |= json_add(o, "disks", disks_to_json(vm->spec));
+        r |= json_add(o, "vsockCid", json_object_new_int64(vm->spec->has_vsock ? vm->spec->vsock.cid : 0));
+        r |= json_add(o, "vsockPath", json_object_new_string(vsock_path ?: ""));
+        r |= json_add(o, "rng", json_object_new_boolean(vm->spec->rng));
         return r < 0 ? NULL : TAKE_PTR(o);
 }
 

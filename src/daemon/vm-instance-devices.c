@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "device-process.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
 #include "vm-instance-devices.h"
+#include "vm-vsock.h"
 #include "vm.h"
 
 /* In a shared VM everything but the DTB's window is shared: the Resource
@@ -68,17 +70,48 @@ int vm_instance_create_memory(VmInstance *i, const VmLayout *l, HvMemAccess acce
         });
 }
 
-int vm_instance_prepare_devices(VmInstance *i, const VmLayout *l, char *errbuf, size_t errlen) {
+/* The CID is this instance's from here to its end; the directory and
+ * its listening socket go with the instance (vm_instance_free_devices). */
+static int prepare_vsock(VmInstance *i, const VmLayoutDevice *where, DeviceProcess **ret, char *errbuf,
+                         size_t errlen) {
         Vm *vm = i->vm;
+        int listen_fd = -EBADF, r;
+
+        r = vm_vsock_check_cid(vm, vm->spec->vsock.cid, errbuf, errlen);
+        if (r < 0)
+                return r;
+        i->vsock_cid = vm->spec->vsock.cid;
+        r = vm_vsock_open(vm, &i->vsock_dir, &listen_fd, errbuf, errlen);
+        if (r < 0)
+                return r;
+        return device_process_prepare_vsock(vm, vm->manager->ops, i->hv, where, i->vsock_cid, i->vsock_dir,
+                                            listen_fd, ret);
+}
+
+static int prepare_device(VmInstance *i, const VmLayoutDevice *where, DeviceProcess **ret, char *errbuf,
+                          size_t errlen) {
+        Vm *vm = i->vm;
+
+        switch (where->kind) {
+        case VM_DEVICE_VIRTIO_BLK:
+                if (where->spec_index >= vm->spec->n_disks)
+                        return -EINVAL;
+                return device_process_prepare_disk(vm, vm->manager->ops, i->hv, where,
+                                                   &vm->spec->disks[where->spec_index], ret, errbuf, errlen);
+        case VM_DEVICE_VIRTIO_VSOCK:
+                return prepare_vsock(i, where, ret, errbuf, errlen);
+        case VM_DEVICE_VIRTIO_RNG:
+                return device_process_prepare_rng(vm, vm->manager->ops, i->hv, where, ret);
+        default:
+                return -EINVAL;
+        }
+}
+
+int vm_instance_prepare_devices(VmInstance *i, const VmLayout *l, char *errbuf, size_t errlen) {
         int r;
 
         for (uint32_t k = 0; k < l->n_devices && k < VM_INSTANCE_DEVICES_MAX; k++) {
-                const VmLayoutDevice *where = &l->devices[k];
-
-                if (where->kind != VM_DEVICE_VIRTIO_BLK || where->spec_index >= vm->spec->n_disks)
-                        return -EINVAL;
-                r = device_process_prepare_disk(vm, vm->manager->ops, i->hv, where, &vm->spec->disks[where->spec_index],
-                                                &i->devices[i->n_devices], errbuf, errlen);
+                r = prepare_device(i, &l->devices[k], &i->devices[i->n_devices], errbuf, errlen);
                 if (r < 0)
                         return r;
                 i->n_devices++;
@@ -130,4 +163,8 @@ void vm_instance_free_devices(VmInstance *i) {
         for (size_t k = 0; k < i->n_devices; k++)
                 device_process_free(i->devices[k]);
         i->n_devices = 0;
+        vm_vsock_close(i->vsock_dir);
+        free(i->vsock_dir);
+        i->vsock_dir = NULL;
+        i->vsock_cid = 0;
 }

@@ -44,6 +44,8 @@ typedef struct VmInstance {
         size_t n_irqfds;
         DeviceProcess *devices[VM_INSTANCE_DEVICES_MAX]; /* virtio devices, in layout order */
         size_t n_devices;
+        uint32_t vsock_cid; /* the CID this instance holds; 0 = no vsock */
+        char *vsock_dir;    /* <runtime_dir>/vms/NAME with its listening socket; NULL without vsock */
         void *dtb;
         size_t dtb_size;
         sd_event_source *grace_timer; /* workers asked to leave: kill the rest when it fires */

@@ -20,6 +20,7 @@
 
 typedef enum DeviceType {
         DEVICE_TYPE_BLOCK,
+        DEVICE_TYPE_RNG,
         _DEVICE_TYPE_MAX,
         _DEVICE_TYPE_INVALID = -EINVAL,
 } DeviceType;
@@ -71,6 +72,7 @@ int device_loop(DeviceContext *c, int (*on_kick)(DeviceContext *c, void *userdat
 
 /* Serves a block device until the daemon hangs up: 0, or -errno. */
 int block_device_serve(DeviceContext *c, int backing_fd);
+int rng_device_serve(DeviceContext *c);
 
 /* The seccomp filter of a device of type t, after the sandbox. log_only
  * (test-hook builds only) logs instead of killing, to find what a device
@@ -78,3 +80,4 @@ int block_device_serve(DeviceContext *c, int backing_fd);
 int device_seccomp_install(DeviceType t, bool log_only);
 
 extern const SeccompTable seccomp_table_block; /* seccomp-block.c */
+extern const SeccompTable seccomp_table_rng;   /* seccomp-rng.c */

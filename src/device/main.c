@@ -25,6 +25,7 @@
 
 static const char *const device_type_table[_DEVICE_TYPE_MAX] = {
         [DEVICE_TYPE_BLOCK] = "block",
+        [DEVICE_TYPE_RNG] = "rng",
 };
 
 DEFINE_STRING_TABLE(device_type, DeviceType, device_type_table);
@@ -232,6 +233,9 @@ static int run(const DeviceOptions *o) {
         switch (o->type) {
         case DEVICE_TYPE_BLOCK:
                 r = block_device_serve(&c, DEVICE_FD_BACKING);
+                break;
+        case DEVICE_TYPE_RNG:
+                r = rng_device_serve(&c);
                 break;
         default:
                 r = -EOPNOTSUPP;

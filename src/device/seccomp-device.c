@@ -52,6 +52,9 @@ int device_seccomp_install(DeviceType t, bool log_only) {
         case DEVICE_TYPE_BLOCK:
                 type_table = &seccomp_table_block;
                 break;
+        case DEVICE_TYPE_RNG:
+                type_table = &seccomp_table_rng;
+                break;
         default:
                 return log_error_errno(-EPROTONOSUPPORT, "seccomp: no allow-list for device type %d", t);
         }

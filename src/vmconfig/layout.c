@@ -32,27 +32,33 @@ static int layout_ram(const VmSpec *spec, VmLayout *l, char *errbuf, size_t errl
         return 0;
 }
 
-/* The disks' transports, where QEMU virt has its virtio-mmio (a page the
- * GIC and the PL061 are far from), clear of a console moved there. */
+/* The transports, where QEMU virt has its virtio-mmio (a page the GIC and
+ * the PL061 are far from), clear of a console moved there. */
 static int layout_virtio(const VmSpec *spec, VmLayout *l, char *errbuf, size_t errlen) {
+        uint32_t n = vm_spec_n_transports(spec);
+        char name[32];
+
         if (spec->n_disks > VM_DISKS_MAX)
                 return errbuf_set(errbuf, errlen, -EINVAL, "%" PRIu32 " disks, at most %u", spec->n_disks,
                                   VM_DISKS_MAX);
-        for (uint32_t i = 0; i < spec->n_disks; i++) {
+        for (uint32_t i = 0; i < n; i++) {
                 VmLayoutDevice d = {
-                        .kind = VM_DEVICE_VIRTIO_BLK,
-                        .spec_index = i,
+                        .kind = i < spec->n_disks                         ? VM_DEVICE_VIRTIO_BLK
+                                : i == spec->n_disks && spec->has_vsock ? VM_DEVICE_VIRTIO_VSOCK
+                                                                         : VM_DEVICE_VIRTIO_RNG,
+                        .spec_index = i < spec->n_disks ? i : 0,
                         .base = vm_virtio_mmio_base(i),
                         .size = VM_VIRTIO_MMIO_SIZE,
                         .spi = vm_virtio_mmio_spi(i),
                 };
+                vm_spec_transport_name(spec, i, name, sizeof(name));
                 if (l->have_pl011 && d.base < l->pl011_base + VM_PL011_SIZE && l->pl011_base < d.base + d.size)
                         return errbuf_set(errbuf, errlen, -EINVAL,
-                                          "console.base 0x%" PRIx64 " overlaps the virtio-mmio transport of disks[%" PRIu32 "] at 0x%" PRIx64,
-                                          l->pl011_base, i, d.base);
+                                          "console.base 0x%" PRIx64 " overlaps the virtio-mmio transport of %s at 0x%" PRIx64,
+                                          l->pl011_base, name, d.base);
                 if (l->have_pl011 && l->pl011_spi == d.spi)
-                        return errbuf_set(errbuf, errlen, -EINVAL,
-                                          "console.spi %" PRIu32 " is the interrupt of disks[%" PRIu32 "]", d.spi, i);
+                        return errbuf_set(errbuf, errlen, -EINVAL, "console.spi %" PRIu32 " is the interrupt of %s",
+                                          d.spi, name);
                 l->devices[l->n_devices++] = d;
         }
         l->reserve_dtb_window = l->n_devices > 0 && spec->memory.mode == VM_MEMORY_SHARE;

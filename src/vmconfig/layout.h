@@ -33,7 +33,9 @@
 #define VM_LAYOUT_ERROR_MAX 256u
 
 typedef enum VmDeviceKind {
-        VM_DEVICE_VIRTIO_BLK, /* spec_index indexes VmSpec.disks */
+        VM_DEVICE_VIRTIO_BLK,   /* spec_index indexes VmSpec.disks */
+        VM_DEVICE_VIRTIO_VSOCK, /* VmSpec.vsock; spec_index 0 */
+        VM_DEVICE_VIRTIO_RNG,   /* VmSpec.rng; spec_index 0 */
         _VM_DEVICE_KIND_MAX,
 } VmDeviceKind;
 
@@ -77,7 +79,8 @@ typedef struct VmLayout {
         uint32_t vcpus;
 
         /* virtio-mmio transports, in address order: disks first, disk i at
-         * index i (vm_virtio_mmio_base(i), SPI vm_virtio_mmio_spi(i)). */
+         * index i (vm_virtio_mmio_base(i), SPI vm_virtio_mmio_spi(i)), then
+         * vsock (if any), then rng (if on). */
         VmLayoutDevice devices[VM_VIRTIO_MMIO_MAX];
         uint32_t n_devices;
 

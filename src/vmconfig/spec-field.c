@@ -126,8 +126,8 @@ static int read_u32(SpecParser *p, const Field *f, json_object *v, const char *p
         if (r < 0)
                 return r;
         if (n < f->min || n > f->max)
-                return spec_error(p->error, -EINVAL, path, "must be between %" PRIu64 " and %" PRIu64 ", got %" PRIu64,
-                                  f->min, f->max, n);
+                return spec_error(p->error, -EINVAL, path, "must be between %" PRIu64 " and %" PRIu64 "%s%s%s, got %" PRIu64,
+                                  f->min, f->max, f->max_why ? " (" : "", f->max_why ?: "", f->max_why ? ")" : "", n);
         *FIELD_PTR(base, f, uint32_t) = (uint32_t) n;
         return 0;
 }
@@ -494,6 +494,8 @@ int fields_parse(SpecParser *p, json_object *o, const char *path, const Field *f
                 r = fields[i].type->parse(p, &fields[i], v, child, base);
                 if (r < 0)
                         return r;
+                if (fields[i].present_offset)
+                        *((bool *) ((uint8_t *) base + fields[i].present_offset)) = true;
         }
         return 0;
 }
@@ -522,6 +524,8 @@ int fields_to_json(const Field *fields, size_t n, const void *base, json_object 
                 json_object *v = NULL;
                 int r;
 
+                if (f->omit_absent && !*((const bool *) ((const uint8_t *) base + f->present_offset)))
+                        continue;
                 r = f->type->format(f, base, &v);
                 if (r < 0)
                         return r;

@@ -45,11 +45,16 @@ struct Field {
         bool nullable;            /* strings: null means absent */
         bool is_path;             /* strings: a file path, never empty */
         bool absolute;            /* paths: must start with '/' */
-        const char *max_why;      /* strings: why f->max, for the message */
+        const char *max_why;      /* strings: why f->max; integers: why min..max; for the message */
         const Field *sub;         /* objects and array elements: their fields */
         size_t n_sub;
         size_t elem_size;         /* arrays: bytes per element (sub offsets are into it) */
         size_t count_offset;      /* arrays: the uint32_t element count in VmSpec */
+        /* Nonzero: a bool in VmSpec set when the key is given (offset 0 is
+         * the name, never such a flag). With omit_absent, a key not given
+         * is left out of the serialized spec instead of written. */
+        size_t present_offset;
+        bool omit_absent;
 };
 
 #define FIELD_PTR(base, f, type) ((type *) ((uint8_t *) (base) + (f)->offset))

@@ -121,6 +121,12 @@ static const Field disk_fields[] = {
         { "serial", &field_serial, offsetof(VmDisk, serial), .max = VM_DISK_SERIAL_MAX },
 };
 
+static const Field vsock_fields[] = {
+        { "cid", &field_u32, offsetof(VmSpec, vsock.cid), .required = true, .min = VM_VSOCK_CID_MIN,
+          .max = VM_VSOCK_CID_MAX,
+          .max_why = "0 (hypervisor), 1 (local), 2 (host) and 4294967295 (any) are reserved" },
+};
+
 static const Field crash_restart_fields[] = {
         { "limit", &field_u32, offsetof(VmSpec, crash_restart_limit), VM_DEFAULT_CRASH_RESTART_LIMIT,
           .min = 0, .max = VM_CRASH_RESTART_LIMIT_MAX },
@@ -149,6 +155,10 @@ static const Field spec_fields[] = {
         OBJECT_FIELD("crash_restart", &field_object, crash_restart_fields),
         { "disks", &field_array, offsetof(VmSpec, disks), .max = VM_DISKS_MAX, .sub = disk_fields, .n_sub = ELEMENTSOF(disk_fields),
           .elem_size = sizeof(VmDisk), .count_offset = offsetof(VmSpec, n_disks) },
+        OBJECT_FIELD("vsock", &field_object, vsock_fields, .present_offset = offsetof(VmSpec, has_vsock),
+                     .omit_absent = true),
+        /* Default resolved by spec_validate_rng(); always written. */
+        { "rng", &field_bool, offsetof(VmSpec, rng), true, .present_offset = offsetof(VmSpec, rng_given) },
 };
 
 /* ---- rules across fields ---- */
@@ -194,8 +204,15 @@ static int spec_validate_swiotlb(VmSpecError *error, const VmSpec *s) {
         return 0;
 }
 
-/* Each image once (the daemon locks it: a second open would fail the start),
- * and devices need memory their process can map (virtio-on-gunyah §2). */
+/* Devices need memory their process can map (virtio-on-gunyah §2). */
+static int spec_refuse_unreachable(VmSpecError *error, const char *key, const char *what) {
+        return spec_error(error, -EINVAL, key,
+                          "%s guest memory the host can reach, but memory.mode \"lend\" (the default) takes all of RAM from the host: "
+                          "set memory.mode to \"share\", or keep \"lend\" and set memory.swiotlb (e.g. \"64M\") for a shared bounce-buffer pool, "
+                          "which the guest kernel uses only with CONFIG_DMA_RESTRICTED_POOL", what);
+}
+
+/* Each image once (the daemon locks it: a second open would fail the start). */
 static int spec_validate_disks(VmSpecError *error, const VmSpec *s) {
         for (uint32_t i = 0; i < s->n_disks; i++)
                 for (uint32_t j = 0; j < i; j++)
@@ -206,29 +223,42 @@ static int spec_validate_disks(VmSpecError *error, const VmSpec *s) {
                                                   "names the same image as disks[%" PRIu32 "].path, %s; an image can be attached once",
                                                   j, QUOTE_PATH(s->disks[i].path));
                         }
-        if (s->n_disks > 0 && s->memory.mode == VM_MEMORY_LEND && s->memory.swiotlb == 0)
-                return spec_error(error, -EINVAL, "disks",
-                                  "need guest memory the host can reach, but memory.mode \"lend\" (the default) takes all of RAM from the host: "
-                                  "set memory.mode to \"share\", or keep \"lend\" and set memory.swiotlb (e.g. \"64M\") for a shared bounce-buffer pool, "
-                                  "which the guest kernel uses only with CONFIG_DMA_RESTRICTED_POOL");
+        if (s->n_disks > 0 && !vm_spec_devices_possible(s))
+                return spec_refuse_unreachable(error, "disks", "need");
         return 0;
 }
 
-/* The disks' virtio-mmio transports sit where QEMU virt puts them; a console
+/* rng is on by default where a device can run, off (not refused) where none
+ * can; asking for it there is refused like a disk. */
+static int spec_validate_devices(VmSpecError *error, VmSpec *s) {
+        if (s->has_vsock && !vm_spec_devices_possible(s))
+                return spec_refuse_unreachable(error, "vsock", "needs");
+        if (!s->rng_given)
+                s->rng = vm_spec_devices_possible(s);
+        else if (s->rng && !vm_spec_devices_possible(s))
+                return spec_refuse_unreachable(error, "rng", "true needs");
+        return 0;
+}
+
+/* The virtio-mmio transports sit where QEMU virt puts them; a console
  * moved onto them, or onto their interrupts, is refused. */
 static int spec_validate_console_virtio(VmSpecError *error, const VmSpec *s) {
-        uint64_t base = s->console.base, end = vm_virtio_mmio_base(s->n_disks);
+        uint32_t n = vm_spec_n_transports(s);
+        uint64_t base = s->console.base, end = vm_virtio_mmio_base(n);
+        char name[32];
 
-        if (s->console.type != VM_CONSOLE_PL011 || s->n_disks == 0)
+        if (s->console.type != VM_CONSOLE_PL011 || n == 0)
                 return 0;
         if (base < end && base + VM_PL011_SIZE > VM_VIRTIO_MMIO_BASE)
                 return spec_error(error, -EINVAL, "console.base",
-                                  "the 4 KiB device at 0x%" PRIx64 " overlaps the virtio-mmio transports of the disks [0x%" PRIx64 ", 0x%" PRIx64 ")",
+                                  "the 4 KiB device at 0x%" PRIx64 " overlaps the virtio-mmio transports of the disks, vsock and rng [0x%" PRIx64 ", 0x%" PRIx64 ")",
                                   base, VM_VIRTIO_MMIO_BASE, end);
-        if (s->console.spi >= VM_VIRTIO_MMIO_SPI_BASE && s->console.spi < vm_virtio_mmio_spi(s->n_disks))
+        if (s->console.spi >= VM_VIRTIO_MMIO_SPI_BASE && s->console.spi < vm_virtio_mmio_spi(n))
                 return spec_error(error, -EINVAL, "console.spi",
-                                  "SPI %" PRIu32 " is the interrupt of disks[%" PRIu32 "] (disk i has SPI %u + i); pick another",
-                                  s->console.spi, s->console.spi - VM_VIRTIO_MMIO_SPI_BASE, VM_VIRTIO_MMIO_SPI_BASE);
+                                  "SPI %" PRIu32 " is the interrupt of %s (transport i has SPI %u + i: disks, then vsock, then rng); pick another",
+                                  s->console.spi,
+                                  vm_spec_transport_name(s, s->console.spi - VM_VIRTIO_MMIO_SPI_BASE, name, sizeof(name)),
+                                  VM_VIRTIO_MMIO_SPI_BASE);
         return 0;
 }
 
@@ -300,6 +330,9 @@ static int spec_parse_document(const SpecSource *src, VmSpecError *error, VmSpec
         if (r < 0)
                 return r;
         r = spec_validate_disks(error, s);
+        if (r < 0)
+                return r;
+        r = spec_validate_devices(error, s);
         if (r < 0)
                 return r;
         r = spec_validate_console(error, s);

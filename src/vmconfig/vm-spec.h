@@ -8,9 +8,11 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define VM_NAME_MAX 64
 #define VM_VCPUS_MAX 64
@@ -57,13 +59,18 @@
 #define VM_DISK_SERIAL_MAX 20u /* bytes: virtio-blk GET_ID answers with 20 */
 #define VM_DISK_PATH_MAX 4095u /* PATH_MAX with its NUL */
 
+/* vsock: the guest's context ID. 0 (hypervisor), 1 (local), 2 (host) and
+ * 0xffffffff (any) are reserved by the vsock address family. */
+#define VM_VSOCK_CID_MIN 3u
+#define VM_VSOCK_CID_MAX UINT32_C(0xfffffffe)
+
 /* virtio-mmio transports as on QEMU's virt machine: the i-th at
  * VM_VIRTIO_MMIO_BASE + i * VM_VIRTIO_MMIO_SIZE with SPI
  * VM_VIRTIO_MMIO_SPI_BASE + i, edge triggered. */
 #define VM_VIRTIO_MMIO_BASE UINT64_C(0x0a000000)
 #define VM_VIRTIO_MMIO_SIZE UINT64_C(0x200)
 #define VM_VIRTIO_MMIO_SPI_BASE 16u
-#define VM_VIRTIO_MMIO_MAX 32u /* QEMU virt's transports; disks use the first VM_DISKS_MAX */
+#define VM_VIRTIO_MMIO_MAX 32u /* QEMU virt's transports; disks, vsock and rng use the first VM_DISKS_MAX + 2 */
 
 static inline uint64_t vm_virtio_mmio_base(uint32_t i) {
         return VM_VIRTIO_MMIO_BASE + (uint64_t) i * VM_VIRTIO_MMIO_SIZE;
@@ -158,7 +165,37 @@ typedef struct VmSpec {
 
         VmDisk disks[VM_DISKS_MAX]; /* disks[i] is /dev/vd('a' + i) in a Linux guest, usually */
         uint32_t n_disks;
+
+        /* virtio-vsock, when has_vsock: the guest's CID (VM_VSOCK_CID_MIN..MAX). */
+        struct {
+                uint32_t cid;
+        } vsock;
+        bool has_vsock;
+
+        /* virtio-rng. Its default depends on memory (on when the VM can have
+         * devices): rng_given says the key was in the document. */
+        bool rng;
+        bool rng_given;
 } VmSpec;
+
+/* The virtio-mmio transports of a spec: disks, then vsock, then rng. */
+static inline uint32_t vm_spec_n_transports(const VmSpec *s) {
+        return s->n_disks + (s->has_vsock ? 1 : 0) + (s->rng ? 1 : 0);
+}
+
+/* How errors name transport i of the spec: "disks[1]", "vsock", "rng". */
+static inline const char *vm_spec_transport_name(const VmSpec *s, uint32_t i, char *buf, size_t len) {
+        if (i < s->n_disks)
+                snprintf(buf, len, "disks[%" PRIu32 "]", i);
+        else
+                snprintf(buf, len, "%s", i == s->n_disks && s->has_vsock ? "vsock" : "rng");
+        return buf;
+}
+
+/* Whether devices can reach guest memory: shared, or lent with a pool. */
+static inline bool vm_spec_devices_possible(const VmSpec *s) {
+        return s->memory.mode == VM_MEMORY_SHARE || s->memory.swiotlb > 0;
+}
 
 /* An error found in a spec: the JSON path and a human message naming the rule. */
 typedef struct VmSpecError {

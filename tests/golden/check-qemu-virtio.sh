@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Our virtio-mmio transports are where QEMU's virt machine has them: for a
-# spec with all 8 disks, each virtio_mmio@ADDR node of `gunyahctl dtb` must
+# spec with all 8 disks, vsock and rng (10 transports), each virtio_mmio@ADDR node of `gunyahctl dtb` must
 # exist in the DTB QEMU dumps (-M virt,dumpdtb=) with the same reg,
 # interrupts (SPI number and edge trigger), compatible and dma-coherent.
 # Also: dtc finds nothing to warn about in the virtio nodes or the
@@ -38,7 +38,8 @@ for i in 0 1 2 3 4 5 6 7; do
 done
 cat >"$tmp/eight.json" <<JSON
 { "name": "eight", "memory": { "size": "256M", "swiotlb": "64M" },
-  "kernel": { "path": "$golden/fixtures/Image" }, "disks": [ $disks ] }
+  "kernel": { "path": "$golden/fixtures/Image" }, "disks": [ $disks ],
+  "vsock": { "cid": 3 }, "rng": true }
 JSON
 "$ctl" dtb "$tmp/eight.json" -o "$tmp/ours.dtb"
 
@@ -55,7 +56,7 @@ for node in $(fdtget -l "$tmp/ours.dtb" /); do
         fdtget "$tmp/ours.dtb" "/$node" dma-coherent >/dev/null 2>&1 || fail "$node: not dma-coherent"
         fdtget "$tmp/qemu.dtb" "/$node" dma-coherent >/dev/null 2>&1 || fail "QEMU's $node is not dma-coherent"
 done
-[ "$n" -eq 8 ] || fail "expected 8 virtio_mmio nodes for 8 disks, found $n"
+[ "$n" -eq 10 ] || fail "expected 10 virtio_mmio nodes for 8 disks, vsock and rng, found $n"
 
 dtc -I dtb -O dts -o /dev/null "$tmp/ours.dtb" 2>"$tmp/warnings" || fail "dtc cannot read our DTB"
 unexpected=$(grep -v -e "(label_is_string): /gunyah-vm-config/vdevices/bell-[0-9a-f]*:label" \

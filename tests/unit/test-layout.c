@@ -296,6 +296,50 @@ static void test_layout_virtio_collisions(void **state) {
         compute_fails(&s, &k, 0, false, -EINVAL, "at most 8");
 }
 
+/* vsock and rng follow the disks, in that order, on the next transports. */
+static void test_layout_vsock_rng_after_disks(void **state) {
+        VmImageInfo k = image_kernel(0, 0x1000);
+        VmSpec s = make_spec(1);
+        VmLayout l;
+
+        s.memory.mode = VM_MEMORY_SHARE;
+        s.rng = true;
+        l = compute_ok(&s, &k, 0, false);
+        assert_int_equal(l.n_devices, 1);
+        assert_int_equal(l.devices[0].kind, VM_DEVICE_VIRTIO_RNG);
+        assert_int_equal(l.devices[0].base, 0x0a000000);
+        assert_int_equal(l.devices[0].spi, 16);
+        assert_true(l.reserve_dtb_window); /* a shared VM with a device */
+
+        add_disks(&s, 2);
+        s.has_vsock = true;
+        s.vsock.cid = 3;
+        l = compute_ok(&s, &k, 0, false);
+        assert_int_equal(l.n_devices, 4);
+        assert_int_equal(l.devices[1].kind, VM_DEVICE_VIRTIO_BLK);
+        assert_int_equal(l.devices[1].spec_index, 1);
+        assert_int_equal(l.devices[2].kind, VM_DEVICE_VIRTIO_VSOCK);
+        assert_int_equal(l.devices[2].base, 0x0a000400);
+        assert_int_equal(l.devices[2].spi, 18);
+        assert_int_equal(l.devices[3].kind, VM_DEVICE_VIRTIO_RNG);
+        assert_int_equal(l.devices[3].base, 0x0a000600);
+        assert_int_equal(l.devices[3].spi, 19);
+
+        s.rng = false;
+        l = compute_ok(&s, &k, 0, false);
+        assert_int_equal(l.n_devices, 3);
+        assert_int_equal(l.devices[2].kind, VM_DEVICE_VIRTIO_VSOCK);
+
+        s.console.spi = 18;
+        compute_fails(&s, &k, 0, false, -EINVAL, "console.spi 18 is the interrupt of vsock");
+        s.console.spi = 1;
+        s.rng = true;
+        s.console.base = 0x0a000000;
+        s.n_disks = 0;
+        s.has_vsock = false;
+        compute_fails(&s, &k, 0, false, -EINVAL, "overlaps the virtio-mmio transport of rng at 0xa000000");
+}
+
 /* The pool at the very top, everything the guest boots from below it. */
 static void test_layout_swiotlb(void **state) {
         VmImageInfo k = image_kernel(0, 0x200000);
@@ -355,6 +399,7 @@ int main(void) {
                 cmocka_unit_test(test_layout_ram_rules),
                 cmocka_unit_test(test_layout_virtio_placement),
                 cmocka_unit_test(test_layout_virtio_collisions),
+                cmocka_unit_test(test_layout_vsock_rng_after_disks),
                 cmocka_unit_test(test_layout_swiotlb),
                 cmocka_unit_test(test_layout_dtb_room_for_overlay),
         };

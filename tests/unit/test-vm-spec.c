@@ -217,7 +217,11 @@ static const InvalidCase invalid_cases[] = {
 
         /* the console against the disks' transports */
         { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"console\": {\"base\": \"0x0a000000\"}"), "console.base",
-          "the 4 KiB device at 0xa000000 overlaps the virtio-mmio transports of the disks [0xa000000, 0xa000200)" },
+          "the 4 KiB device at 0xa000000 overlaps the virtio-mmio transports of the disks, vsock and rng [0xa000000, 0xa000400)" },
+        { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"rng\": false, \"console\": {\"base\": \"0x0a000000\"}"), "console.base",
+          "the 4 KiB device at 0xa000000 overlaps the virtio-mmio transports of the disks, vsock and rng [0xa000000, 0xa000200)" },
+        /* rng (on by default in a shared VM) comes after the disks */
+        { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"console\": {\"spi\": 17}"), "console.spi", "SPI 17 is the interrupt of rng" },
         { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"console\": {\"spi\": 16}"), "console.spi", "SPI 16 is the interrupt of disks[0]" },
         { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\"}], \"console\": {\"spi\": 17}"), "console.spi", "SPI 17 is the interrupt of disks[1]" },
 };
@@ -405,7 +409,7 @@ static const ValidCase valid_cases[] = {
         { SPEC(SHARE ", \"disks\": [{\"path\": \"/1\"}, {\"path\": \"/2\"}, {\"path\": \"/3\"}, {\"path\": \"/4\"}, {\"path\": \"/5\"},"
                " {\"path\": \"/6\"}, {\"path\": \"/7\"}, {\"path\": \"/8\"}]"), U32(n_disks), 8 },
         /* only the SPIs and page of the disks there are */
-        { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"console\": {\"spi\": 17}"), U32(console.spi), 17 },
+        { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"rng\": false, \"console\": {\"spi\": 17}"), U32(console.spi), 17 },
         { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"console\": {\"spi\": 15}"), U32(console.spi), 15 },
         { SPEC(SHARE ", \"disks\": [{\"path\": \"/a\"}], \"console\": {\"base\": \"0x0a001000\"}"), U64(console.base), 0x0a001000 },
         { SPEC("\"console\": {\"base\": \"0x0a000000\", \"spi\": 16}"), U64(console.base), 0x0a000000 },
@@ -609,6 +613,7 @@ static void test_spec_to_json_fills_every_default(void **state) {
                 { "crash_restart", "limit", "3" },
                 { "crash_restart", "backoff", "1000" },
                 { "disks", NULL, "[]" },
+                { "rng", NULL, "false" }, /* lend without a pool: no device can run */
         };
         _cleanup_free_ char *text = NULL;
         VmSpec *s = parse_ok(SPEC0);
@@ -616,7 +621,7 @@ static void test_spec_to_json_fills_every_default(void **state) {
         assert_int_equal(vm_spec_to_json(s, &text), 0);
         o = json_tokener_parse(text);
         assert_non_null(o);
-        assert_int_equal(json_object_object_length(o), 13);
+        assert_int_equal(json_object_object_length(o), 14); /* no "vsock": written only when set */
         for (size_t i = 0; i < ELEMENTSOF(expected); i++) {
                 const char *got = json_path_string(o, expected[i].k1, expected[i].k2);
                 if (!streq(got, expected[i].value))
