@@ -23,7 +23,6 @@ Run through `meson test --benchmark vsock` (it sets the paths), or by hand
 with the environment of tests/linux/meson.build.
 """
 import argparse
-import importlib.util
 import json
 import os
 import socket
@@ -42,12 +41,17 @@ ECHO, ZERO, SINK = 1234, 1235, 1236
 NAME = "vbench"
 
 
-def device_process_tools():
-    """bench/device-process.py's smaps() (its file name is no module name)."""
-    spec = importlib.util.spec_from_file_location("device_process", os.path.join(HERE, "device-process.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def guest_memory_rss(pid):
+    """Rss of the process's guest-memory mappings (the VM's memfds), bytes."""
+    total, in_memfd = 0, False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            words = line.split()
+            if "-" in words[0] and not words[0].endswith(":"):
+                in_memfd = len(words) >= 6 and words[5].startswith("/memfd:")
+            elif in_memfd and words[0] == "Rss:":
+                total += int(words[1]) * 1024
+    return total
 
 
 def percentiles(samples):
@@ -156,7 +160,7 @@ def device_memory(gd):
         with open(f"/proc/{pid}/status") as f:
             st = {k: v.split() for k, _, v in (line.partition(":") for line in f)}
         rss, hwm = int(st["VmRSS"][0]) * 1024, int(st["VmHWM"][0]) * 1024
-        return rss, hwm, rss - device_process_tools().smaps(pid)["shared"]
+        return rss, hwm, rss - guest_memory_rss(pid)
     return None
 
 
