@@ -73,7 +73,8 @@ def gunyahd_spec(gdir, disks, append, vcpus):
         path = os.path.join(examples, "linux.json")
     with open(path) as f:
         d = json.load(f)
-    d.update(name="diskbench", vcpus=vcpus, disks=disks, on_reboot="stop")
+    # rng=False: the disk is the one device process (device-process.py samples it)
+    d.update(name="diskbench", vcpus=vcpus, disks=disks, on_reboot="stop", rng=False)
     d["memory"] = dict(d["memory"], mode="share")
     d["kernel"]["path"] = os.path.join(gdir, os.path.basename(d["kernel"]["path"]))
     d["kernel"]["cmdline"] = append

@@ -141,6 +141,9 @@ static int verb_vsock(int argc, char *argv[]) {
         uint32_t port;
         int r;
 
+        if (ctl_args.varlink_path)
+                return ctl_usage_error(argv[0], "vsock needs D-Bus: the connection is a file descriptor, which "
+                                       "varlink cannot pass; drop --varlink");
         if (argc != 3)
                 return ctl_usage_error(argv[0], "expected NAME PORT");
         if (parse_u32(argv[2], &port) < 0)

@@ -19,6 +19,10 @@ from test_sandbox import HOOK_MARKER, HOOKS, NAMESPACES, WORKER_UID, make_env, n
 
 START = 2
 SHARE = {"size": "64M", "mode": "share"}
+# The disks are the VMs' only devices here (rng is on by default in a
+# shared VM): the tests count and name device processes. The rng device's
+# own sandbox is test_rng_device_process_is_confined_the_same_way.
+NO_RNG = {"rng": False}
 
 
 @pytest.fixture
@@ -31,7 +35,7 @@ def image(tmp_path):
 
 
 def start_with_disk(gd, name, image, guest="spin", vcpus=1, readonly=False):
-    gd.manager().CreateVM(spec_json(name, guest, vcpus=vcpus, memory=SHARE,
+    gd.manager().CreateVM(spec_json(name, guest, vcpus=vcpus, memory=SHARE, **NO_RNG,
                                     disks=[{"path": image, "readonly": readonly, "serial": "sb0"}]),
                           dbus.UInt64(START))
     gd.wait_state(name, "running")
@@ -133,7 +137,7 @@ def test_each_disk_gets_its_own_device_process(gd, tmp_path):
         with open(path, "wb") as f:
             f.truncate(1 << 20)
         images.append({"path": str(path)})
-    gd.manager().CreateVM(spec_json("two", "spin", memory=SHARE, disks=images), dbus.UInt64(START))
+    gd.manager().CreateVM(spec_json("two", "spin", memory=SHARE, disks=images, **NO_RNG), dbus.UInt64(START))
     gd.wait_state("two", "running")
     deadline = time.monotonic() + 10
     while len(gd.device_pids("two")) < 2 and time.monotonic() < deadline:
@@ -142,6 +146,26 @@ def test_each_disk_gets_its_own_device_process(gd, tmp_path):
     assert len(pids) == 2, pids
     # each holds its own image and nothing of the other's
     assert sorted(fd_targets(pid)[7] for pid in pids) == sorted(i["path"] for i in images)
+
+
+def test_rng_device_process_is_confined_the_same_way(gd):
+    """The rng device (on by default in a shared VM): the worker user, no
+    capabilities, its own seccomp filter, /dev/null at fd 7, nothing more."""
+    gd.manager().CreateVM(spec_json("rng", "spin", memory=SHARE), dbus.UInt64(START))
+    gd.wait_state("rng", "running")
+    deadline = time.monotonic() + 10
+    while not ((pids := gd.device_pids("rng")) and f"VM rng: device rng (pid {pids[0]}) ready" in gd.read_log()):
+        assert time.monotonic() < deadline, gd.read_log()[-3000:]
+        time.sleep(0.02)
+    assert len(pids) == 1, pids
+    st = status_fields(pids[0])
+    assert st["Uid"].split() == [str(WORKER_UID)] * 4, st["Uid"]
+    assert int(st["CapEff"], 16) == 0 and int(st["CapBnd"], 16) == 0, (st["CapEff"], st["CapBnd"])
+    assert st["NoNewPrivs"].strip() == "1" and st["Seccomp"].strip() == "2", (st["NoNewPrivs"], st["Seccomp"])
+    fds = fd_targets(pids[0])
+    assert sorted(fds) == list(range(9)), fds
+    assert fds[7] == "/dev/null", fds
+    assert "--type=rng" in open(f"/proc/{pids[0]}/cmdline").read().split("\0")
 
 
 def test_no_sandbox_device_process_runs_unconfined_with_a_warning(make_env, image):
@@ -197,7 +221,8 @@ def test_hook_forbidden_syscall_kills_only_that_device(make_env, image, tmp_path
         f.truncate(1 << 20)
     bystander_device = start_with_disk(gd, "bystander", other, vcpus=2)
     bystander_workers = [int(p) for p in gd.vm_props("bystander")["WorkerPIDs"]]
-    gd.manager().CreateVM(spec_json("victim", "spin", memory=SHARE, disks=[{"path": image}]), dbus.UInt64(START))
+    gd.manager().CreateVM(spec_json("victim", "spin", memory=SHARE, disks=[{"path": image}], **NO_RNG),
+                          dbus.UInt64(START))
     state, reason = gd.wait_state("victim", ("stopped", "failed"))
     log = gd.read_log()
     # StateReason names the device and how it died: the exit signal, not the audit log.

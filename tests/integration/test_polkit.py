@@ -276,6 +276,22 @@ def test_unprivileged_caller_is_denied_then_granted_by_rules(pk):
     assert "b" in pk.call("ListVMs")["ok"]
 
 
+def test_connect_vsock_is_authorized_as_the_console(pk):
+    """Who may open a VM's console may talk to its vsock ports: the same
+    action, the same rule. Granted, the call reaches the VM, which is not
+    running: InvalidState, not AccessDenied."""
+    for name in ("a", "b"):
+        d = json.loads(spec_json(name, "spin", vsock={"cid": 3 if name == "a" else 4}))
+        d["memory"]["mode"] = "share"
+        manager(pk).CreateVM(json.dumps(d), dbus.UInt64(0))
+    assert_denied(pk.call("VM.ConnectVsock", "a", 1234), "ConnectVsock without a rule")
+    pk.write_rules("10-grant.rules", GRANT_RULES)
+    assert pk.call_until_ok("VM.OpenConsole", "a") == {"ok": True}   # polkitd has the rules
+    r = pk.call("VM.ConnectVsock", "a", 1234)
+    assert r.get("error") == "org.gunyah.Manager1.Error.InvalidState" and "is defined" in r["message"], r
+    assert_denied(pk.call("VM.ConnectVsock", "b", 1234), "ConnectVsock of b (only a's console granted)")
+
+
 def test_read_only_calls_need_no_authorization(pk):
     manager(pk).CreateVM(spec_json("a"), dbus.UInt64(0))
     assert pk.call("GetVM", "a") == {"ok": "/org/gunyah/Manager1/vm/a"}

@@ -88,6 +88,10 @@ def blk_spec(name, disks, cmdline="", memory=None, guest="blk"):
     d = spec(name, guest)
     d["memory"] = memory or {"size": "64M", "mode": "share"}
     d["disks"] = disks
+    # The disks are the only devices (rng is on by default where devices
+    # can run): blk.c drives every virtio,mmio node as a disk, and the
+    # tests count and kill device processes.
+    d["rng"] = False
     if cmdline:
         d["kernel"]["cmdline"] = cmdline
     return json.dumps(d)

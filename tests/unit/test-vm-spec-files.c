@@ -380,6 +380,40 @@ static void test_spec_example_linux_disk(void **state) {
         vm_spec_free(s);
 }
 
+/* examples/linux-vsock.json: vsock with CID 3 and rng, their transports in
+ * that order in the devicetree. */
+static void test_spec_example_linux_vsock(void **state) {
+        const char *examples = getenv("GUNYAH_EXAMPLES_DIR") ?: "../../examples";
+        _cleanup_(vm_boot_images_freep) VmBootImages *b = NULL;
+        uint8_t kernel[4096] = {};
+        char spec_path[PATH_MAX], err[VM_BOOT_ERROR_MAX] = "";
+        uint32_t magic = htole32(VM_IMAGE_ARM64_MAGIC);
+        uint64_t image_size = htole64(0x10000);
+        VmSpecError e = {};
+        VmSpec *s = NULL;
+        char buf[600];
+
+        snprintf(spec_path, sizeof(spec_path), "%s/linux-vsock.json", examples);
+        if (vm_spec_load_file(spec_path, VM_SPEC_SKIP_FILE_CHECKS, &s, &e) < 0)
+                fail_msg("%s: %s", spec_path, vm_spec_error_to_string(&e, buf, sizeof(buf)));
+        assert_true(s->has_vsock);
+        assert_int_equal(s->vsock.cid, 3);
+        assert_true(s->rng);
+        assert_int_equal(s->memory.mode, VM_MEMORY_SHARE);
+
+        memcpy(kernel + 16, &image_size, sizeof(image_size));
+        memcpy(kernel + 56, &magic, sizeof(magic));
+        if (vm_boot_images_prepare_from_memory(s, kernel, sizeof(kernel), NULL, 0, true, &b, err, sizeof(err)) < 0)
+                fail_msg("%s: %s", spec_path, err);
+        assert_int_equal(b->layout.n_devices, 2);
+        assert_int_equal(b->layout.devices[0].kind, VM_DEVICE_VIRTIO_VSOCK);
+        assert_int_equal(b->layout.devices[1].kind, VM_DEVICE_VIRTIO_RNG);
+        assert_true(fdt_path_offset(b->dtb, "/virtio_mmio@a000000") >= 0);
+        assert_true(fdt_path_offset(b->dtb, "/virtio_mmio@a000200") >= 0);
+        assert_int_equal(fdt_path_offset(b->dtb, "/virtio_mmio@a000400"), -FDT_ERR_NOTFOUND);
+        vm_spec_free(s);
+}
+
 /* The offline disk check of gunyahctl validate. */
 static void test_spec_check_disks(void **state) {
         TmpDir *t = *state;
@@ -431,6 +465,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_spec_example_hello, tmpdir_setup, tmpdir_teardown),
                 cmocka_unit_test(test_spec_example_linux_disk),
                 cmocka_unit_test_setup_teardown(test_spec_check_disks, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test(test_spec_example_linux_vsock),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

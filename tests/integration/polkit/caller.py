@@ -35,6 +35,8 @@ def main(address, verb, *args):
         "VM.Start": lambda name: vm_object(name).Start(dbus_interface=VM_IFACE),
         "VM.Kill": lambda name: vm_object(name).Kill(dbus_interface=VM_IFACE),
         "VM.OpenConsole": lambda name: vm_object(name).OpenConsole(dbus_interface=VM_IFACE).take() >= 0,
+        "VM.ConnectVsock": lambda name, port: vm_object(name).ConnectVsock(dbus.UInt32(int(port)),
+                                                                          dbus_interface=VM_IFACE).take() >= 0,
         "GetState": lambda name: str(vm_object(name).Get(VM_IFACE, "State", dbus_interface=PROPS_IFACE)),
         "GetAutostart": lambda name: bool(vm_object(name).Get(VM_IFACE, "Autostart", dbus_interface=PROPS_IFACE)),
         "SetAutostart": lambda name, value: vm_object(name).Set(VM_IFACE, "Autostart", dbus.Boolean(value == "true"),

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What the engine's files (virtio-vsock-{conn,tx,rx}.c) share. */
+
+#include "virtio-vsock-engine.h"
+
+static inline void vsock_guest_error(VsockEngine *e, uint32_t kind) {
+        e->stats.errors_seen |= kind;
+}
+
+VsockConn *vsock_conn_find(VsockEngine *e, uint32_t guest_port, uint32_t host_port);
+/* A new connection in state, or NULL when the table is full (or no memory). */
+VsockConn *vsock_conn_new(VsockEngine *e, VsockConnState state, uint32_t guest_port, uint32_t host_port);
+/* Closes the host side; with rst, the conn stays until the guest got its
+ * RST, else it is freed now. */
+void vsock_conn_close(VsockEngine *e, VsockConn *c, bool rst);
+void vsock_conn_free(VsockEngine *e, VsockConn *c);
+
+/* Guest data for the host: len bytes of the chain at offset. Forwards what
+ * the host takes now, keeps the rest. -errno: the host side failed. */
+int vsock_conn_deliver(VsockEngine *e, VsockConn *c, const VirtqChain *chain, uint64_t offset, uint32_t len);
+/* Sends what waits for the host while it takes it; then shuts down or
+ * closes what the guest shut down. */
+void vsock_conn_flush(VsockEngine *e, VsockConn *c);
+
+/* Queues an RST answering h (a packet of no connection). */
+void vsock_queue_rst(VsockEngine *e, const VsockHdr *h);
+
+int vsock_tx_process(VsockEngine *e, bool *interrupt);
