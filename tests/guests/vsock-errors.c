@@ -9,8 +9,9 @@
  * flood=N, REQUESTs in the flood (default 300).
  *
  * First "vsock: init cid=N result=0", then connections to the host's port P
- * are tried until one is answered ("vsock: case=connect op=RESPONSE
- * tries=T"; the host test creates the listener once the VM runs). Each
+ * are tried every 0.1 s until one is answered ("vsock: case=connect
+ * op=RESPONSE tries=T"; the host test creates the listener once the VM
+ * runs). Each
  * case then sends one kind of bad input on a fresh local port and says
  * which packet came back for that port within a second (op=RST,
  * op=RESPONSE, op=none, ...):
@@ -37,6 +38,7 @@
 #define TRANSPORTS_MAX 32
 #define REPLY_US 1000000u
 #define CONNECT_TRIES 300
+#define RETRY_US 100000u
 #define LOCAL_PORT_BASE 40000u
 #define OVERFLOW_EXTRA (1u << 20)
 #define CHUNK 0x1000u
@@ -127,8 +129,12 @@ static void connect_first(void) {
         uint32_t local = 0;
         int tries = 0;
 
-        while (!local && tries++ < CONNECT_TRIES)
+        while (!local && tries++ < CONNECT_TRIES) {
                 local = open_conn(&resp);
+                /* a reset comes back at once: give the host time to listen */
+                for (uint64_t until = vblk_now_us() + RETRY_US; !local && vblk_now_us() < until;)
+                        ;
+        }
         case_line("connect", local ? (int) VSOCK_OP_RESPONSE : -1);
         kv("tries", (uint64_t) tries);
         if (local)

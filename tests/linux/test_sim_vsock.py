@@ -183,7 +183,7 @@ def test_a_host_client_that_never_reads_stalls_nothing_else(vm):
     idle_echo, _ = vsock_host.connect_when_listening(vm.path, ECHO)
     idle_echo.setblocking(False)
     stuffed = 0
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         try:
             stuffed += idle_echo.send(bytes(65536))
