@@ -118,6 +118,8 @@ def test_bad_packets_are_dropped_or_reset_and_the_device_stays_up(gd):
     # each kind of guest error logged once for this VM, however often it happened
     log = gd.read_log()
     said = re.findall(r"VM vsbad: device vsock: the guest drove it wrong: (.*)", log)
-    assert said, log[-4000:]
+    # wrong lengths, unknown ops, other CIDs, a credit overflow, a flood: at
+    # least four kinds however the device groups them
+    assert len(set(said)) >= 4, said
     assert len(said) == len(set(said)), said
     assert gd.proc.poll() is None
