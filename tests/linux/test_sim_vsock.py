@@ -70,6 +70,7 @@ def vm(menv, gdir):
     create(menv, NAME, gdir, "--start", vcpus=2, test="hwrng,vsock-serve,vsock-client,idle", extra=EXTRA,
            memory={"size": "512M", "mode": "share"}, vsock={"cid": CID})
     v = Vm(gd, NAME)
+    gd.wait_state(NAME, "running", timeout=60)
     v.path = str(gd.vm_props(NAME)["VsockPath"])
     assert v.path == os.path.join(gd.dirs["run"], "vms", NAME, "vsock"), v.path
     v.vmdir = os.path.dirname(v.path)
