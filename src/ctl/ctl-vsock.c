@@ -56,7 +56,8 @@ typedef struct Pipe {
         bool eof; /* its source ended */
 } Pipe;
 
-/* Moves what poll said is ready; false once both directions are done. */
+/* Moves what poll said is ready: stdin into the buffer, the buffer to the
+ * socket (stdin's end, once sent, half-closes it), the socket to stdout. */
 static int bridge_step(int sock, Pipe *in, Pipe *out, struct pollfd *fds) {
         ssize_t k;
 
@@ -71,8 +72,10 @@ static int bridge_step(int sock, Pipe *in, Pipe *out, struct pollfd *fds) {
                 k = send(sock, in->buf, in->len, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (k < 0 && errno != EAGAIN && errno != EINTR)
                         return -errno;
-                if (k > 0)
-                        memmove(in->buf, in->buf + k, in->len -= (size_t) k);
+                if (k > 0) {
+                        in->len -= (size_t) k;
+                        memmove(in->buf, in->buf + k, in->len);
+                }
         }
         if (in->eof && in->len == 0 && shutdown(sock, SHUT_WR) < 0 && errno != ENOTCONN)
                 return -errno;

@@ -30,6 +30,7 @@ static void help(void) {
                "     --worker-binary=PATH   gunyah-vcpu (default " GUNYAH_LIBEXECDIR "/gunyah/gunyah-vcpu)\n"
                "     --device-binary=PATH   gunyah-device (default " GUNYAH_LIBEXECDIR "/gunyah/gunyah-device)\n"
                "     --worker-user=NAME|UID vCPU workers run as this user (default " GUNYAH_WORKER_USER_DEFAULT ")\n"
+               "     --vsock-group=NAME|GID The group that may use the VMs' vsock sockets directly (default: root only)\n"
                "     --no-sandbox           DEBUG ONLY: run vCPU workers without their sandbox\n"
 #if GUNYAH_SANDBOX_TEST_HOOKS
                "     --worker-test-hook=VM:ATTEMPT\n"
@@ -56,6 +57,7 @@ enum {
         ARG_DEVICE_BINARY,
         ARG_NO_SANDBOX,
         ARG_WORKER_USER,
+        ARG_VSOCK_GROUP,
         ARG_WORKER_TEST_HOOK,
         ARG_DEVICE_TEST_HOOK,
         ARG_LOG_LEVEL,
@@ -73,6 +75,7 @@ static const struct {
         { ARG_CONFIG_DIR, offsetof(ManagerConfig, config_dir) },
         { ARG_WORKER_BINARY, offsetof(ManagerConfig, worker_binary) },
         { ARG_DEVICE_BINARY, offsetof(ManagerConfig, device_binary) },
+        { ARG_VSOCK_GROUP, offsetof(ManagerConfig, vsock_group) },
 };
 
 /* One option: 0 when taken, 1 when gunyahd should exit successfully (--help), -errno. */
@@ -148,6 +151,7 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
                 { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
                 { "worker-binary", required_argument, NULL, ARG_WORKER_BINARY },
                 { "device-binary", required_argument, NULL, ARG_DEVICE_BINARY },
+                { "vsock-group", required_argument, NULL, ARG_VSOCK_GROUP },
                 { "no-sandbox", no_argument, NULL, ARG_NO_SANDBOX },
                 { "worker-user", required_argument, NULL, ARG_WORKER_USER },
 #if GUNYAH_SANDBOX_TEST_HOOKS

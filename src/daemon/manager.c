@@ -20,6 +20,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "varlink.h"
+#include "vm-vsock.h"
 #include "vm-spec.h"
 #include "worker-pool.h"
 #include "worker.h"
@@ -181,6 +182,9 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         r = manager_pick_paths(m, c);
         if (r < 0)
                 return log_oom();
+        r = vm_vsock_resolve_group(c->vsock_group, &m->vsock_gid);
+        if (r < 0)
+                return log_error_errno(r, "--vsock-group=%s: no such group: %m", c->vsock_group);
         if (asprintf(&m->vm_state_dir, "%s/vms", m->state_dir) < 0)
                 return log_oom();
 

@@ -27,6 +27,7 @@ typedef struct ManagerConfig {
         const char *worker_binary;
         const char *device_binary;
         const char *worker_user;      /* NAME or UID the sandboxed workers run as */
+        const char *vsock_group;      /* NAME or GID given the VMs' vsock directories, or NULL */
         const char *worker_test_hook; /* TEST ONLY (hook builds): "VM:ATTEMPT" */
         const char *device_test_hook; /* TEST ONLY (hook builds): "VM:ATTEMPT" */
         bool no_sandbox;
@@ -55,6 +56,7 @@ struct Manager {
         char *worker_binary;
         char *device_binary;    /* gunyah-device: checked when a VM with devices starts */
         char *worker_user;      /* resolved at each VM start (docs/sandbox.md) */
+        gid_t vsock_gid;        /* --vsock-group, or (gid_t) -1: root only (vm-vsock.c) */
         char *worker_test_hook; /* TEST ONLY: "VM:ATTEMPT", hook builds only */
         char *device_test_hook; /* TEST ONLY: "VM:ATTEMPT", hook builds only */
         bool no_sandbox;

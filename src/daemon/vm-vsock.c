@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "parse-util.h"
 #include "vm-instance.h"
 #include "vm-vsock.h"
 #include "vm.h"
@@ -48,28 +50,64 @@ static int sockaddr_for(const char *dir, const char *file, struct sockaddr_un *r
         return 0;
 }
 
-static int make_dir(const char *path, char *errbuf, size_t errlen) {
+int vm_vsock_resolve_group(const char *group, gid_t *ret) {
+        struct group *g;
+        uint32_t gid;
+
+        *ret = (gid_t) -1;
+        if (!group)
+                return 0;
+        if (parse_u32(group, &gid) >= 0 && gid != UINT32_MAX) {
+                *ret = (gid_t) gid;
+                return 0;
+        }
+        errno = 0;
+        g = getgrnam(group);
+        if (!g)
+                return errno > 0 ? -errno : -ENOENT;
+        *ret = g->gr_gid;
+        return 0;
+}
+
+/* root's alone, or shared with the --vsock-group (setgid: what host
+ * applications create there stays the group's). */
+static void vm_dir_mode(const Vm *vm, mode_t *ret_dir, mode_t *ret_socket, gid_t *ret_gid) {
+        bool group = vm->manager->vsock_gid != (gid_t) -1;
+
+        *ret_dir = group ? 02770 : 0700;
+        *ret_socket = group ? 0660 : 0600;
+        *ret_gid = group ? vm->manager->vsock_gid : 0;
+}
+
+static int make_dir(const Vm *vm, const char *path, char *errbuf, size_t errlen) {
+        mode_t mode, socket_mode;
+        gid_t gid;
+
+        vm_dir_mode(vm, &mode, &socket_mode, &gid);
         if (mkdir(path, 0700) < 0 && errno != EEXIST) {
                 snprintf(errbuf, errlen, "cannot create %s: %s", path, strerror(errno));
                 return negative_errno();
         }
         /* One a previous daemon left, or someone made: ours, and closed. */
-        if (chown(path, 0, 0) < 0 && geteuid() == 0) {
+        if (chown(path, 0, gid) < 0 && geteuid() == 0) {
                 snprintf(errbuf, errlen, "cannot own %s: %s", path, strerror(errno));
                 return negative_errno();
         }
-        if (chmod(path, 0700) < 0) {
+        if (chmod(path, mode) < 0) {
                 snprintf(errbuf, errlen, "cannot set the mode of %s: %s", path, strerror(errno));
                 return negative_errno();
         }
         return 0;
 }
 
-static int listen_at(const char *dir, int *ret_fd, char *errbuf, size_t errlen) {
+static int listen_at(const Vm *vm, const char *dir, int *ret_fd, char *errbuf, size_t errlen) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_un sa;
+        mode_t mode, socket_mode;
+        gid_t gid;
         int r;
 
+        vm_dir_mode(vm, &mode, &socket_mode, &gid);
         r = sockaddr_for(dir, VM_VSOCK_SOCKET, &sa);
         if (r < 0) {
                 snprintf(errbuf, errlen, "%s/" VM_VSOCK_SOCKET ": path too long for a socket", dir);
@@ -80,8 +118,8 @@ static int listen_at(const char *dir, int *ret_fd, char *errbuf, size_t errlen) 
                 return negative_errno();
         (void) unlink(sa.sun_path); /* a stale one: a daemon before us died */
         /* The directory keeps everyone else out until the mode is right. */
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0600) < 0 ||
-            listen(fd, SOMAXCONN) < 0) {
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || (chown(sa.sun_path, 0, gid) < 0 && geteuid() == 0) ||
+            chmod(sa.sun_path, socket_mode) < 0 || listen(fd, SOMAXCONN) < 0) {
                 snprintf(errbuf, errlen, "cannot listen on %s: %s", sa.sun_path, strerror(errno));
                 return negative_errno();
         }
@@ -100,9 +138,9 @@ int vm_vsock_open(Vm *vm, char **ret_dir, int *ret_listen_fd, char *errbuf, size
                 snprintf(errbuf, errlen, "cannot create %s: %s", vms, strerror(errno));
                 return negative_errno();
         }
-        r = make_dir(dir, errbuf, errlen);
+        r = make_dir(vm, dir, errbuf, errlen);
         if (r >= 0)
-                r = listen_at(dir, ret_listen_fd, errbuf, errlen);
+                r = listen_at(vm, dir, ret_listen_fd, errbuf, errlen);
         if (r < 0) {
                 vm_vsock_close(dir);
                 return r;
@@ -150,6 +188,7 @@ int vm_vsock_connect_host(const char *dir, uint32_t port, int *ret_fd) {
 int vm_vsock_connect_guest(Vm *vm, uint32_t port, int *ret_fd, VmError *error) {
         _cleanup_close_ int fd = -EBADF;
         char line[32];
+        ssize_t written;
         int n, r;
 
         if (!vm->spec->has_vsock && !(vm->instance && vm->instance->vsock_dir))
@@ -166,10 +205,13 @@ int vm_vsock_connect_guest(Vm *vm, uint32_t port, int *ret_fd, VmError *error) {
                                     vm->name, strerror(-r));
         /* A fresh socket's buffer takes a line: the write is whole. */
         n = snprintf(line, sizeof(line), "CONNECT %" PRIu32 "\n", port);
-        if (write(fd, line, (size_t) n) != n)
-                return vm_error_set(error, VM_ERROR_FAILED, errno ? -errno : -EIO, NULL,
+        written = write(fd, line, (size_t) n);
+        if (written != n) {
+                r = written < 0 ? -errno : -EIO;
+                return vm_error_set(error, VM_ERROR_FAILED, r, NULL,
                                     "Cannot ask the vsock device of VM %s for port %" PRIu32 ": %s", vm->name, port,
-                                    strerror(errno ?: EIO));
+                                    strerror(-r));
+        }
         /* The caller gets an ordinary blocking socket. */
         if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
                 return vm_error_set(error, VM_ERROR_SYSTEM, -errno, NULL, "fcntl: %s", strerror(errno));

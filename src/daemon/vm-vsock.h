@@ -3,7 +3,8 @@
 
 /*
  * A VM's vsock on the host side (hybrid vsock, as Firecracker's): the
- * per-VM directory <runtime_dir>/vms/NAME (0700, root's), the listening
+ * per-VM directory <runtime_dir>/vms/NAME (0700, root's; 2770 with the
+ * group of gunyahd --vsock-group), the listening
  * socket "vsock" in it that host clients connect to (handed to the vsock
  * device process, which speaks "CONNECT <port>\n" on it), the guest's
  * connects to host port P as connects to "vsock_P" there (made by the
@@ -13,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "vm-error.h"
 
@@ -21,6 +23,9 @@ typedef struct Manager Manager;
 
 #define VM_VSOCK_SOCKET "vsock"          /* <vmdir>/vsock: host → guest */
 #define VM_VSOCK_HOST_PORT_FMT "vsock_%u" /* <vmdir>/vsock_P: guest → host port P */
+
+/* --vsock-group: NULL → (gid_t) -1 (root only); a group name or a number. */
+int vm_vsock_resolve_group(const char *group, gid_t *ret);
 
 /* "<vmdir>/vsock" while the VM runs with vsock, else NULL (also on ENOMEM). */
 char *vm_vsock_path(const Vm *vm);

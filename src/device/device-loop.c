@@ -41,6 +41,32 @@ static int drain_kick(int fd) {
         return 0;
 }
 
+int device_control_receive(DeviceContext *c, DeviceReply *ret, int *ret_fd) {
+        int r;
+
+        for (;;) {
+                r = device_reply_receive(c->control_fd, ret, ret_fd);
+                if (r != -EBADMSG)
+                        return r == -EAGAIN || r >= 0 ? r : log_error_errno(r, "cannot read the control socket: %m");
+        }
+}
+
+/* A device that asks nothing gets no reply: one is dropped. 0 when the
+ * daemon hung up, 1 otherwise. */
+static int control_readable(DeviceContext *c) {
+        DeviceReply reply;
+        int r, fd;
+
+        for (;;) {
+                r = device_control_receive(c, &reply, &fd);
+                if (r <= 0)
+                        return r == -EAGAIN; /* EOF, or a socket that fails: gone */
+                log_warning("unexpected reply of type %u from the daemon, dropped", reply.type);
+                if (fd >= 0)
+                        (void) close(fd);
+        }
+}
+
 int device_loop(DeviceContext *c, int (*on_kick)(DeviceContext *c, void *userdata), void *userdata) {
         struct pollfd fds[] = {
                 { .fd = c->kick_fd, .events = POLLIN },
@@ -58,8 +84,8 @@ int device_loop(DeviceContext *c, int (*on_kick)(DeviceContext *c, void *userdat
                                 continue;
                         return log_error_errno(errno, "poll failed: %m");
                 }
-                /* The daemon says nothing to a device: readable means gone. */
-                if (fds[1].revents)
+                /* EOF: the daemon is gone. */
+                if (fds[1].revents && control_readable(c) == 0)
                         return 0;
                 if (fds[0].revents & POLLIN) {
                         r = drain_kick(c->kick_fd);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,13 +27,14 @@
 static const char *const device_type_table[_DEVICE_TYPE_MAX] = {
         [DEVICE_TYPE_BLOCK] = "block",
         [DEVICE_TYPE_RNG] = "rng",
+        [DEVICE_TYPE_VSOCK] = "vsock",
 };
 
 DEFINE_STRING_TABLE(device_type, DeviceType, device_type_table);
 
 static void help(void) {
         printf("gunyah-device --type=TYPE --vm=NAME --device=NAME (--uid=UID --gid=GID | --no-sandbox)\n"
-               "              --memory=GPA:SIZE[,GPA:SIZE...] [--readonly] [--serial=SERIAL]\n"
+               "              --memory=GPA:SIZE[,GPA:SIZE...] [--readonly] [--serial=SERIAL] [--cid=CID]\n"
 #if GUNYAH_SANDBOX_TEST_HOOKS
                "              --test-hook=ATTEMPT TEST ONLY: attempt ATTEMPT in the sandbox\n"
 #endif
@@ -65,9 +67,16 @@ int device_parse_memory(const char *arg, DeviceOptions *o) {
         return 0;
 }
 
+/* 0, 1, 2 (the host) and 0xffffffff (any) are reserved. */
+static int parse_cid(const char *arg, uint64_t *ret) {
+        if (parse_u64(arg, ret) < 0 || *ret < 3 || *ret > UINT32_MAX - 1)
+                return log_error_errno(-EINVAL, "--cid=%s: not a guest CID (3..4294967294)", arg);
+        return 0;
+}
+
 static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
         enum { ARG_TYPE = 0x100, ARG_VM, ARG_DEVICE, ARG_UID, ARG_GID, ARG_NO_SANDBOX, ARG_MEMORY, ARG_READONLY,
-               ARG_SERIAL, ARG_TEST_HOOK };
+               ARG_SERIAL, ARG_CID, ARG_TEST_HOOK };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "type", required_argument, NULL, ARG_TYPE },
@@ -79,6 +88,7 @@ static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
                 { "memory", required_argument, NULL, ARG_MEMORY },
                 { "readonly", no_argument, NULL, ARG_READONLY },
                 { "serial", required_argument, NULL, ARG_SERIAL },
+                { "cid", required_argument, NULL, ARG_CID },
 #if GUNYAH_SANDBOX_TEST_HOOKS
                 { "test-hook", required_argument, NULL, ARG_TEST_HOOK },
 #endif
@@ -120,6 +130,10 @@ static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
                 case ARG_SERIAL:
                         o->serial = optarg;
                         break;
+                case ARG_CID:
+                        if (parse_cid(optarg, &o->cid) < 0)
+                                return -EINVAL;
+                        break;
 #if GUNYAH_SANDBOX_TEST_HOOKS
                 case ARG_TEST_HOOK:
                         o->test_hook = device_test_hook_from_string(optarg);
@@ -134,6 +148,8 @@ static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
                 return log_error_errno(-EINVAL, "unexpected argument '%s'", argv[optind]);
         if (o->type < 0 || !o->vm || !o->device || o->n_memory == 0)
                 return log_error_errno(-EINVAL, "--type, --vm, --device and --memory are required (see --help)");
+        if ((o->type == DEVICE_TYPE_VSOCK) != (o->cid != 0))
+                return log_error_errno(-EINVAL, "--cid is for, and required by, --type=vsock");
         if (sandbox_check_id_options(o->no_sandbox, o->uid, o->gid) < 0)
                 return -EINVAL;
         return 1;
@@ -182,6 +198,25 @@ static int map_everything(const DeviceOptions *o, DeviceContext *c) {
         return 0;
 }
 
+/* The fds a device holds when it enters the sandbox: up to the last
+ * memory fd, and a vsock device's epoll fd right after it. */
+static unsigned last_fd(const DeviceOptions *o) {
+        return DEVICE_FD_MEMORY + o->n_memory - 1 + (o->type == DEVICE_TYPE_VSOCK);
+}
+
+/* What a device type needs that the sandbox will not let it make. */
+static int prepare(const DeviceOptions *o, DeviceContext *c) {
+        if (o->type != DEVICE_TYPE_VSOCK)
+                return 0;
+        c->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (c->epoll_fd < 0)
+                return log_error_errno(errno, "epoll_create1 failed: %m");
+        /* take_fds() closed everything above the memory fds: it is the next. */
+        if ((unsigned) c->epoll_fd != last_fd(o))
+                return log_error_errno(-EBADF, "epoll fd %d, expected %u", c->epoll_fd, last_fd(o));
+        return 0;
+}
+
 static int enter_sandbox(const DeviceOptions *o, const char **ret_step) {
         bool log_only = false;
         int r;
@@ -192,7 +227,9 @@ static int enter_sandbox(const DeviceOptions *o, const char **ret_step) {
         }
         r = sandbox_enter_idle("gunyah-device", o->uid, o->gid, ret_step);
         if (r >= 0)
-                r = sandbox_confine(DEVICE_FD_MEMORY + o->n_memory - 1, ret_step);
+                r = sandbox_confine_nofile(last_fd(o),
+                                           o->type == DEVICE_TYPE_VSOCK ? vsock_device_nofile(last_fd(o)) : last_fd(o) + 1,
+                                           ret_step);
         if (r >= 0) {
                 *ret_step = "sandbox-seccomp";
 #if GUNYAH_SANDBOX_TEST_HOOKS
@@ -209,6 +246,7 @@ static int run(const DeviceOptions *o) {
                 .kick_fd = DEVICE_FD_KICK,
                 .irq_fd = DEVICE_FD_IRQ,
                 .control_fd = DEVICE_FD_CONTROL,
+                .epoll_fd = -1,
         };
         const char *step = NULL;
         int r;
@@ -216,6 +254,9 @@ static int run(const DeviceOptions *o) {
         r = map_everything(o, &c);
         if (r < 0)
                 return fail_at(r, "map");
+        r = prepare(o, &c);
+        if (r < 0)
+                return fail_at(r, "prepare");
         r = enter_sandbox(o, &step);
         if (r < 0)
                 return fail_at(r, strna(step));
@@ -236,6 +277,9 @@ static int run(const DeviceOptions *o) {
                 break;
         case DEVICE_TYPE_RNG:
                 r = rng_device_serve(&c);
+                break;
+        case DEVICE_TYPE_VSOCK:
+                r = vsock_device_serve(&c, DEVICE_FD_BACKING);
                 break;
         default:
                 r = -EOPNOTSUPP;

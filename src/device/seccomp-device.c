@@ -25,6 +25,8 @@ static const SeccompRule common_rules[] = {
         SECCOMP_ALLOW_IF_EQ(write, 0, DEVICE_FD_IRQ, "ring the irqfd"),
         SECCOMP_ALLOW_IF_EQ(write, 0, 2, "log lines to stderr (fd 2, the daemon's journal stream)"),
         SECCOMP_ALLOW_IF_EQ(sendto, 0, DEVICE_FD_CONTROL, "messages to the daemon (fd 3)"),
+        SECCOMP_ALLOW_IF_EQ(recvmsg, 0, DEVICE_FD_CONTROL, "the daemon's replies and its hangup (fd 3)"),
+        SECCOMP_ALLOW(close, "fds that came with a reply, a vsock device's ended connections"),
         SECCOMP_ALLOW_IF_EQ(futex, 1, FUTEX_WAKE, "wake a vCPU waiting for a reset to complete"),
         SECCOMP_ALLOW(sched_yield, "the register page's contended spin lock"),
         SECCOMP_ALLOW(clock_gettime, "the register page lock's lease where the clocksource has no vDSO"),
@@ -54,6 +56,9 @@ int device_seccomp_install(DeviceType t, bool log_only) {
                 break;
         case DEVICE_TYPE_RNG:
                 type_table = &seccomp_table_rng;
+                break;
+        case DEVICE_TYPE_VSOCK:
+                type_table = &seccomp_table_vsock;
                 break;
         default:
                 return log_error_errno(-EPROTONOSUPPORT, "seccomp: no allow-list for device type %d", t);

@@ -150,7 +150,7 @@ static int sandbox_identity(uid_t uid, gid_t gid, const char **ret_step) {
         return 0;
 }
 
-static int sandbox_rlimits(unsigned last_fd) {
+static int sandbox_rlimits(unsigned nofile) {
         static const struct {
                 int resource;
                 const char *name;
@@ -167,8 +167,8 @@ static int sandbox_rlimits(unsigned last_fd) {
                 if (r < 0)
                         return log_error_errno(r, "setrlimit(%s, 0) failed: %m", zero[i].name);
         }
-        /* The handed fds only: nothing is opened from now on. */
-        r = set_rlimit(RLIMIT_NOFILE, (rlim_t) last_fd + 1);
+        /* The handed fds only (and what the caller will be handed: nofile). */
+        r = set_rlimit(RLIMIT_NOFILE, (rlim_t) nofile);
         if (r < 0)
                 return log_error_errno(r, "setrlimit(RLIMIT_NOFILE) failed: %m");
         return 0;
@@ -222,13 +222,17 @@ int sandbox_enter_idle(const char *root_name, uid_t uid, gid_t gid, const char *
         return 0;
 }
 
-int sandbox_confine(unsigned last_fd, const char **ret_step) {
+int sandbox_confine_nofile(unsigned last_fd, unsigned nofile, const char **ret_step) {
         int r;
 
         SANDBOX_STEP("sandbox-fds", sandbox_fds(last_fd));
-        SANDBOX_STEP("sandbox-rlimits", sandbox_rlimits(last_fd));
+        SANDBOX_STEP("sandbox-rlimits", sandbox_rlimits(MAX(nofile, last_fd + 1)));
         *ret_step = NULL;
         return 0;
+}
+
+int sandbox_confine(unsigned last_fd, const char **ret_step) {
+        return sandbox_confine_nofile(last_fd, last_fd + 1, ret_step);
 }
 
 int sandbox_parse_id_option(bool is_uid, const char *arg, uid_t *uid, gid_t *gid) {

@@ -22,6 +22,9 @@ int sandbox_enter_idle(const char *root_name, uid_t uid, gid_t gid, const char *
  * sets the rlimits (RLIMIT_NOFILE: exactly those; no core, no processes,
  * no locked memory). */
 int sandbox_confine(unsigned last_fd, const char **ret_step);
+/* The same for a process that receives or accepts fds while it serves (a
+ * vsock device): RLIMIT_NOFILE is nofile, at least last_fd + 1. */
+int sandbox_confine_nofile(unsigned last_fd, unsigned nofile, const char **ret_step);
 
 /* A helper program's --uid=/--gid= option (is_uid says which): sets *uid or
  * *gid; -EINVAL, logged, for what is no numeric id. */

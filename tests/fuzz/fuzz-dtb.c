@@ -12,19 +12,33 @@
 #include "fuzz.h"
 #include "vm-spec.h"
 
-/* One virtio node per disk, each with its doorbell, a pool node exactly
- * when there is a pool, and the DTB window below it. */
+/* The kind transport i must be: the disks, then vsock, then rng. */
+static VmDeviceKind expected_kind(const VmSpec *spec, uint32_t i) {
+        if (i < spec->n_disks)
+                return VM_DEVICE_VIRTIO_BLK;
+        return i == spec->n_disks && spec->has_vsock ? VM_DEVICE_VIRTIO_VSOCK : VM_DEVICE_VIRTIO_RNG;
+}
+
+/* One virtio node per disk, vsock and rng, in that order, each with its
+ * doorbell, a pool node exactly when there is a pool, and the DTB window
+ * below it. */
 static void check_devices(const VmSpec *spec, const VmBootImages *b) {
         const VmLayout *l = &b->layout;
+        uint32_t want = vm_spec_n_transports(spec);
         int n = 0, off;
 
         fdt_for_each_subnode(off, b->dtb, 0)
                 if (fdt_node_check_compatible(b->dtb, off, "virtio,mmio") == 0)
                         n++;
-        if (n != (int) spec->n_disks || l->n_devices != spec->n_disks)
+        if (n != (int) want || l->n_devices != want)
+                abort();
+        /* Devices only where a device process can reach guest memory. */
+        if (want > 0 && !vm_spec_devices_possible(spec))
                 abort();
         for (uint32_t i = 0; i < l->n_devices; i++) {
                 char bell[64];
+                if (l->devices[i].kind != expected_kind(spec, i))
+                        abort();
                 snprintf(bell, sizeof(bell), "/gunyah-vm-config/vdevices/bell-%x", l->devices[i].spi);
                 if (fdt_path_offset(b->dtb, bell) < 0 || (l->have_pl011 && l->devices[i].spi == l->pl011_spi))
                         abort();

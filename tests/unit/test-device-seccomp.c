@@ -18,7 +18,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -35,8 +37,11 @@
 
 /* seccomp-device.c names its filter by type; main.c owns the table. */
 const char *device_type_to_string(DeviceType t) {
-        return t == DEVICE_TYPE_BLOCK ? "block" : NULL;
+        return t == DEVICE_TYPE_BLOCK ? "block" : t == DEVICE_TYPE_VSOCK ? "vsock" : t == DEVICE_TYPE_RNG ? "rng" : NULL;
 }
+
+/* The device type whose filter the next checks load. */
+static DeviceType filter_type = DEVICE_TYPE_BLOCK;
 
 static int run_filtered(int (*attempt)(void)) {
         int status;
@@ -46,7 +51,7 @@ static int run_filtered(int (*attempt)(void)) {
         if (pid == 0) {
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                         _exit(100);
-                if (device_seccomp_install(DEVICE_TYPE_BLOCK, false) < 0)
+                if (device_seccomp_install(filter_type, false) < 0)
                         _exit(101);
                 _exit(attempt()); /* exit_group is allowed */
         }
@@ -61,9 +66,11 @@ static void check(const char *name, int (*attempt)(void), bool killed) {
         int status = run_filtered(attempt);
 
         if (killed && WIFEXITED(status))
-                fail_msg("block: %s returned; child exited %d", name, WEXITSTATUS(status));
+                fail_msg("%s: %s returned; child exited %d", device_type_to_string(filter_type), name,
+                         WEXITSTATUS(status));
         if (!killed && WIFSIGNALED(status))
-                fail_msg("block: %s killed the child with signal %d", name, WTERMSIG(status));
+                fail_msg("%s: %s killed the child with signal %d", device_type_to_string(filter_type), name,
+                         WTERMSIG(status));
         if (killed)
                 assert_int_equal(WTERMSIG(status), SIGSYS);
         else
@@ -291,6 +298,107 @@ static void test_the_loop_and_the_register_lock_work(void **state) {
         assert_killed(futex_wait);
 }
 
+/* The daemon's replies, for every device type. */
+static int recvmsg_control(void) {
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        (void) recvmsg(DEVICE_FD_CONTROL, &mh, MSG_DONTWAIT);
+        return 0;
+}
+static int recvmsg_regs(void) {
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        (void) recvmsg(DEVICE_FD_REGS, &mh, MSG_DONTWAIT);
+        return 0;
+}
+
+/* vsock: accept on the listener only, bytes on any socket, no new socket. */
+static int accept_listener(void) {
+        (void) accept4(DEVICE_FD_BACKING, NULL, NULL, SOCK_NONBLOCK);
+        return 0;
+}
+static int accept_control(void) {
+        (void) accept4(DEVICE_FD_CONTROL, NULL, NULL, SOCK_NONBLOCK);
+        return 0;
+}
+static int connection_io(void) {
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        (void) readv(100, &iov, 1);
+        (void) sendmsg(100, &mh, MSG_DONTWAIT);
+        (void) recv(100, buf, 1, MSG_PEEK | MSG_DONTWAIT);
+        (void) send(100, buf, 0, MSG_DONTWAIT);
+        (void) shutdown(100, SHUT_WR);
+        (void) close(100);
+        return 0;
+}
+static int epoll_calls(void) {
+        struct epoll_event ev = { .events = EPOLLIN };
+        (void) epoll_ctl(9, EPOLL_CTL_ADD, DEVICE_FD_KICK, &ev);
+        (void) epoll_wait(9, &ev, 1, 0);
+        return 0;
+}
+static int make_epoll(void) {
+        (void) epoll_create1(EPOLL_CLOEXEC);
+        return 0;
+}
+static int connect_socket(void) {
+        struct sockaddr sa = { .sa_family = AF_UNIX };
+        (void) connect(100, &sa, sizeof(sa));
+        return 0;
+}
+
+static void test_replies_only_on_the_control_socket(void **state) {
+        assert_allowed(recvmsg_control);
+        assert_killed(recvmsg_regs);
+        filter_type = DEVICE_TYPE_VSOCK;
+        assert_allowed(recvmsg_control);
+        assert_killed(recvmsg_regs);
+}
+
+static void test_vsock_sockets_but_no_new_ones(void **state) {
+        filter_type = DEVICE_TYPE_VSOCK;
+        assert_allowed(accept_listener);
+        assert_allowed(connection_io);
+        assert_allowed(epoll_calls);
+        assert_allowed(read_kick);
+        assert_killed(accept_control);
+        assert_killed(make_socket);
+        assert_killed(connect_socket);
+        assert_killed(make_epoll);
+        assert_killed(map_memory);
+        assert_killed(open_file);
+        assert_killed(read_backing);
+        assert_killed(preadv_backing); /* block's I/O is not vsock's */
+        assert_killed(do_fork);
+}
+
+static void test_block_has_no_vsock_calls(void **state) {
+        assert_killed(accept_listener);
+        assert_killed(connection_io);
+        assert_killed(epoll_calls);
+}
+
+/* rng: getrandom and the common loop; fd 7 (/dev/null) untouchable. */
+static int fill_with_getrandom(void) {
+        return getrandom(buf, sizeof(buf), 0) == (ssize_t) sizeof(buf) ? 0 : 1;
+}
+
+static void test_rng_may_getrandom_and_nothing_else(void **state) {
+        assert_killed(fill_with_getrandom); /* not in the block filter */
+        filter_type = DEVICE_TYPE_RNG;
+        assert_allowed(fill_with_getrandom);
+        assert_allowed(read_kick);
+        assert_allowed(poll_kick);
+        assert_killed(read_backing);
+        assert_killed(preadv_backing);
+        assert_killed(write_backing);
+        assert_killed(accept_listener);
+        assert_killed(make_socket);
+}
+
+static int reset_type(void **state) {
+        filter_type = DEVICE_TYPE_BLOCK;
+        return 0;
+}
+
 static void test_unknown_device_type_is_refused(void **state) {
         /* Refused before anything is loaded: the test process stays unfiltered. */
         assert_int_equal(device_seccomp_install(_DEVICE_TYPE_MAX, false), -EPROTONOSUPPORT);
@@ -304,6 +412,10 @@ int main(void) {
                 cmocka_unit_test(test_send_only_to_the_daemon),
                 cmocka_unit_test(test_no_open_socket_map_exec_fork_or_ioctl),
                 cmocka_unit_test(test_the_loop_and_the_register_lock_work),
+                cmocka_unit_test_teardown(test_replies_only_on_the_control_socket, reset_type),
+                cmocka_unit_test_teardown(test_vsock_sockets_but_no_new_ones, reset_type),
+                cmocka_unit_test(test_block_has_no_vsock_calls),
+                cmocka_unit_test_teardown(test_rng_may_getrandom_and_nothing_else, reset_type),
                 cmocka_unit_test(test_unknown_device_type_is_refused),
         };
 

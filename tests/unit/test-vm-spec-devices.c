@@ -14,14 +14,7 @@
 #include "vm-spec-assert.h"
 #include "vm-spec.h"
 
-#define SHARE "\"memory\": {\"mode\": \"share\"}"
 #define POOL "\"memory\": {\"swiotlb\": \"64M\"}"
-
-typedef struct InvalidCase {
-        const char *json;
-        const char *path;
-        const char *substring;
-} InvalidCase;
 
 static const InvalidCase invalid_cases[] = {
         { SPEC(SHARE ", \"vsock\": {\"cid\": 0}"), "vsock.cid",

@@ -339,11 +339,11 @@ static void test_spec_example_hello(void **state) {
         vm_spec_free(s);
 }
 
-/* examples/linux-disk.json: the Linux guest with one disk on shared memory;
- * its devicetree has the disk's virtio-mmio node and no swiotlb pool. */
-static void test_spec_example_linux_disk(void **state) {
+/* An example spec of the Linux guest set, loaded, and what a start would
+ * build from it for a small arm64 Image (the guest set may not be fetched:
+ * the kernel and initrd are not checked). */
+static VmSpec *load_example(const char *file, VmBootImages **ret_boot) {
         const char *examples = getenv("GUNYAH_EXAMPLES_DIR") ?: "../../examples";
-        _cleanup_(vm_boot_images_freep) VmBootImages *b = NULL;
         uint8_t kernel[4096] = {};
         char spec_path[PATH_MAX], err[VM_BOOT_ERROR_MAX] = "";
         uint32_t magic = htole32(VM_IMAGE_ARM64_MAGIC);
@@ -352,10 +352,22 @@ static void test_spec_example_linux_disk(void **state) {
         VmSpec *s = NULL;
         char buf[600];
 
-        snprintf(spec_path, sizeof(spec_path), "%s/linux-disk.json", examples);
-        /* The guest set may not be fetched: the kernel and initrd are not checked. */
+        snprintf(spec_path, sizeof(spec_path), "%s/%s", examples, file);
         if (vm_spec_load_file(spec_path, VM_SPEC_SKIP_FILE_CHECKS, &s, &e) < 0)
                 fail_msg("%s: %s", spec_path, vm_spec_error_to_string(&e, buf, sizeof(buf)));
+        memcpy(kernel + 16, &image_size, sizeof(image_size));
+        memcpy(kernel + 56, &magic, sizeof(magic));
+        if (vm_boot_images_prepare_from_memory(s, kernel, sizeof(kernel), NULL, 0, true, ret_boot, err, sizeof(err)) < 0)
+                fail_msg("%s: %s", spec_path, err);
+        return s;
+}
+
+/* examples/linux-disk.json: the Linux guest with one disk on shared memory;
+ * its devicetree has the disk's virtio-mmio node and no swiotlb pool. */
+static void test_spec_example_linux_disk(void **state) {
+        _cleanup_(vm_boot_images_freep) VmBootImages *b = NULL;
+        VmSpec *s = load_example("linux-disk.json", &b);
+
         assert_string_equal(s->name, "linux-disk");
         assert_int_equal(s->memory.mode, VM_MEMORY_SHARE);
         assert_int_equal(s->memory.swiotlb, 0);
@@ -363,11 +375,6 @@ static void test_spec_example_linux_disk(void **state) {
         assert_string_equal(s->disks[0].path, "/var/lib/gunyah/images/linux-disk.img");
         assert_string_equal(s->disks[0].serial, "data0");
         assert_false(s->disks[0].readonly);
-
-        memcpy(kernel + 16, &image_size, sizeof(image_size));
-        memcpy(kernel + 56, &magic, sizeof(magic));
-        if (vm_boot_images_prepare_from_memory(s, kernel, sizeof(kernel), NULL, 0, true, &b, err, sizeof(err)) < 0)
-                fail_msg("%s: %s", spec_path, err);
         int off = fdt_path_offset(b->dtb, "/virtio_mmio@a000000");
         assert_true(off >= 0);
         assert_int_equal(fdt_node_check_compatible(b->dtb, off, "virtio,mmio"), 0);
@@ -383,28 +390,13 @@ static void test_spec_example_linux_disk(void **state) {
 /* examples/linux-vsock.json: vsock with CID 3 and rng, their transports in
  * that order in the devicetree. */
 static void test_spec_example_linux_vsock(void **state) {
-        const char *examples = getenv("GUNYAH_EXAMPLES_DIR") ?: "../../examples";
         _cleanup_(vm_boot_images_freep) VmBootImages *b = NULL;
-        uint8_t kernel[4096] = {};
-        char spec_path[PATH_MAX], err[VM_BOOT_ERROR_MAX] = "";
-        uint32_t magic = htole32(VM_IMAGE_ARM64_MAGIC);
-        uint64_t image_size = htole64(0x10000);
-        VmSpecError e = {};
-        VmSpec *s = NULL;
-        char buf[600];
+        VmSpec *s = load_example("linux-vsock.json", &b);
 
-        snprintf(spec_path, sizeof(spec_path), "%s/linux-vsock.json", examples);
-        if (vm_spec_load_file(spec_path, VM_SPEC_SKIP_FILE_CHECKS, &s, &e) < 0)
-                fail_msg("%s: %s", spec_path, vm_spec_error_to_string(&e, buf, sizeof(buf)));
         assert_true(s->has_vsock);
         assert_int_equal(s->vsock.cid, 3);
         assert_true(s->rng);
         assert_int_equal(s->memory.mode, VM_MEMORY_SHARE);
-
-        memcpy(kernel + 16, &image_size, sizeof(image_size));
-        memcpy(kernel + 56, &magic, sizeof(magic));
-        if (vm_boot_images_prepare_from_memory(s, kernel, sizeof(kernel), NULL, 0, true, &b, err, sizeof(err)) < 0)
-                fail_msg("%s: %s", spec_path, err);
         assert_int_equal(b->layout.n_devices, 2);
         assert_int_equal(b->layout.devices[0].kind, VM_DEVICE_VIRTIO_VSOCK);
         assert_int_equal(b->layout.devices[1].kind, VM_DEVICE_VIRTIO_RNG);

@@ -21,14 +21,6 @@
 #include "vm-spec-assert.h"
 #include "vm-spec.h"
 
-#define SHARE "\"memory\": {\"mode\": \"share\"}"
-
-typedef struct InvalidCase {
-        const char *json;
-        const char *path;
-        const char *substring;
-} InvalidCase;
-
 static const InvalidCase invalid_cases[] = {
         /* The document */
         { "", "", "empty" },

@@ -13,6 +13,14 @@
 #define SPEC(...) "{\"name\": \"t\", " KERNEL ", " __VA_ARGS__ "}"
 #define N16 "abcdefghijklmnop"
 #define N64 N16 N16 N16 N16
+#define SHARE "\"memory\": {\"mode\": \"share\"}"
+
+/* A document parsing must refuse: the error's path and part of its message. */
+typedef struct InvalidCase {
+        const char *json;
+        const char *path;
+        const char *substring;
+} InvalidCase;
 
 /* Parses json (the file checks skipped, or with flags) and fails the test
  * with the error if it is refused. */
