@@ -5,7 +5,8 @@ simulator with the vsock and virtio-rng modules, Debian's socat inside
 the VM's <vmdir>/vsock and <vmdir>/vsock_P sockets.
 
 One Linux VM ("vs", CID 3) is booted for the whole module (a boot costs a
-minute on the software CPU); the tests use it in turn:
+minute on the software CPU); the tests use it in turn (the heaviest, 64
+host-to-guest echo connections, last):
   /dev/hwrng gives data; an echo through `gunyahctl vsock` and through a raw
   CONNECT client; the guest connects to a host listener after being reset
   while nothing listened; 64 connections of 1 MiB each way, host to guest
@@ -151,20 +152,6 @@ def test_guest_to_host_is_reset_while_nothing_listens_then_connects(vm):
     assert hello["reply"] == HOST_REPLY.decode().strip() and int(hello["tries"]) >= 2, hello
 
 
-def test_64_connections_host_to_guest_1_mib_each(vm):
-    socks = [vsock_host.connect_when_listening(vm.path, ECHO)[0] for _ in range(CONNS)]
-    data = [os.urandom(MIB) for _ in range(CONNS)]
-    t0 = time.monotonic()
-    try:
-        back = vsock_host.exchange(list(zip(socks, data)))
-    finally:
-        for s in socks:
-            s.close()
-    print(f"host to guest: {CONNS} x 1 MiB echoed in {time.monotonic() - t0:.1f}s")
-    bad = [i for i in range(CONNS) if vsock_host.sha256(back[i]) != vsock_host.sha256(data[i])]
-    assert not bad, [(i, len(back[i])) for i in bad]
-
-
 def test_64_connections_guest_to_host_1_mib_each(vm):
     if not console_lines(vm, "GUNYAH-VSOCK-HELLO"):
         pytest.skip("the guest's client waits for the hello test before its bulk connections")
@@ -252,3 +239,19 @@ def test_kill9_of_a_vsock_device_fails_its_vm_and_spares_the_other(vm, menv):
     s.close()
     assert back == b"still here"
     assert gd.state(NAME) == ("running", "start"), vm.why()
+
+
+def test_64_connections_host_to_guest_1_mib_each(vm):
+    socks = [vsock_host.connect_when_listening(vm.path, ECHO)[0] for _ in range(CONNS)]
+    data = [os.urandom(MIB) for _ in range(CONNS)]
+    t0 = time.monotonic()
+    try:
+        back = vsock_host.exchange(list(zip(socks, data)))
+    except AssertionError as e:
+        pytest.fail(f"{e}\n{vm.why()}")
+    finally:
+        for s in socks:
+            s.close()
+    print(f"host to guest: {CONNS} x 1 MiB echoed in {time.monotonic() - t0:.1f}s")
+    bad = [i for i in range(CONNS) if vsock_host.sha256(back[i]) != vsock_host.sha256(data[i])]
+    assert not bad, [(i, len(back[i])) for i in bad]

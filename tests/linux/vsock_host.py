@@ -46,10 +46,11 @@ def connect_when_listening(path, port, first=b"", timeout=300):
         time.sleep(0.5)
 
 
-def exchange(socks_and_data, timeout=900):
+def exchange(socks_and_data, timeout=900, stall=60):
     """Writes each socket's data while reading what comes back, shuts each
     socket's write side when its data is out, reads until EOF: the bytes
-    each got back, in order. All sockets at once, one thread."""
+    each got back, in order. All sockets at once, one thread. Fails when
+    nothing moved for `stall` seconds, or after `timeout`."""
     sel = selectors.DefaultSelector()
     state = []
     for s, data in socks_and_data:
@@ -58,9 +59,13 @@ def exchange(socks_and_data, timeout=900):
         state.append(st)
         sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE, st)
     deadline = time.monotonic() + timeout
+    moved = time.monotonic()
     while any(not st["eof"] for st in state):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"exchange unfinished after {timeout}s: "
+        now = time.monotonic()
+        if now > deadline or now - moved > stall:
+            raise AssertionError(f"exchange unfinished after {timeout if now > deadline else stall}s "
+                                 f"{'in all' if now > deadline else 'without a byte moving'}; "
+                                 f"(bytes left to send, bytes back) per connection: "
                                  f"{[(len(st['out']), len(st['back'])) for st in state]}")
         for key, events in sel.select(1.0):
             st = key.data
@@ -71,6 +76,7 @@ def exchange(socks_and_data, timeout=900):
                 except BlockingIOError:
                     n = 0
                 st["out"] = st["out"][n:]
+                moved = time.monotonic() if n else moved
                 if not st["out"]:
                     s.shutdown(socket.SHUT_WR)
                     sel.modify(s, selectors.EVENT_READ, st)
@@ -81,6 +87,7 @@ def exchange(socks_and_data, timeout=900):
                     continue
                 if chunk:
                     st["back"] += chunk
+                    moved = time.monotonic()
                 else:
                     st["eof"] = True
                     sel.unregister(s)
