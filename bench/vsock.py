@@ -17,7 +17,7 @@ source of zeros, a sink. Measured from the host:
 and the vsock device process's memory: VmRSS and VmHWM, and VmRSS less the
 Rss of its guest-memory (memfd) mappings (goal: at most 2 MiB beyond).
 
-  vsock.py [--rounds 2000] [--console-rounds 300] [--seconds 10] [--mib 64] [--vcpus 2]
+  vsock.py [--rounds 2000] [--console-rounds 300] [--seconds 10] [--mib 32] [--vcpus 2]
 
 Run through `meson test --benchmark vsock` (it sets the paths), or by hand
 with the environment of tests/linux/meson.build.
@@ -194,7 +194,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=2000)
     ap.add_argument("--console-rounds", type=int, default=300)
     ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--mib", type=int, default=64)
+    ap.add_argument("--mib", type=int, default=32)
     ap.add_argument("--vcpus", type=int, default=2)
     args = ap.parse_args()
     try:
