@@ -158,10 +158,15 @@ def test_64_connections_guest_to_host_1_mib_each(vm):
     wait_console(vm.gd, NAME, b"GUNYAH-VSOCK-BULK-DONE")
     [sent] = console_lines(vm, "GUNYAH-VSOCK-BULK-SENT")
     assert sent["conns"] == str(CONNS) and sent["bytes"] == str(MIB), sent
+    # (a connect beyond the 16 the device answers at a time may be reset and
+    # is tried again by the guest; one left unanswered fails, as a timeout)
     got = console_lines(vm, "GUNYAH-VSOCK-BULK")
     assert [(g["status"], g["bytes"], g["sha256"]) for g in got] == [("0", str(MIB), sent["sha256"])] * CONNS, \
         [g for g in got if g["status"] != "0"] or got
-    served = vm.bulk.wait(CONNS, timeout=60)
+    print(f"guest to host: connects tried {sum(int(g['tries']) for g in got)} times for {CONNS} connections")
+    vm.bulk.wait(CONNS, timeout=60)
+    time.sleep(1)
+    served = [r for r in vm.bulk.results if r[0] > 0]
     assert served == [(MIB, sent["sha256"])] * CONNS, served
 
 
