@@ -6,7 +6,8 @@
 #               package linux-image-arm64:arm64 depends on), decompressed if
 #               the package ships it gzip'd
 #   initrd.gz   a newc cpio (gzip) of busybox-static:arm64, the kernel
-#               modules /init loads (below), /bin/diskbench and /init
+#               modules /init loads (below), Debian's socat:arm64 with the
+#               shared libraries it needs, /bin/diskbench and /init
 #   VERSION     the packages it came from
 #
 # /init is tests/guests/linux/init, a busybox sh script; /bin/diskbench is
@@ -18,6 +19,9 @@
 #   rng     virtio_mmio, virtio_rng
 #   vsock   virtio_mmio, vmw_vsock_virtio_transport (vsock, ..._common)
 # plus evdev and gpio_keys (the power button).
+# socat is /usr/bin/socat of socat:arm64; its libraries are found by reading
+# DT_NEEDED (readelf -d) recursively in the arm64 packages of its Depends
+# closure, and copied with the program interpreter to their Debian paths.
 # /init mounts proc/sys/dev, prints "GUNYAH-LINUX-MARKER cpus=N" (N from
 # /proc/cpuinfo), then acts on the kernel command line:
 #   (default)            poweroff -f
@@ -34,7 +38,18 @@
 #                        images: tests/linux/disk_image.py)
 #   gunyah.test=bench    direct-I/O dd and diskbench randread on the writable disk
 #                        (lines GUNYAH-BENCH*; bench/linux-disk.py)
-# and, before any of them, gunyah.load=GROUP[,GROUP...] loads those module groups
+#   gunyah.test=hwrng    reads gunyah.rng.bytes= (65536) of /dev/hwrng: GUNYAH-HWRNG
+#                        status, bytes and sha256
+#   gunyah.test=vsock-serve  socat listeners in the background: an echo on
+#                        gunyah.vsock.echo=P, zeros on gunyah.vsock.zero=P, a sink
+#                        on gunyah.vsock.sink=P (GUNYAH-VSOCK-SERVE)
+#   gunyah.test=vsock-client  to the host (CID 2): a hello on gunyah.vsock.connect=P
+#                        (retried while the host resets it), then gunyah.vsock.conns=
+#                        (64) connections of gunyah.vsock.kib= (1024) KiB each on
+#                        gunyah.vsock.bulk=P, what came back checksummed (GUNYAH-VSOCK-*)
+#   gunyah.test=console-echo  the console raw, every byte sent back (cat)
+# Several modes run in order: gunyah.test=hwrng,vsock-serve,idle.
+# Before any of them, gunyah.load=GROUP[,GROUP...] loads those module groups
 # (GUNYAH-MODULE lines; for rng also GUNYAH-RNG current=<the bound hwrng>).
 #
 # Usage: tools/fetch-linux-guest.sh [--print-dir] [--force]
@@ -84,7 +99,7 @@ trap 'say "line $LINENO: \"$BASH_COMMAND\" failed (exit $?)"' ERR
 unreachable_re='Could not resolve|Temporary failure|Failed to fetch|Unable to connect|Network is unreachable|Connection (refused|timed out)|No route to host'
 
 if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
-for tool in cpio gzip dpkg-deb apt-get modinfo aarch64-linux-gnu-gcc; do
+for tool in cpio gzip dpkg-deb apt-get modinfo aarch64-linux-gnu-gcc aarch64-linux-gnu-readelf; do
         command -v "$tool" >/dev/null || { say "needs $tool (tools/setup.sh installs it)"; exit 1; }
 done
 
@@ -120,7 +135,7 @@ kernel_pkg() {
                 sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*-arm64\)\(:arm64\)\{0,1\}$/\1/p' | head -n 1
 }
 pkg=$(kernel_pkg)
-if [ -z "$pkg" ] || ! apt-cache show busybox-static:arm64 >/dev/null 2>&1; then
+if [ -z "$pkg" ] || ! apt-cache show busybox-static:arm64 socat:arm64 >/dev/null 2>&1; then
         say "refreshing apt's package lists (arm64)"
         apt_run $sudo apt-get update -q
         pkg=$(kernel_pkg)
@@ -133,6 +148,17 @@ say "downloading $pkg:arm64 and busybox-static:arm64 into $dir"
 (cd "$work" && apt_run apt-get download -q -o APT::Sandbox::User=root "$pkg:arm64" busybox-static:arm64)
 kdeb=$(ls "$work"/linux-image-*.deb)
 bdeb=$(ls "$work"/busybox-static_*.deb)
+
+# socat's Depends closure, its arm64 packages only (an arch:all one holds no library).
+socat_pkgs=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+        --no-replaces --no-enhances socat:arm64 | sed -n 's/^\([a-z0-9][^ <>]*\):arm64$/\1/p' | LC_ALL=C sort -u)
+say "downloading socat:arm64 and its dependencies ($(echo $socat_pkgs))"
+mkdir -p "$work/socat-debs" "$work/socat-tree"
+# shellcheck disable=SC2046 # one word per package
+(cd "$work/socat-debs" && apt_run apt-get download -q -o APT::Sandbox::User=root $(printf '%s:arm64 ' $socat_pkgs))
+for deb in "$work"/socat-debs/*.deb; do
+        dpkg-deb -x "$deb" "$work/socat-tree"
+done
 
 mkdir -p "$work/kernel" "$work/busybox"
 dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$work/kernel" --wildcards './boot/vmlinuz-*' './lib/modules/*/kernel'
@@ -199,6 +225,50 @@ for group in "disk virtio_mmio virtio_blk ext4" "rng virtio_mmio virtio_rng" \
         done
         printf '%s\n' "${order[@]}" >"$root/lib/modules/${words[0]}.order"
 done
+# socat and what it needs: DT_NEEDED names looked up in the multiarch library
+# directories of the extracted packages, recursively; each file copied to
+# the path it was found at (a symbolic link followed inside the tree, never
+# into this machine's own /lib).
+tree=$work/socat-tree
+libdirs=(lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu lib usr/lib)
+in_tree() {
+        local rel=$1 target hops=0
+        while [ -L "$tree/$rel" ]; do
+                target=$(readlink "$tree/$rel")
+                case $target in
+                /*) rel=${target#/} ;;
+                *) rel=$(dirname "$rel")/$target ;;
+                esac
+                hops=$((hops + 1))
+                [ "$hops" -lt 16 ] || return 1
+        done
+        [ -f "$tree/$rel" ] && printf '%s\n' "$rel"
+}
+declare -A copied
+copy_with_libraries() {
+        local rel=$1 file lib dir found
+        [ -z "${copied[$rel]:-}" ] || return 0
+        copied[$rel]=1
+        file=$(in_tree "$rel") || { say "/$rel is not a file in socat's packages"; return 1; }
+        mkdir -p "$root/$(dirname "$rel")"
+        cp "$tree/$file" "$root/$rel"
+        for lib in $(aarch64-linux-gnu-readelf -d "$tree/$file" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'); do
+                found=
+                for dir in "${libdirs[@]}"; do
+                        if in_tree "$dir/$lib" >/dev/null; then
+                                found=$dir/$lib
+                                break
+                        fi
+                done
+                [ -n "$found" ] || { say "no package of socat's Depends holds $lib (needed by /$rel)"; return 1; }
+                copy_with_libraries "$found"
+        done
+}
+copy_with_libraries usr/bin/socat
+interp=$(aarch64-linux-gnu-readelf -l "$tree/usr/bin/socat" | sed -n 's/.*interpreter: \/\(.*\)\]$/\1/p')
+[ -n "$interp" ] || { say "socat names no program interpreter"; exit 1; }
+copy_with_libraries "$interp"
+
 aarch64-linux-gnu-gcc -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -O2 -s \
         -Wall -Wextra -Werror -o "$root/bin/diskbench" "$guest_src/diskbench.c"
 install -m 755 "$guest_src/init" "$root/init"
@@ -206,8 +276,11 @@ install -m 755 "$guest_src/init" "$root/init"
 
 kver=$(dpkg-deb -f "$kdeb" Version)
 bver=$(dpkg-deb -f "$bdeb" Version)
+socat_versions=$(for deb in "$work"/socat-debs/*.deb; do
+        printf '%s=%s ' "$(dpkg-deb -f "$deb" Package)" "$(dpkg-deb -f "$deb" Version)"; done)
 mkdir -p "$dir"
-printf '%s %s\nbusybox-static %s\n%s\n' "$pkg" "$kver" "$bver" "$recipe" >"$work/VERSION"
+printf '%s %s\nbusybox-static %s\nsocat %s\n%s\n' "$pkg" "$kver" "$bver" "${socat_versions% }" "$recipe" \
+        >"$work/VERSION"
 # VERSION last: its presence marks a complete directory.
 rm -f "$dir/VERSION"
 mv "$work/Image" "$dir/Image"

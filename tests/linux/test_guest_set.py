@@ -7,6 +7,7 @@ import os
 import re
 import struct
 import subprocess
+import tempfile
 
 import linux_guest
 from gunyah_harness import env_path
@@ -28,6 +29,7 @@ def test_version_names_the_debian_packages(gdir):
         lines = f.read().splitlines()
     assert lines[0].startswith("linux-image-") and "-arm64-unsigned " in lines[0], lines
     assert lines[1].startswith("busybox-static "), lines
+    assert lines[2].startswith("socat ") and " socat=" in lines[2] and " libc6=" in lines[2], lines
 
 
 def cpio_members(gdir):
@@ -137,3 +139,39 @@ def test_initramfs_holds_the_virtio_and_ext4_modules_in_dependency_order(gdir):
             assert all(n in order[:i] for n in needs), (group, name, needs, order)
     mode, diskbench = m["bin/diskbench"]
     assert mode & 0o111 and diskbench[:4] == b"\x7fELF" and struct.unpack_from("<H", diskbench, 18)[0] == 183
+
+
+def elf_facts(body):
+    """(program interpreter, DT_NEEDED names) of an ELF file's bytes, by readelf."""
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(body)
+        f.flush()
+        out = subprocess.run(["aarch64-linux-gnu-readelf", "-l", "-d", f.name], capture_output=True, text=True,
+                             check=True).stdout
+    interp = re.findall(r"interpreter: (\S+)\]", out)
+    return (interp[0] if interp else None), re.findall(r"\(NEEDED\)\s+Shared library: \[(\S+)\]", out)
+
+
+def test_initramfs_holds_socat_and_every_library_it_needs(gdir):
+    """Debian's arm64 socat, dynamically linked: its interpreter and each
+    DT_NEEDED name, recursively, are files of the initramfs in a directory
+    the dynamic loader searches (test_qemu_disk.py runs it)."""
+    m = cpio_members(gdir)
+    mode, socat = m["usr/bin/socat"]
+    assert mode & 0o111 and socat[:4] == b"\x7fELF" and struct.unpack_from("<H", socat, 18)[0] == 183
+    interp, needed = elf_facts(socat)
+    assert interp == "/lib/ld-linux-aarch64.so.1" and m[interp[1:]][1][:4] == b"\x7fELF", interp
+    assert {"libc.so.6", "libssl.so.3", "libwrap.so.0"} <= set(needed), needed
+    dirs = ("lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu")
+    todo, seen = list(needed), set()
+    while todo:
+        lib = todo.pop()
+        if lib in seen:
+            continue
+        seen.add(lib)
+        found = [d for d in dirs if f"{d}/{lib}" in m]
+        assert found, f"{lib} is not in the initramfs"
+        body = m[f"{found[0]}/{lib}"][1]
+        assert body[:4] == b"\x7fELF", lib
+        todo += elf_facts(body)[1]
+    assert "libcrypto.so.3" in seen, seen
