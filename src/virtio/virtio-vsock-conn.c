@@ -173,6 +173,30 @@ int vsock_engine_connect_guest(VsockEngine *e, uint32_t guest_port, VsockConn **
         return 0;
 }
 
+/* Oldest first: connection ids grow with each REQUEST. */
+static VsockConn *oldest_queued(VsockEngine *e) {
+        VsockConn *oldest = NULL;
+
+        for (unsigned i = 0; i < VSOCK_CONNS_MAX; i++) {
+                VsockConn *c = e->conns[i];
+
+                if (c && c->state == VSOCK_CONN_CONNECT_QUEUED && (!oldest || c->id < oldest->id))
+                        oldest = c;
+        }
+        return oldest;
+}
+
+void vsock_start_queued_connects(VsockEngine *e) {
+        VsockConn *c;
+
+        while (e->n_connecting < VSOCK_CONNECTING_MAX && (c = oldest_queued(e))) {
+                c->state = VSOCK_CONN_CONNECTING_HOST;
+                e->n_connecting++;
+                if (e->ops->connect(e->userdata, c) < 0)
+                        vsock_conn_close(e, c, true);
+        }
+}
+
 void vsock_engine_host_connected(VsockEngine *e, VsockConn *c, int error) {
         if (c->state != VSOCK_CONN_CONNECTING_HOST)
                 return;

@@ -46,7 +46,7 @@ enum {
 #define VSOCK_SHUTDOWN_BOTH 3u
 
 #define VSOCK_CONNS_MAX 256u
-#define VSOCK_CONNECTING_MAX 16u        /* guest → host connects waiting for the host */
+#define VSOCK_CONNECTING_MAX 16u        /* guest → host connects the host works on at once; more wait their turn */
 #define VSOCK_BUF_ALLOC (64u * 1024)    /* our credit per connection */
 #define VSOCK_PAYLOAD_MAX (64u * 1024)  /* per packet we send */
 #define VSOCK_RST_QUEUE 16u             /* RSTs for unknown connections waiting for an rx buffer */
@@ -66,6 +66,7 @@ void vsock_hdr_decode(const uint8_t b[VSOCK_HDR_SIZE], VsockHdr *ret);
 void vsock_hdr_encode(const VsockHdr *h, uint8_t b[VSOCK_HDR_SIZE]);
 
 typedef enum VsockConnState {
+        VSOCK_CONN_CONNECT_QUEUED,      /* the guest sent REQUEST; VSOCK_CONNECTING_MAX others go first */
         VSOCK_CONN_CONNECTING_HOST,     /* the guest sent REQUEST; the host side is connecting */
         VSOCK_CONN_CONNECTING_GUEST,    /* we sent (or will send) REQUEST; waiting for RESPONSE */
         VSOCK_CONN_ESTABLISHED,

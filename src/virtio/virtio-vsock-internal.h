@@ -26,5 +26,7 @@ void vsock_conn_flush(VsockEngine *e, VsockConn *c);
 
 /* Queues an RST answering h (a packet of no connection). */
 void vsock_queue_rst(VsockEngine *e, const VsockHdr *h);
+/* Hands queued guest connects to the host while fewer than VSOCK_CONNECTING_MAX are in flight. */
+void vsock_start_queued_connects(VsockEngine *e);
 
 int vsock_tx_process(VsockEngine *e, bool *interrupt);

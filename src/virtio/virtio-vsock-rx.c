@@ -188,6 +188,8 @@ int vsock_engine_process(VsockEngine *e, bool *ret_interrupt) {
         *ret_interrupt = false;
         if (!e->live)
                 return 0;
+        /* Answers since the last round made room for queued connects. */
+        vsock_start_queued_connects(e);
         do
                 r = vsock_tx_process(e, &interrupt);
         while (r > 0);

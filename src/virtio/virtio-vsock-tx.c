@@ -17,23 +17,24 @@ static void reset(VsockEngine *e, VsockConn *c, const VsockHdr *h, uint32_t kind
                 vsock_queue_rst(e, h);
 }
 
+/* A burst of guest connects (a client opening 64 at once) waits in the
+ * table rather than being reset: only the table's size refuses one. */
 static void guest_request(VsockEngine *e, const VsockHdr *h) {
         VsockConn *c;
 
-        if (e->n_connecting >= VSOCK_CONNECTING_MAX || e->n_conns >= VSOCK_CONNS_MAX) {
+        if (e->n_conns >= VSOCK_CONNS_MAX) {
                 vsock_guest_error(e, VSOCK_ERROR_LIMIT);
                 vsock_queue_rst(e, h);
                 return;
         }
-        c = vsock_conn_new(e, VSOCK_CONN_CONNECTING_HOST, h->src_port, h->dst_port);
+        c = vsock_conn_new(e, VSOCK_CONN_CONNECT_QUEUED, h->src_port, h->dst_port);
         if (!c) {
                 vsock_queue_rst(e, h);
                 return;
         }
         c->peer_buf_alloc = h->buf_alloc;
         c->peer_fwd_cnt = h->fwd_cnt;
-        if (e->ops->connect(e->userdata, c) < 0)
-                vsock_conn_close(e, c, true);
+        vsock_start_queued_connects(e);
 }
 
 static void guest_rw(VsockEngine *e, VsockConn *c, const VsockHdr *h, const VirtqChain *chain) {

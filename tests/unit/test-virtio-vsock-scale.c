@@ -82,20 +82,28 @@ static void test_connection_limit(void **state) {
         assert_int_equal(vsock_engine_take_new_errors(&vg->e), VSOCK_ERROR_LIMIT);
 }
 
+/* A burst of REQUESTs beyond what the host works on at once waits, in
+ * order, and is reset by nothing. */
 static void test_outstanding_connects_limit(void **state) {
-        for (unsigned i = 0; i < VSOCK_CONNECTING_MAX + 1; i++)
+        for (unsigned i = 0; i < VSOCK_CONNECTING_MAX + 2; i++)
                 vg_send_op(VSOCK_OP_REQUEST, 1000 + i, 5000, 0);
-        vg_rx_fill(2, 64);
+        vg_rx_fill(4, 64);
         vg_process();
         assert_int_equal(vg->n_connects, VSOCK_CONNECTING_MAX);
-        vg_expect(VSOCK_OP_RST, 1000 + VSOCK_CONNECTING_MAX, 5000);
-        /* One answered: room for one more. */
+        vg_expect_nothing();
+        assert_int_equal(vsock_engine_take_new_errors(&vg->e), 0);
+        /* One answered: the oldest waiting one goes to the host. */
         (void) vg_accept(vg->connects[0]);
         vg_process();
         vg_expect(VSOCK_OP_RESPONSE, 1000, 5000);
-        vg_send_op(VSOCK_OP_REQUEST, 2000, 5000, 0);
-        vg_process();
         assert_int_equal(vg->n_connects, VSOCK_CONNECTING_MAX + 1);
+        assert_int_equal(vg->connects[VSOCK_CONNECTING_MAX]->guest_port, 1000 + VSOCK_CONNECTING_MAX);
+        /* One refused: its RST, and the last one goes. */
+        vsock_engine_host_connected(&vg->e, vg->connects[1], -ECONNREFUSED);
+        vg_process();
+        vg_expect(VSOCK_OP_RST, 1001, 5000);
+        assert_int_equal(vg->n_connects, VSOCK_CONNECTING_MAX + 2);
+        assert_int_equal(vg->connects[VSOCK_CONNECTING_MAX + 1]->guest_port, 1000 + VSOCK_CONNECTING_MAX + 1);
 }
 
 /* Host peer A never reads and has more for the guest than the guest takes
