@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 bash tools/setup.sh
 builddir=${BUILDDIR:-build}
 bash tools/build.sh "$builddir" "$@"
-meson test -C "$builddir" --print-errorlogs --num-processes 2
+# GUNYAH_MESON_TEST_ARGS: more arguments for the first run (e.g. --no-suite X).
+# shellcheck disable=SC2086
+meson test -C "$builddir" --print-errorlogs --num-processes 2 ${GUNYAH_MESON_TEST_ARGS:-}
 
 # The sandbox's denial tests (a forbidden syscall kills only its worker) need
 # the test-only hooks, which a default build must not contain (the suite above
