@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,4 +79,46 @@ int process_spawn_with_fds(const char *binary, char *const argv[], const int *fd
         *ret_pid = pid;
         *ret_pidfd = pidfd;
         return 0;
+}
+
+int proc_stat_start_time(const char *stat, uint64_t *ret) {
+        const char *p = strrchr(stat, ')');
+        unsigned long long v;
+        char *end;
+
+        if (!p)
+                return -EINVAL;
+        p++;
+        /* After the command come fields 3 (state) to 52, one space before each. */
+        for (unsigned field = 3; field <= 22; field++) {
+                if (*p != ' ')
+                        return -EINVAL;
+                p++;
+                if (field < 22)
+                        p += strcspn(p, " ");
+        }
+        if (*p < '0' || *p > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(p, &end, 10);
+        if (errno != 0 || (*end != ' ' && *end != '\n' && *end != '\0'))
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int process_start_time(pid_t pid, uint64_t *ret) {
+        char path[64], buf[2048];
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return negative_errno();
+        buf[n] = '\0';
+        return proc_stat_start_time(buf, ret);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* SIGKILL to a child of ours, then waits until it is reaped. Through pidfd
@@ -15,3 +16,10 @@ void process_kill_and_reap(pid_t pid, int pidfd);
  * signals are unblocked and default. Returns the child's pid and a pidfd. */
 int process_spawn_with_fds(const char *binary, char *const argv[], const int *fds, size_t n_fds, pid_t *ret_pid,
                            int *ret_pidfd);
+
+/* Field 22 of a /proc/PID/stat line (the start time in clock ticks since
+ * boot): with the PID, it names one process even after the PID is reused.
+ * The first parses the line (the command may hold spaces and ')'), the
+ * second reads it. */
+int proc_stat_start_time(const char *stat, uint64_t *ret);
+int process_start_time(pid_t pid, uint64_t *ret);
