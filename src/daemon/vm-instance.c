@@ -20,6 +20,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "vm-instance-devices.h"
+#include "vm-instance-record.h"
 #include "vm-instance.h"
 #include "vm-scope.h"
 #include "vm.h"
@@ -287,6 +288,7 @@ static int bring_up(VmInstance *i, const char **ret_step, char *errbuf, size_t e
         gid_t worker_gid;
         int r;
 
+        STEP("write-record", vm_instance_record_begin(i, errbuf, errlen));
         STEP("worker-user", resolve_worker_user(vm, &worker_uid, &worker_gid, errbuf, errlen));
         STEP("prepare-images", vm_boot_images_prepare(vm->spec, have_boot_context, &boot, errbuf, errlen));
         const VmLayout *l = &boot->layout;
@@ -380,6 +382,8 @@ VmInstance *vm_instance_free(VmInstance *i) {
                 console_attach_input(i->vm->console, -EBADF);
         safe_close(i->console_read_fd);
         free(i->dtb);
+        /* Last: a record with nothing behind it is what a new daemon must not find. */
+        vm_instance_record_end(i);
         free(i);
         return NULL;
 }

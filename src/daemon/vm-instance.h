@@ -52,6 +52,7 @@ typedef struct VmInstance {
         sd_event_source *grace_timer; /* workers asked to leave: kill the rest when it fires */
         sd_event_source *gone_event;  /* deferred "every worker has exited" */
         VmScope *scope;               /* under systemd: the processes' scope unit (vm-scope.c) */
+        char *record_dir;             /* <runtime_dir>/vms/NAME holding the record (vm-instance-record.h) */
 } VmInstance;
 
 /* Brings up a running instance in the order of spec §6: spec → layout →

@@ -18,6 +18,7 @@
 #include "manager.h"
 #include "string-table.h"
 #include "time-util.h"
+#include "vm-instance-record.h"
 #include "vm-instance.h"
 #include "vm.h"
 #include "worker-protocol.h"
@@ -124,8 +125,11 @@ static void vm_publish(Vm *vm, VmState state, VmReason reason) {
         vm->reason = reason;
         if (state == VM_STATE_STARTING)
                 vm->started_usec = 0;
-        if (state == VM_STATE_RUNNING)
+        if (state == VM_STATE_RUNNING) {
                 vm->started_usec = now_realtime_usec();
+                if (vm->instance)
+                        (void) vm_instance_record_running(vm->instance);
+        }
         if (IN_SET(state, VM_STATE_STOPPED, VM_STATE_FAILED))
                 vm->stopped_usec = now_realtime_usec();
 

@@ -8,6 +8,7 @@
  * at the crash restart limit while a refused start someone asked for is
  * not retried.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +28,7 @@
 typedef struct Fixture {
         Manager m;
         Vm *vm;
+        char runtime_dir[64]; /* where the start writes the VM's record */
 } Fixture;
 
 static uint64_t now_msec(void) {
@@ -58,6 +60,13 @@ static Vm *new_vm(Manager *m, unsigned limit) {
         return vm;
 }
 
+static int remove_vms_dir(const char *runtime_dir) {
+        char vms[128];
+
+        snprintf(vms, sizeof(vms), "%s/vms", runtime_dir);
+        return rmdir(vms) < 0 && errno != ENOENT ? -errno : 0;
+}
+
 static int setup(void **state) {
         Fixture *f = calloc(1, sizeof(*f));
 
@@ -65,6 +74,9 @@ static int setup(void **state) {
         assert_int_equal(sd_event_new(&f->m.event), 0);
         f->m.ops = &hv_kernel_ops;
         f->m.no_sandbox = true; /* no worker is spawned: START fails first */
+        snprintf(f->runtime_dir, sizeof(f->runtime_dir), "/tmp/test-vm-start-failures-XXXXXX");
+        assert_non_null(mkdtemp(f->runtime_dir));
+        f->m.runtime_dir = f->runtime_dir;
         assert_int_equal(hv_kernel_ops.open(fake_gunyah_setup(FAKE_GUNYAH_U17), &f->m.backend), 0);
         *state = f;
         return 0;
@@ -77,6 +89,9 @@ static int teardown(void **state) {
         hv_kernel_ops.close(f->m.backend);
         sd_event_unref(f->m.event);
         fake_gunyah_teardown();
+        /* A failed start leaves no record and no VM directory behind. */
+        assert_int_equal(remove_vms_dir(f->runtime_dir), 0);
+        assert_int_equal(rmdir(f->runtime_dir), 0);
         free(f);
         return 0;
 }
