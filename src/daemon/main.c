@@ -29,6 +29,7 @@ static void help(void) {
                "     --config-dir=DIR       Admin VM definitions (default " GUNYAH_SYSCONFDIR "/gunyah/vms)\n"
                "     --worker-binary=PATH   gunyah-vcpu (default " GUNYAH_LIBEXECDIR "/gunyah/gunyah-vcpu)\n"
                "     --device-binary=PATH   gunyah-device (default " GUNYAH_LIBEXECDIR "/gunyah/gunyah-device)\n"
+               "     --keeper-binary=PATH   gunyah-keeper (default " GUNYAH_LIBEXECDIR "/gunyah/gunyah-keeper)\n"
                "     --worker-user=NAME|UID vCPU workers run as this user (default " GUNYAH_WORKER_USER_DEFAULT ")\n"
                "     --vsock-group=NAME|GID The group that may use the VMs' vsock sockets directly (default: root only)\n"
                "     --no-sandbox           DEBUG ONLY: run vCPU workers without their sandbox\n"
@@ -55,6 +56,7 @@ enum {
         ARG_CONFIG_DIR,
         ARG_WORKER_BINARY,
         ARG_DEVICE_BINARY,
+        ARG_KEEPER_BINARY,
         ARG_NO_SANDBOX,
         ARG_WORKER_USER,
         ARG_VSOCK_GROUP,
@@ -75,6 +77,7 @@ static const struct {
         { ARG_CONFIG_DIR, offsetof(ManagerConfig, config_dir) },
         { ARG_WORKER_BINARY, offsetof(ManagerConfig, worker_binary) },
         { ARG_DEVICE_BINARY, offsetof(ManagerConfig, device_binary) },
+        { ARG_KEEPER_BINARY, offsetof(ManagerConfig, keeper_binary) },
         { ARG_VSOCK_GROUP, offsetof(ManagerConfig, vsock_group) },
 };
 
@@ -151,6 +154,7 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
                 { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
                 { "worker-binary", required_argument, NULL, ARG_WORKER_BINARY },
                 { "device-binary", required_argument, NULL, ARG_DEVICE_BINARY },
+                { "keeper-binary", required_argument, NULL, ARG_KEEPER_BINARY },
                 { "vsock-group", required_argument, NULL, ARG_VSOCK_GROUP },
                 { "no-sandbox", no_argument, NULL, ARG_NO_SANDBOX },
                 { "worker-user", required_argument, NULL, ARG_WORKER_USER },

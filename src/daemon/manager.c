@@ -158,6 +158,9 @@ static int manager_pick_paths(Manager *m, const ManagerConfig *c) {
         if (r >= 0)
                 r = pick_dir(c->device_binary, "GUNYAH_DEVICE_BINARY", GUNYAH_LIBEXECDIR "/gunyah/gunyah-device",
                              &m->device_binary);
+        if (r >= 0)
+                r = pick_dir(c->keeper_binary, "GUNYAH_KEEPER_BINARY", GUNYAH_LIBEXECDIR "/gunyah/gunyah-keeper",
+                             &m->keeper_binary);
         return r;
 }
 
@@ -259,6 +262,7 @@ Manager *manager_free(Manager *m) {
         free(m->config_dir);
         free(m->worker_binary);
         free(m->device_binary);
+        free(m->keeper_binary);
         free(m->worker_user);
         free(m->worker_test_hook);
         free(m->device_test_hook);

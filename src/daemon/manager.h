@@ -26,6 +26,7 @@ typedef struct ManagerConfig {
         const char *config_dir;    /* admin definitions, /etc/gunyah/vms */
         const char *worker_binary;
         const char *device_binary;
+        const char *keeper_binary;
         const char *worker_user;      /* NAME or UID the sandboxed workers run as */
         const char *vsock_group;      /* NAME or GID given the VMs' vsock directories, or NULL */
         const char *worker_test_hook; /* TEST ONLY (hook builds): "VM:ATTEMPT" */
@@ -56,6 +57,7 @@ struct Manager {
         char *config_dir;
         char *worker_binary;
         char *device_binary;    /* gunyah-device: checked when a VM with devices starts */
+        char *keeper_binary;    /* gunyah-keeper: one per started VM (vm-keeper.h) */
         char *worker_user;      /* resolved at each VM start (docs/sandbox.md) */
         gid_t vsock_gid;        /* --vsock-group, or (gid_t) -1: root only (vm-vsock.c) */
         char *worker_test_hook; /* TEST ONLY: "VM:ATTEMPT", hook builds only */

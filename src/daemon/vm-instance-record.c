@@ -13,6 +13,7 @@
 #include "process-util.h"
 #include "vm-instance-record.h"
 #include "vm-instance.h"
+#include "vm-keeper.h"
 #include "vm-record.h"
 #include "vm.h"
 #include "worker.h"
@@ -57,6 +58,9 @@ static int record_build(VmInstance *i, VmRecordPhase phase, VmRecord **ret) {
         r->spec_json = strdup(vm->spec_json ?: "{}");
         if (!r->name || !r->spec_json)
                 return -ENOMEM;
+        k = add_process(r, VM_RECORD_KEEPER, 0, i->keeper->pid);
+        if (k < 0)
+                return k;
         for (size_t w = 0; phase == VM_RECORD_RUNNING && w < i->n_workers; w++) {
                 k = add_process(r, VM_RECORD_VCPU, i->workers[w]->vcpu, i->workers[w]->pid);
                 if (k < 0)
@@ -82,11 +86,17 @@ static int record_write(VmInstance *i, VmRecordPhase phase) {
 }
 
 int vm_instance_record_begin(VmInstance *i, char *errbuf, size_t errlen) {
+        Manager *m = i->vm->manager;
         int k;
 
-        k = vm_runtime_dir_make(i->vm->manager, i->vm->name, &i->record_dir);
+        k = vm_runtime_dir_make(m, i->vm->name, &i->record_dir);
         if (k < 0) {
                 snprintf(errbuf, errlen, "cannot create the VM's runtime directory: %s", strerror(-k));
+                return k;
+        }
+        k = vm_keeper_spawn(m->keeper_binary, i->vm->name, i->record_dir, &i->keeper);
+        if (k < 0) {
+                snprintf(errbuf, errlen, "cannot start %s: %s", m->keeper_binary, strerror(-k));
                 return k;
         }
         k = record_write(i, VM_RECORD_STARTING);
@@ -95,12 +105,36 @@ int vm_instance_record_begin(VmInstance *i, char *errbuf, size_t errlen) {
         return k;
 }
 
+/* In the record's order (vm-record.h): the processes' control sockets,
+ * then the console socket and the device page. */
+static int deposit_fds(VmInstance *i) {
+        int fds[VM_RECORD_PROCESSES_MAX + 2];
+        bool watch[VM_RECORD_PROCESSES_MAX + 2];
+        size_t n = 0;
+
+        for (size_t w = 0; w < i->n_workers; w++, n++) {
+                fds[n] = i->workers[w]->control_fd;
+                watch[n] = true;
+        }
+        for (size_t d = 0; d < i->n_devices; d++, n++) {
+                fds[n] = i->devices[d]->control_fd;
+                watch[n] = true;
+        }
+        fds[n] = i->console_read_fd;
+        watch[n++] = false;
+        fds[n] = i->devices_fd;
+        watch[n++] = false;
+        return vm_keeper_deposit(i->keeper, fds, watch, n);
+}
+
 int vm_instance_record_running(VmInstance *i) {
         int k;
 
         if (!i->record_dir)
                 return 0;
-        k = record_write(i, VM_RECORD_RUNNING);
+        k = deposit_fds(i);
+        if (k >= 0)
+                k = record_write(i, VM_RECORD_RUNNING);
         if (k < 0)
                 /* The VM runs on; only a daemon restart would not find it. */
                 return log_vm_warning_errno(i->vm->name, k, "cannot record the VM as running in %s: %m",
@@ -111,6 +145,8 @@ int vm_instance_record_running(VmInstance *i) {
 void vm_instance_record_end(VmInstance *i) {
         int k;
 
+        /* The keeper first: it lets go of the VM's sockets. */
+        i->keeper = vm_keeper_free(i->keeper);
         if (!i->record_dir)
                 return;
         k = vm_record_remove(i->record_dir);

@@ -2,10 +2,12 @@
 #pragma once
 
 /*
- * A running instance's record (vm-record.h) in <runtime_dir>/vms/NAME:
- * written "starting" as the first start step, "running" with every
- * process's PID and start time once the VM is published running, removed
- * with the instance (with the directory, unless something else is in it).
+ * What of a running instance outlives the daemon, in <runtime_dir>/vms/NAME:
+ * its keeper (vm-keeper.h), spawned as the first start step, and its record
+ * (vm-record.h), written "starting" with the keeper's PID right then; once
+ * the VM is published running the keeper gets the daemon's fds and the
+ * record says "running" with every process. Both go with the instance
+ * (the directory too, unless something else is in it).
  */
 
 #include <stddef.h>

@@ -288,7 +288,7 @@ static int bring_up(VmInstance *i, const char **ret_step, char *errbuf, size_t e
         gid_t worker_gid;
         int r;
 
-        STEP("write-record", vm_instance_record_begin(i, errbuf, errlen));
+        STEP("start-keeper", vm_instance_record_begin(i, errbuf, errlen));
         STEP("worker-user", resolve_worker_user(vm, &worker_uid, &worker_gid, errbuf, errlen));
         STEP("prepare-images", vm_boot_images_prepare(vm->spec, have_boot_context, &boot, errbuf, errlen));
         const VmLayout *l = &boot->layout;

@@ -26,6 +26,7 @@ typedef struct Vm Vm;
 typedef struct Worker Worker;
 typedef struct DeviceProcess DeviceProcess;
 typedef struct VmScope VmScope;
+typedef struct VmKeeper VmKeeper;
 
 /* One per virtio-mmio transport of the layout. */
 #define VM_INSTANCE_DEVICES_MAX 32
@@ -53,6 +54,7 @@ typedef struct VmInstance {
         sd_event_source *gone_event;  /* deferred "every worker has exited" */
         VmScope *scope;               /* under systemd: the processes' scope unit (vm-scope.c) */
         char *record_dir;             /* <runtime_dir>/vms/NAME holding the record (vm-instance-record.h) */
+        VmKeeper *keeper;             /* holds our fds across a daemon restart (vm-keeper.h) */
 } VmInstance;
 
 /* Brings up a running instance in the order of spec §6: spec → layout →

@@ -10,6 +10,11 @@
  * "version" says which fields a writer knew; a reader ignores fields it
  * does not know and gives fields younger than the record their defaults.
  * A record of a newer major version than this daemon's is refused.
+ *
+ * The keeper (keeper-protocol.h) hands fds back in the record's order:
+ * the control socket of each vCPU and device process as "processes" lists
+ * them (the keeper excepted), then the console socket, then the device
+ * page.
  */
 
 #include <stddef.h>

@@ -29,6 +29,15 @@ def env_path(name):
     return value
 
 
+def keeper_path():
+    """gunyah-keeper: $GUNYAH_KEEPER, else beside gunyahd in the build tree
+    (suites that set only GUNYAHD, GUNYAH_VCPU and GUNYAH_DEVICE)."""
+    value = os.environ.get("GUNYAH_KEEPER")
+    if value:
+        return value
+    return os.path.join(os.path.dirname(env_path("GUNYAHD")), "..", "keeper", "gunyah-keeper")
+
+
 def guest_path(name):
     return os.path.join(env_path("GUNYAH_GUEST_DIR"), name + ".elf")
 
@@ -86,6 +95,7 @@ class Daemon:
                 f"--runtime-dir={self.dirs['run']}", f"--config-dir={self.dirs['etc']}",
                 f"--worker-binary={self.worker_binary or env_path('GUNYAH_VCPU')}",
                 f"--device-binary={env_path('GUNYAH_DEVICE')}",
+                f"--keeper-binary={keeper_path()}",
                 "--log-level=debug", "--worker-user=65534"] + self.extra_args
         self.log = open(self.log_path, "a")
         # its own process group: killing the group also ends workers that a

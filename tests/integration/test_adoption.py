@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """VMs outlive the daemon (issue 15), first slice: the per-VM record in
-<runtime_dir>/vms/NAME/record.json. Written "running" with every process
-of the VM once it runs, left behind when the daemon is killed (what the
-next daemon finds), removed with the VM's directory when it stops."""
+<runtime_dir>/vms/NAME/record.json and the VM's gunyah-keeper. The record
+says "running" with every process of the VM once it runs and is left
+behind when the daemon is killed (what the next daemon finds); the keeper
+holds the daemon's ends of the VM's sockets, so the VM goes on without a
+daemon, and leaves once the VM's processes are gone. Both go with the
+VM's directory when it stops."""
 import json
 import os
 import signal
+import time
 
 import dbus
 
@@ -28,6 +32,31 @@ def start_time(pid):
         return int(f.read().rsplit(b")", 1)[1].split()[19])
 
 
+def alive(pid):
+    """True while pid runs (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+
+
+def keeper_of(rec):
+    keepers = [p["pid"] for p in rec["processes"] if p["role"] == "keeper"]
+    assert len(keepers) == 1, rec
+    with open(f"/proc/{keepers[0]}/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    assert os.path.basename(argv[0]) == b"gunyah-keeper" and f"--vm={rec['name']}".encode() in argv, argv
+    return keepers[0]
+
+
+def wait_gone(pids, timeout=10):
+    deadline = time.monotonic() + timeout
+    while any(alive(p) for p in pids):
+        assert time.monotonic() < deadline, [p for p in pids if alive(p)]
+        time.sleep(0.02)
+
+
 def test_record_of_a_running_vm_names_its_processes_and_goes_with_it(gd):
     gd.manager().CreateVM(spec_json("rec", "spin", vcpus=2), dbus.UInt64(START))
     gd.wait_state("rec", "running")
@@ -45,18 +74,33 @@ def test_record_of_a_running_vm_names_its_processes_and_goes_with_it(gd):
         assert p["start_time"] == start_time(p["pid"])
     st = os.stat(record_path(gd, "rec"))
     assert st.st_mode & 0o777 == 0o600 and st.st_uid == os.geteuid()
+    keeper = keeper_of(rec)
+    sock = os.stat(os.path.join(gd.dirs["run"], "vms", "rec", "keeper"))
+    assert sock.st_mode & 0o777 == 0o600
 
     gd.vm("rec").Kill()
     gd.wait_state("rec", "stopped")
     assert not os.path.exists(os.path.join(gd.dirs["run"], "vms", "rec"))
+    assert not alive(keeper)
 
 
-def test_a_killed_daemon_leaves_the_record_behind(env):
+def test_without_a_daemon_the_keeper_keeps_the_vm_until_its_processes_end(env):
     gd = env.daemon
-    gd.manager().CreateVM(spec_json("left", "spin"), dbus.UInt64(START))
+    gd.manager().CreateVM(spec_json("left", "spin", vcpus=2), dbus.UInt64(START))
     gd.wait_state("left", "running")
     uuid = str(gd.vm_props("left")["UUID"])
     os.kill(gd.proc.pid, signal.SIGKILL)
     gd.proc.wait()
     rec = read_record(gd, "left")
     assert rec["phase"] == "running" and rec["uuid"] == uuid
+    keeper = keeper_of(rec)
+    workers = [p["pid"] for p in rec["processes"] if p["role"] == "vcpu"]
+    assert len(workers) == 2
+    # no EOF on their control sockets: the workers run on (without a keeper
+    # they leave at once), and so does the keeper
+    time.sleep(1)
+    assert all(alive(p) for p in workers + [keeper]), gd.read_log()[-3000:]
+    # the VM's processes gone, nothing is left to keep
+    for p in workers:
+        os.kill(p, signal.SIGKILL)
+    wait_gone([keeper])

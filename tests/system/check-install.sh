@@ -13,6 +13,7 @@ expected=(
         "$BINDIR/gunyahctl"
         "$LIBEXECDIR/gunyah/gunyah-vcpu"
         "$LIBEXECDIR/gunyah/gunyah-device"
+        "$LIBEXECDIR/gunyah/gunyah-keeper"
         "$UNITDIR/gunyahd.service"
         "$UNITDIR/gunyah-vm@.service"
         "$SYSUSERSDIR/gunyah.conf"
@@ -47,7 +48,8 @@ if ! diff -u "$tmp/expected" "$tmp/installed" >"$tmp/diff"; then
         fail "install list (update tests/system/check-install.sh when adding an installed file)"
 fi
 
-for f in "$SBINDIR/gunyahd" "$BINDIR/gunyahctl" "$LIBEXECDIR/gunyah/gunyah-vcpu" "$LIBEXECDIR/gunyah/gunyah-device"; do
+for f in "$SBINDIR/gunyahd" "$BINDIR/gunyahctl" "$LIBEXECDIR/gunyah/gunyah-vcpu" "$LIBEXECDIR/gunyah/gunyah-device" \
+         "$LIBEXECDIR/gunyah/gunyah-keeper"; do
         [ -x "$dest$f" ] || fail "$f is not executable"
 done
 for f in "$dest$MANDIR"/man?/*; do

@@ -49,6 +49,7 @@ LAYERS = {
     'daemon': {'basic', 'hv', 'vmconfig', 'worker-protocol', 'virtio'},
     'vcpu': {'basic', 'hv', 'vmconfig', 'worker-protocol', 'sandbox', 'virtio'},
     'device': {'basic', 'virtio', 'sandbox', 'worker-protocol'},
+    'keeper': {'basic', 'sandbox', 'worker-protocol'},
     'ctl': {'basic', 'hv', 'vmconfig'},
 }
 

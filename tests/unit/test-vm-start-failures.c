@@ -77,6 +77,8 @@ static int setup(void **state) {
         snprintf(f->runtime_dir, sizeof(f->runtime_dir), "/tmp/test-vm-start-failures-XXXXXX");
         assert_non_null(mkdtemp(f->runtime_dir));
         f->m.runtime_dir = f->runtime_dir;
+        f->m.keeper_binary = getenv("GUNYAH_KEEPER");
+        assert_non_null(f->m.keeper_binary);
         assert_int_equal(hv_kernel_ops.open(fake_gunyah_setup(FAKE_GUNYAH_U17), &f->m.backend), 0);
         *state = f;
         return 0;
