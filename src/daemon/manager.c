@@ -19,6 +19,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "vm-adopt.h"
 #include "varlink.h"
 #include "vm-vsock.h"
 #include "vm-spec.h"
@@ -312,7 +313,7 @@ int manager_lookup_vm(Manager *m, const char *name, Vm **ret, VmError *error) {
         return 0;
 }
 
-static int manager_add_vm(Manager *m, Vm *vm) {
+int manager_add_vm(Manager *m, Vm *vm) {
         int r;
 
         r = hashmap_put(m->vms, vm->name, vm);
@@ -503,6 +504,7 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
 static int manager_startup(Manager *m) {
         manager_load_dir(m, m->config_dir, true);
         manager_load_dir(m, m->vm_state_dir, false);
+        manager_adopt_vms(m);
 
         _cleanup_free_ Vm **vms = NULL;
         size_t n;
@@ -512,7 +514,7 @@ static int manager_startup(Manager *m) {
         for (size_t i = 0; i < n; i++) {
                 VmError error = VM_ERROR_NULL;
 
-                if (vms[i]->spec->autostart && vm_start(vms[i], VM_REASON_AUTOSTART, &error) < 0)
+                if (vms[i]->spec->autostart && !vm_is_active(vms[i]) && vm_start(vms[i], VM_REASON_AUTOSTART, &error) < 0)
                         log_error("Autostart of VM %s failed: %s", vms[i]->name, error.message);
         }
         return 0;

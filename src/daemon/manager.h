@@ -92,6 +92,8 @@ int manager_run(Manager *m);     /* until SIGTERM/SIGINT; stops VMs on the way o
 Vm *manager_get_vm(Manager *m, const char *name);
 /* As manager_get_vm, for a name a client gave: an invalid name or no such VM is an error. */
 int manager_lookup_vm(Manager *m, const char *name, Vm **ret, VmError *error);
+/* Takes vm into the set and announces it (ObjectManager, varlink). */
+int manager_add_vm(Manager *m, Vm *vm);
 void manager_remove_vm(Manager *m, Vm *vm);
 /* Every VM, sorted by name, in a new array (*ret is the caller's; the VMs are not). */
 int manager_list_vms(Manager *m, Vm ***ret, size_t *ret_n);

@@ -216,6 +216,17 @@ static int spawn_workers(VmInstance *i, const VmLayout *layout, int console_work
 
 /* The console pipe: the workers write guest output into one end, the
  * daemon reads the other and feeds the console (log, clients). */
+static int watch_console(VmInstance *i) {
+        int r;
+
+        r = sd_event_add_io(i->vm->manager->event, &i->console_source, i->console_read_fd, EPOLLIN,
+                            on_console_output, i);
+        if (r < 0)
+                return r;
+        console_attach_input(i->vm->console, i->console_read_fd);
+        return 0;
+}
+
 static int open_console(VmInstance *i, int *ret_worker_fd) {
         int pair[2], r;
 
@@ -223,13 +234,9 @@ static int open_console(VmInstance *i, int *ret_worker_fd) {
                 return negative_errno();
         i->console_read_fd = pair[0];
         *ret_worker_fd = pair[1];
-        r = sd_event_add_io(i->vm->manager->event, &i->console_source, i->console_read_fd, EPOLLIN,
-                            on_console_output, i);
-        if (r < 0)
-                return r;
         console_begin_run(i->vm->console);
-        console_attach_input(i->vm->console, i->console_read_fd);
-        return 0;
+        r = watch_console(i);
+        return r;
 }
 
 /* Without a boot context (A14) the layout put the entry at the base of the
@@ -325,20 +332,63 @@ static int attach_scope(VmInstance *i) {
         return vm_scope_new(i->vm, pids, n, &i->scope);
 }
 
+static VmInstance *instance_alloc(Vm *vm) {
+        VmInstance *i = calloc(1, sizeof(*i));
+
+        if (i)
+                *i = (VmInstance) {
+                        .vm = vm,
+                        .guest_mem_fd = -EBADF,
+                        .swiotlb_mem_fd = -EBADF,
+                        .devices_fd = -EBADF,
+                        .console_read_fd = -EBADF,
+                };
+        return i;
+}
+
+int vm_instance_new_adopted(Vm *vm, int console_fd, int devices_fd, VmInstance **ret) {
+        _cleanup_(vm_instance_freep) VmInstance *i = instance_alloc(vm);
+        int r;
+
+        if (!i) {
+                safe_close(console_fd);
+                safe_close(devices_fd);
+                return -ENOMEM;
+        }
+        i->console_read_fd = console_fd;
+        i->devices_fd = devices_fd;
+        r = watch_console(i);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(i);
+        return 0;
+}
+
+int vm_instance_add_adopted_worker(VmInstance *i, uint32_t vcpu, pid_t pid, int pidfd, int control_fd) {
+        Worker **workers, *w;
+        int r;
+
+        workers = reallocarray(i->workers, i->n_workers + 1, sizeof(Worker *));
+        if (!workers) {
+                safe_close(pidfd);
+                safe_close(control_fd);
+                return -ENOMEM;
+        }
+        i->workers = workers;
+        r = worker_adopt(i->vm, i->vm->manager->event, vcpu, pid, pidfd, control_fd, &w);
+        if (r < 0)
+                return r;
+        i->workers[i->n_workers++] = w;
+        return 0;
+}
+
 int vm_instance_new(Vm *vm, VmInstance **ret, const char **ret_step, char *errbuf, size_t errlen) {
         _cleanup_(vm_instance_freep) VmInstance *i = NULL;
         int r;
 
-        i = calloc(1, sizeof(*i));
+        i = instance_alloc(vm);
         if (!i)
                 return -ENOMEM;
-        *i = (VmInstance) {
-                .vm = vm,
-                .guest_mem_fd = -EBADF,
-                .swiotlb_mem_fd = -EBADF,
-                .devices_fd = -EBADF,
-                .console_read_fd = -EBADF,
-        };
         r = bring_up(i, ret_step, errbuf, errlen);
         if (r < 0)
                 return r;

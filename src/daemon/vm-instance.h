@@ -67,6 +67,12 @@ const char *vm_test_hook_for(const Vm *vm, const char *hook);
 
 int vm_instance_new(Vm *vm, VmInstance **ret, const char **ret_step, char *errbuf, size_t errlen);
 
+/* An instance a previous daemon started (vm-adopt.h): no hypervisor VM
+ * handle; its console socket and device page came from the VM's keeper.
+ * Then each of its workers. Both take the fds, also on failure. */
+int vm_instance_new_adopted(Vm *vm, int console_fd, int devices_fd, VmInstance **ret);
+int vm_instance_add_adopted_worker(VmInstance *i, uint32_t vcpu, pid_t pid, int pidfd, int control_fd);
+
 /* Releases everything: workers (killed and reaped if still there), the
  * hypervisor VM, guest memory, device page, console pipe. */
 VmInstance *vm_instance_free(VmInstance *i);

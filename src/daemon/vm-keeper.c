@@ -82,6 +82,22 @@ int vm_keeper_deposit(VmKeeper *k, const int *fds, const bool *watch, size_t n) 
         return 0;
 }
 
+int vm_keeper_adopt(pid_t pid, int pidfd, int sock, const char *dir, VmKeeper **ret) {
+        VmKeeper *k = calloc(1, sizeof(*k));
+
+        if (!k || asprintf(&k->socket_path, "%s/" KEEPER_SOCKET, dir) < 0) {
+                free(k);
+                safe_close(pidfd);
+                safe_close(sock);
+                return -ENOMEM;
+        }
+        k->pid = pid;
+        k->pidfd = pidfd;
+        k->control_fd = sock;
+        *ret = k;
+        return 0;
+}
+
 VmKeeper *vm_keeper_free(VmKeeper *k) {
         if (!k)
                 return NULL;

@@ -28,6 +28,10 @@ int vm_keeper_spawn(const char *binary, const char *name, const char *dir, VmKee
  * peer is a VM process. */
 int vm_keeper_deposit(VmKeeper *k, const int *fds, const bool *watch, size_t n);
 
+/* The keeper of a VM a previous daemon started (vm-adopt.h): not our
+ * child; sock is our connection to it. Takes pidfd and sock, also on failure. */
+int vm_keeper_adopt(pid_t pid, int pidfd, int sock, const char *dir, VmKeeper **ret);
+
 /* QUIT, then the keeper is killed if still there and reaped; the socket
  * is removed. */
 VmKeeper *vm_keeper_free(VmKeeper *k);

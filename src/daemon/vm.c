@@ -403,6 +403,33 @@ static void vm_reset_run(Vm *vm, VmReason reason) {
         vm_set_reason_detail(vm, NULL);
 }
 
+void vm_adopt(Vm *vm, VmInstance *i, const char *uuid, uint64_t started_usec) {
+        vm_reset_run(vm, VM_REASON_START);
+        vm->instance = i;
+        snprintf(vm->uuid, sizeof(vm->uuid), "%s", uuid);
+        vm->phase = VM_PHASE_RUNNING;
+        vm->state = VM_STATE_RUNNING;
+        vm->reason = VM_REASON_START;
+        vm->started_usec = started_usec;
+        log_vm_info(vm->name, "running (adopted from a previous gunyahd, %zu worker(s))", i->n_workers);
+        bus_vm_emit_state_changed(vm);
+        manager_notify_vm_event(vm->manager, vm, "state");
+}
+
+void vm_mark_start_interrupted(Vm *vm) {
+        vm_reset_run(vm, VM_REASON_START);
+        vm->exit_info = (VmExitInfo) { .valid = true, .vcpu = -1, .timestamp = now_realtime_usec() };
+        snprintf(vm->exit_info.step, sizeof(vm->exit_info.step), "daemon-restart");
+        vm_set_reason_detail(vm, "daemon-restart");
+        vm->phase = VM_PHASE_FAILED;
+        vm->state = VM_STATE_FAILED;
+        vm->reason = VM_REASON_LOAD_FAILED;
+        vm->stopped_usec = vm->exit_info.timestamp;
+        log_vm_warning(vm->name, "failed (load-failed: daemon-restart): the previous gunyahd died while starting it");
+        bus_vm_emit_state_changed(vm);
+        manager_notify_vm_event(vm->manager, vm, "state");
+}
+
 static void vm_tear_down(Vm *vm) {
         vm->stop_timer = sd_event_source_disable_unref(vm->stop_timer);
         vm->instance = vm_instance_free(vm->instance);

@@ -113,5 +113,12 @@ void vm_on_worker_exit(Vm *vm, Worker *w, int code, int status);
  * it failed at; vcpu -1) unless something was recorded first. */
 void vm_on_device_failed(Vm *vm, const char *detail, const VmExitInfo *e);
 
+/* At daemon start (vm-adopt.h): vm runs in instance i, which a previous
+ * daemon started at started_usec as uuid. */
+void vm_adopt(Vm *vm, VmInstance *i, const char *uuid, uint64_t started_usec);
+/* At daemon start: a previous daemon died while starting vm, whose
+ * remains are gone. Failed, load-failed: daemon-restart. */
+void vm_mark_start_interrupted(Vm *vm);
+
 /* Writes the normalized spec to the state directory (persistent VMs). */
 int vm_save_definition(Vm *vm);

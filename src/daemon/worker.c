@@ -249,6 +249,34 @@ int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, WorkerPool *
         return 0;
 }
 
+static int on_adopted_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Worker *w = userdata;
+
+        /* Only the parent learns how a process ended. */
+        w->pid_source = sd_event_source_disable_unref(w->pid_source);
+        return on_worker_exit(NULL, &(siginfo_t) { .si_code = CLD_EXITED, .si_status = 0 }, w);
+}
+
+int worker_adopt(Vm *vm, sd_event *event, uint32_t vcpu, pid_t pid, int pidfd, int control_fd, Worker **ret) {
+        _cleanup_(worker_freep) Worker *w = calloc(1, sizeof(Worker));
+        int r;
+
+        if (!w) {
+                safe_close(pidfd);
+                safe_close(control_fd);
+                return -ENOMEM;
+        }
+        *w = (Worker) { .vm = vm, .vcpu = vcpu, .pid = pid, .pidfd = pidfd, .control_fd = control_fd, .ready = true };
+        r = sd_event_add_io(event, &w->pid_source, w->pidfd, EPOLLIN, on_adopted_worker_exit, w);
+        if (r >= 0)
+                r = sd_event_add_io(event, &w->control_source, w->control_fd, EPOLLIN, on_worker_control, w);
+        if (r < 0)
+                return log_vm_error_errno(vm->name, r, "failed to watch the worker of vCPU %u: %m", vcpu);
+        log_vm_debug(vm->name, "vCPU %u: adopted worker pid %d", vcpu, (int) pid);
+        *ret = TAKE_PTR(w);
+        return 0;
+}
+
 int worker_send(Worker *w, const WorkerMessage *msg) {
         int r;
 

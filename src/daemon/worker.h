@@ -94,6 +94,10 @@ void worker_process_discard(WorkerProcess *p);
  * ready, else in a freshly started process; either way sends it the same
  * WorkerConfig. Watched from here on. */
 int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *args, WorkerPool *pool, Worker **ret);
+/* Watches a worker a previous daemon started (not our child: its pidfd is
+ * watched for readability, and its exit status is unknown, reported as
+ * exit code 0). Takes pidfd and control_fd, also on failure. */
+int worker_adopt(Vm *vm, sd_event *event, uint32_t vcpu, pid_t pid, int pidfd, int control_fd, Worker **ret);
 /* Asks the worker to leave (STOP message + kick signal). */
 int worker_request_stop(Worker *w);
 /* Sends one control message and kicks the worker so that it reads it. */

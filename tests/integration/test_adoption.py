@@ -9,6 +9,7 @@ VM's directory when it stops."""
 import json
 import os
 import signal
+import subprocess
 import time
 
 import dbus
@@ -104,3 +105,109 @@ def test_without_a_daemon_the_keeper_keeps_the_vm_until_its_processes_end(env):
     for p in workers:
         os.kill(p, signal.SIGKILL)
     wait_gone([keeper])
+
+
+def kill_left(pids):
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def restart_after_kill9(gd):
+    os.kill(gd.proc.pid, signal.SIGKILL)
+    gd.proc.wait()
+    gd.log.close()
+    gd.start()
+
+
+def test_a_new_daemon_adopts_the_running_vm_and_stops_it(env):
+    """kill -9 of gunyahd, a new one on the same directories: the VM is
+    running with its UUID, StartedTimestamp and workers; Stop presses the
+    button and it ends; nothing of it is left."""
+    gd = env.daemon
+    gd.manager().CreateVM(spec_json("adopt", "button", vcpus=2), dbus.UInt64(START))
+    gd.wait_state("adopt", "running")
+    before = gd.vm_props("adopt")
+    rec = read_record(gd, "adopt")
+    pids = [p["pid"] for p in rec["processes"]]
+    try:
+        restart_after_kill9(gd)
+        after = gd.vm_props("adopt")
+        assert (str(after["State"]), str(after["UUID"])) == ("running", str(before["UUID"])), gd.read_log()[-3000:]
+        assert int(after["StartedTimestamp"]) == int(before["StartedTimestamp"])
+        assert sorted(int(p) for p in after["WorkerPIDs"]) == sorted(int(p) for p in before["WorkerPIDs"])
+        assert "VM adopt: running (adopted from a previous gunyahd, 2 worker(s))" in gd.read_log()
+
+        gd.vm("adopt").Stop(dbus.UInt64(10_000_000))
+        state, reason = gd.wait_state("adopt", ("stopped", "failed"))
+        assert state == "stopped" and reason in ("shutdown", "poweroff"), (state, reason, gd.read_log()[-3000:])
+        wait_gone(pids)
+        assert not os.path.exists(os.path.join(gd.dirs["run"], "vms", "adopt"))
+    finally:
+        kill_left(pids)
+
+
+def test_a_vm_killed_after_adoption_ends_and_leaves_nothing(env):
+    gd = env.daemon
+    gd.manager().CreateVM(spec_json("adkill", "spin", vcpus=1), dbus.UInt64(START))
+    gd.wait_state("adkill", "running")
+    pids = [p["pid"] for p in read_record(gd, "adkill")["processes"]]
+    try:
+        restart_after_kill9(gd)
+        gd.wait_state("adkill", "running")
+        gd.vm("adkill").Kill()
+        assert gd.wait_state("adkill", "stopped") == ("stopped", "killed")
+        wait_gone(pids)
+        assert not os.path.exists(os.path.join(gd.dirs["run"], "vms", "adkill"))
+    finally:
+        kill_left(pids)
+
+
+def test_a_vm_left_starting_is_torn_down_load_failed_daemon_restart(env):
+    """A record still "starting" (the daemon died mid-start): its processes
+    are killed (here a stand-in), its files removed, the definition failed."""
+    gd = env.daemon
+    gd.manager().CreateVM(spec_json("half", "spin"), dbus.UInt64(1))  # persist, no start
+    uuid = str(gd.vm_props("half")["UUID"])
+    gd.stop()
+    stand_in = subprocess.Popen(["sleep", "60"])
+    try:
+        d = os.path.join(gd.dirs["run"], "vms", "half")
+        os.makedirs(d, mode=0o700)
+        rec = {"version": 1, "name": "half", "uuid": uuid, "phase": "starting", "spec": {"name": "half"},
+               "processes": [{"role": "keeper", "index": 0, "pid": stand_in.pid,
+                              "start_time": start_time(stand_in.pid)}]}
+        with open(os.path.join(d, "record.json"), "w") as f:
+            json.dump(rec, f)
+        os.chmod(os.path.join(d, "record.json"), 0o600)
+        gd.start()
+        assert stand_in.wait(timeout=10) == -signal.SIGKILL
+        assert gd.state("half") == ("failed", "load-failed: daemon-restart")
+        assert not os.path.exists(d)
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+
+
+def test_a_record_with_a_reused_pid_kills_nothing(env):
+    """The recorded start time does not match: that PID is someone else now."""
+    gd = env.daemon
+    gd.stop()
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        d = os.path.join(gd.dirs["run"], "vms", "gone")
+        os.makedirs(d, mode=0o700)
+        rec = {"version": 1, "name": "gone", "uuid": "0e4a8c9e-3b1d-4f6a-9c2e-5d7b8a1f2c3d", "phase": "running",
+               "spec": {"name": "gone"}, "processes": [{"role": "keeper", "index": 0, "pid": bystander.pid,
+                                                        "start_time": start_time(bystander.pid) + 1}]}
+        with open(os.path.join(d, "record.json"), "w") as f:
+            json.dump(rec, f)
+        os.chmod(os.path.join(d, "record.json"), 0o600)
+        gd.start()
+        assert not os.path.exists(d)
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()

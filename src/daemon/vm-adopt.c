@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "keeper-protocol.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "process-util.h"
+#include "vm-adopt.h"
+#include "vm-instance.h"
+#include "vm-keeper.h"
+#include "vm-record.h"
+#include "vm-spec.h"
+#include "vm.h"
+
+/* What a record's processes are now: pidfds[i] >= 0 for those still
+ * running as recorded, else -ESRCH. Returns how many run. */
+static size_t open_pidfds(const VmRecord *r, int *pidfds) {
+        size_t alive = 0;
+
+        for (size_t i = 0; i < r->n_processes; i++) {
+                uint64_t start_time;
+                int fd = pidfd_open(r->processes[i].pid, 0);
+
+                /* Opened first, checked after: the pidfd then names the checked process. */
+                if (fd >= 0 && (process_start_time(r->processes[i].pid, &start_time) < 0 ||
+                                start_time != r->processes[i].start_time))
+                        fd = safe_close(fd);
+                pidfds[i] = fd >= 0 ? fd : -ESRCH;
+                alive += fd >= 0;
+        }
+        return alive;
+}
+
+static void close_pidfds(int *pidfds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                pidfds[i] = safe_close(pidfds[i]);
+}
+
+static void remove_files(const char *dir) {
+        _cleanup_free_ char *sock = NULL;
+
+        (void) vm_record_remove(dir);
+        if (asprintf(&sock, "%s/" KEEPER_SOCKET, dir) >= 0)
+                (void) unlink(sock);
+        if (rmdir(dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
+                log_warning_errno(errno, "cannot remove %s: %m", dir);
+}
+
+static void tear_down(Manager *m, const char *dir, const VmRecord *r, int *pidfds, const char *why) {
+        Vm *vm = manager_get_vm(m, r->name);
+
+        log_warning("VM %s: a previous gunyahd left it %s; %s: tearing it down", r->name,
+                    vm_record_phase_to_string(r->phase), why);
+        for (size_t i = 0; i < r->n_processes; i++)
+                if (pidfds[i] >= 0)
+                        (void) pidfd_send_signal(pidfds[i], SIGKILL, NULL, 0);
+        remove_files(dir);
+        if (vm && r->phase == VM_RECORD_STARTING && !vm_is_active(vm))
+                vm_mark_start_interrupted(vm);
+}
+
+/* Connects to the VM's keeper. SO_PEERCRED names whoever called listen():
+ * the daemon that spawned the keeper, so only root is checked for (the
+ * directory may be the vsock group's, whose members could plant a socket). */
+static int keeper_connect(const char *dir, int *ret_fd) {
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+
+        if (fd < 0)
+                return negative_errno();
+        if ((size_t) snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/" KEEPER_SOCKET, dir) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return negative_errno();
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return negative_errno();
+        if (cred.uid != 0)
+                return -EPERM;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* The held fds, in deposit order, into fds (room for max); how many. */
+static int keeper_take_fds(int sock, int *fds, size_t max, size_t *ret_n) {
+        size_t n = 0, total = SIZE_MAX;
+        int r;
+
+        r = keeper_message_send(sock, &(KeeperMessage) { .type = KEEPER_MSG_HANDBACK }, NULL);
+        while (r >= 0 && n < total) {
+                int got[KEEPER_FDS_PER_MESSAGE];
+                KeeperMessage m;
+
+                r = keeper_message_receive(sock, &m, got);
+                if (r == 0 || (r > 0 && (m.type != KEEPER_MSG_FDS || n + m.n_fds > MIN((size_t) m.total, max) ||
+                                         (total != SIZE_MAX && m.total != total)))) {
+                        for (size_t i = 0; r > 0 && i < m.n_fds; i++)
+                                safe_close(got[i]);
+                        r = -EBADMSG;
+                }
+                if (r < 0)
+                        break;
+                total = m.total;
+                memcpy(fds + n, got, m.n_fds * sizeof(int));
+                n += m.n_fds;
+                if (m.n_fds == 0 && n < total)
+                        r = -EBADMSG;
+        }
+        if (r < 0) {
+                close_pidfds(fds, n);
+                return r;
+        }
+        *ret_n = n;
+        return 0;
+}
+
+/* The VM a record is of: its definition, or one made from the recorded spec. */
+static int vm_for_record(Manager *m, const VmRecord *r, Vm **ret) {
+        VmSpecError e = {};
+        VmSpec *spec = NULL;
+        Vm *vm = manager_get_vm(m, r->name);
+        int k;
+
+        if (vm) {
+                *ret = vm;
+                return vm_is_active(vm) ? -EBUSY : 0;
+        }
+        k = vm_spec_parse(r->spec_json, strlen(r->spec_json), VM_SPEC_ABSOLUTE_PATHS, &spec, &e);
+        if (k < 0)
+                return k;
+        k = vm_new(m, spec, &vm);
+        if (k < 0) {
+                vm_spec_free(spec);
+                return k;
+        }
+        k = manager_add_vm(m, vm);
+        if (k < 0) {
+                vm_free(vm);
+                return k;
+        }
+        *ret = vm;
+        return 0;
+}
+
+typedef struct Roles {
+        ssize_t keeper;
+        size_t n_vcpus, n_devices;
+} Roles;
+
+static Roles roles_of(const VmRecord *r) {
+        Roles o = { .keeper = -1 };
+
+        for (size_t i = 0; i < r->n_processes; i++)
+                switch (r->processes[i].role) {
+                case VM_RECORD_KEEPER:
+                        o.keeper = (ssize_t) i;
+                        break;
+                case VM_RECORD_VCPU:
+                        o.n_vcpus++;
+                        break;
+                default:
+                        o.n_devices++;
+                }
+        return o;
+}
+
+/* Builds the instance from the keeper's fds; pidfds the instance takes become -ESRCH. */
+static int adopt_instance(Vm *vm, const char *dir, const VmRecord *r, int *pidfds, int keeper_sock, int *fds,
+                          size_t n_vcpus) {
+        _cleanup_(vm_instance_freep) VmInstance *i = NULL;
+        Roles roles = roles_of(r);
+        size_t next = 0;
+        int k;
+
+        k = vm_instance_new_adopted(vm, fds[n_vcpus], fds[n_vcpus + 1], &i);
+        for (size_t p = 0; p < r->n_processes; p++) {
+                if (r->processes[p].role != VM_RECORD_VCPU)
+                        continue;
+                if (k >= 0)
+                        k = vm_instance_add_adopted_worker(i, r->processes[p].index, r->processes[p].pid, pidfds[p],
+                                                           fds[next]);
+                else
+                        safe_close(fds[next]);
+                next++;
+                pidfds[p] = k >= 0 ? -ESRCH : pidfds[p];
+        }
+        if (k < 0) {
+                safe_close(keeper_sock);
+                return k;
+        }
+        k = vm_keeper_adopt(r->processes[roles.keeper].pid, pidfds[roles.keeper], keeper_sock, dir, &i->keeper);
+        if (k < 0)
+                return k;
+        pidfds[roles.keeper] = -ESRCH;
+        i->record_dir = strdup(dir);
+        if (!i->record_dir)
+                return -ENOMEM;
+        vm_adopt(vm, TAKE_PTR(i), r->uuid, r->started_realtime_usec);
+        return 0;
+}
+
+static int adopt(Manager *m, const char *dir, const VmRecord *r, int *pidfds) {
+        _cleanup_close_ int sock = -EBADF;
+        int fds[VM_RECORD_PROCESSES_MAX + 2];
+        Roles roles = roles_of(r);
+        size_t n;
+        Vm *vm;
+        int k;
+
+        if (!streq(m->ops->name, "sim"))
+                return -EOPNOTSUPP; /* the kernel backend's VM fd went with the daemon */
+        if (roles.keeper < 0 || roles.n_vcpus == 0 || roles.n_devices > 0)
+                return -EOPNOTSUPP; /* device processes are not adopted yet */
+        k = keeper_connect(dir, &sock);
+        if (k < 0)
+                return k;
+        k = keeper_take_fds(sock, fds, roles.n_vcpus + 2, &n);
+        if (k < 0)
+                return k;
+        if (n != roles.n_vcpus + 2)
+                k = -EBADMSG;
+        if (k >= 0)
+                k = vm_for_record(m, r, &vm);
+        if (k < 0) {
+                close_pidfds(fds, n);
+                return k;
+        }
+        return adopt_instance(vm, dir, r, pidfds, TAKE_FD(sock), fds, roles.n_vcpus);
+}
+
+static void adopt_one(Manager *m, const char *dir) {
+        _cleanup_(vm_record_freep) VmRecord *r = NULL;
+        int pidfds[VM_RECORD_PROCESSES_MAX], k;
+        size_t alive;
+
+        k = vm_record_read(dir, &r);
+        if (k == -ENOENT)
+                return; /* a directory of vsock sockets only */
+        if (k < 0) {
+                log_error_errno(k, "%s: cannot read the VM's record, leaving it alone: %m", dir);
+                return;
+        }
+        alive = open_pidfds(r, pidfds);
+        if (r->phase != VM_RECORD_RUNNING)
+                tear_down(m, dir, r, pidfds, "it was only starting");
+        else if (alive != r->n_processes)
+                tear_down(m, dir, r, pidfds, "some of its processes are gone");
+        else if ((k = adopt(m, dir, r, pidfds)) < 0) {
+                errno = -k;
+                tear_down(m, dir, r, pidfds, k == -EOPNOTSUPP ? "it cannot be adopted" : "adopting it failed");
+                log_debug_errno(k, "VM %s: adoption: %m", r->name);
+        }
+        close_pidfds(pidfds, r->n_processes);
+}
+
+void manager_adopt_vms(Manager *m) {
+        _cleanup_free_ char *vms = NULL;
+        struct dirent *de;
+        DIR *d;
+
+        if (asprintf(&vms, "%s/vms", m->runtime_dir) < 0) {
+                log_oom();
+                return;
+        }
+        d = opendir(vms);
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *dir = NULL;
+
+                if (de->d_name[0] == '.' || !vm_name_is_valid(de->d_name))
+                        continue;
+                if (asprintf(&dir, "%s/%s", vms, de->d_name) < 0) {
+                        log_oom();
+                        break;
+                }
+                adopt_one(m, dir);
+        }
+        closedir(d);
+}
