@@ -8,6 +8,7 @@ daemon, and leaves once the VM's processes are gone. Both go with the
 VM's directory when it stops."""
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -211,3 +212,49 @@ def test_a_record_with_a_reused_pid_kills_nothing(env):
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def tick_numbers(text):
+    return [int(n) for n in re.findall(r"^ticker: (\d+)$", text, re.M)]
+
+
+def test_console_output_made_while_no_daemon_ran_reaches_the_log(env):
+    """The ticker guest prints numbered lines all along. Without a daemon
+    its output waits in the console socket the keeper holds (the vCPU
+    blocks once that is full); the new daemon logs it. The one thing
+    lost is what the killed daemon had read and not yet written: at most
+    one read (4 KiB), right where it died."""
+    gd = env.daemon
+    gd.manager().CreateVM(spec_json("tick", "ticker"), dbus.UInt64(START))
+    gd.wait_state("tick", "running")
+    pids = [p["pid"] for p in read_record(gd, "tick")["processes"]]
+    try:
+        deadline = time.monotonic() + 10
+        while len(tick_numbers(gd.console_log("tick").decode())) < 50:
+            assert time.monotonic() < deadline, gd.console_log("tick")[-500:]
+            time.sleep(0.02)
+        os.kill(gd.proc.pid, signal.SIGKILL)
+        gd.proc.wait()
+        gd.log.close()
+        before = gd.console_log("tick").decode()
+        time.sleep(1)  # the guest prints on, into the keeper's socket
+        assert len(gd.console_log("tick").decode()) == len(before)
+        gd.start()
+        gd.wait_state("tick", "running")
+        old = tick_numbers(before[:before.rfind("\n") + 1])
+        assert old == list(range(len(old)))
+        deadline = time.monotonic() + 10
+        while True:
+            new_text = gd.console_log("tick").decode()[len(before):]
+            new = tick_numbers(new_text[new_text.find("\n") + 1:])  # the first line may be a torn one
+            if len(new) >= 500 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert len(new) >= 500, new_text[-500:]
+        assert new == list(range(new[0], new[0] + len(new))), "lines lost or repeated after the restart"
+        assert 0 < new[0] - old[-1] <= 1 + 4096 // len("ticker: 0\n"), (old[-1], new[0])
+        gd.vm("tick").Kill()
+        gd.wait_state("tick", "stopped")
+        wait_gone(pids)
+    finally:
+        kill_left(pids)
