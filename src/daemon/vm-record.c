@@ -12,6 +12,7 @@
 #include "fileio.h"
 #include "id-util.h"
 #include "json-strict.h"
+#include "json-util.h"
 #include "string-table.h"
 #include "vm-record.h"
 #include "vm-spec.h"
@@ -55,24 +56,14 @@ int vm_record_add_process(VmRecord *r, VmRecordRole role, uint32_t index, pid_t 
 
 /* ---- writing ---- */
 
-static int add(json_object *o, const char *key, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static json_object *process_to_json(const VmRecordProcess *p) {
         json_object *o = json_object_new_object();
 
         if (!o)
                 return NULL;
-        if (add(o, "role", json_object_new_string(vm_record_role_to_string(p->role))) < 0 ||
-            add(o, "index", json_object_new_int64(p->index)) < 0 || add(o, "pid", json_object_new_int64(p->pid)) < 0 ||
-            add(o, "start_time", json_object_new_uint64(p->start_time)) < 0) {
+        if (json_add(o, "role", json_object_new_string(vm_record_role_to_string(p->role))) < 0 ||
+            json_add(o, "index", json_object_new_int64(p->index)) < 0 || json_add(o, "pid", json_object_new_int64(p->pid)) < 0 ||
+            json_add(o, "start_time", json_object_new_uint64(p->start_time)) < 0) {
                 json_object_put(o);
                 return NULL;
         }
@@ -111,12 +102,12 @@ int vm_record_format(const VmRecord *r, char **ret) {
                         return -EINVAL;
                 }
         }
-        if (add(o, "version", json_object_new_int(VM_RECORD_VERSION)) >= 0 &&
-            add(o, "name", json_object_new_string(r->name)) >= 0 && add(o, "uuid", json_object_new_string(r->uuid)) >= 0 &&
-            add(o, "phase", json_object_new_string(vm_record_phase_to_string(r->phase))) >= 0 &&
-            add(o, "started_realtime_usec", json_object_new_uint64(r->started_realtime_usec)) >= 0 &&
-            (!spec || add(o, "spec", TAKE_PTR(spec)) >= 0) && processes_to_json(r, &procs) >= 0 &&
-            add(o, "processes", TAKE_PTR(procs)) >= 0) {
+        if (json_add(o, "version", json_object_new_int(VM_RECORD_VERSION)) >= 0 &&
+            json_add(o, "name", json_object_new_string(r->name)) >= 0 && json_add(o, "uuid", json_object_new_string(r->uuid)) >= 0 &&
+            json_add(o, "phase", json_object_new_string(vm_record_phase_to_string(r->phase))) >= 0 &&
+            json_add(o, "started_realtime_usec", json_object_new_uint64(r->started_realtime_usec)) >= 0 &&
+            (!spec || json_add(o, "spec", TAKE_PTR(spec)) >= 0) && processes_to_json(r, &procs) >= 0 &&
+            json_add(o, "processes", TAKE_PTR(procs)) >= 0) {
                 text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                 k = text ? 0 : -ENOMEM;
         }

@@ -110,28 +110,6 @@ int device_reply_send(int sock, const DeviceReply *r, int fd) {
         return 0;
 }
 
-/* Every fd of every SCM_RIGHTS header: the first in *ret_fd, the others
- * closed; how many there were. */
-static size_t take_fds(struct msghdr *mh, int *ret_fd) {
-        size_t n = 0;
-
-        *ret_fd = -1;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++, n++) {
-                        int fd;
-
-                        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                        if (n == 0)
-                                *ret_fd = fd;
-                        else
-                                (void) close(fd);
-                }
-        }
-        return n;
-}
-
 int device_reply_receive(int sock, DeviceReply *ret, int *ret_fd) {
         union {
                 struct cmsghdr align;
@@ -153,7 +131,8 @@ int device_reply_receive(int sock, DeviceReply *ret, int *ret_fd) {
         while (n < 0 && IN_SET(errno, EINTR, ECONNRESET));
         if (n < 0)
                 return -errno;
-        n_fds = take_fds(&mh, &fd);
+        fd = -1;
+        n_fds = message_take_fds(&mh, &fd, 1);
         if (n == 0 && n_fds == 0)
                 return 0;
         if (n_fds > 1 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||

@@ -6,6 +6,7 @@
 
 #include "keeper-protocol.h"
 #include "macro.h"
+#include "message-util.h"
 
 int keeper_message_decode(const void *buf, size_t n, size_t n_fds, KeeperMessage *ret) {
         KeeperMessage m;
@@ -64,27 +65,6 @@ int keeper_message_send(int sock, const KeeperMessage *m, const int *fds) {
         return k < 0 ? negative_errno() : 0;
 }
 
-/* Every fd of every SCM_RIGHTS header into fds, as long as there is room;
- * the rest closed. How many there were. */
-static size_t take_fds(struct msghdr *mh, int *fds) {
-        size_t n = 0;
-
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++, n++) {
-                        int fd;
-
-                        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                        if (n < KEEPER_FDS_PER_MESSAGE)
-                                fds[n] = fd;
-                        else
-                                (void) close(fd);
-                }
-        }
-        return n;
-}
-
 int keeper_message_receive(int sock, KeeperMessage *ret, int *fds) {
         union {
                 struct cmsghdr align;
@@ -102,7 +82,7 @@ int keeper_message_receive(int sock, KeeperMessage *ret, int *fds) {
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return negative_errno();
-        n_fds = take_fds(&mh, fds);
+        n_fds = message_take_fds(&mh, fds, KEEPER_FDS_PER_MESSAGE);
         if (n == 0 && n_fds == 0)
                 return 0;
         if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || keeper_message_decode(buf, (size_t) n, n_fds, ret) < 0) {

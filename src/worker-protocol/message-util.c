@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "macro.h"
 #include "message-util.h"
@@ -45,4 +46,23 @@ bool message_text_ok(const char *s, size_t size) {
                 if (s[i] < 0x20 || s[i] > 0x7e)
                         return false;
         return true;
+}
+
+size_t message_take_fds(struct msghdr *mh, int *fds, size_t max) {
+        size_t n = 0;
+
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++, n++) {
+                        int fd;
+
+                        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                        if (n < max)
+                                fds[n] = fd;
+                        else
+                                (void) close(fd);
+                }
+        }
+        return n;
 }

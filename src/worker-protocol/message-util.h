@@ -17,6 +17,11 @@
  * ahead of the messages it sent before dying: those are read on. */
 int message_receive_nofds(int sock, void *buf, size_t size, size_t *ret_n);
 
+struct msghdr;
+/* Every fd of every SCM_RIGHTS header of a received message: the first max
+ * into fds, the rest closed. How many there were. */
+size_t message_take_fds(struct msghdr *mh, int *fds, size_t max);
+
 /* A NUL-terminated step name of [a-z0-9_.-] in a field of size bytes;
  * empty must be empty, or must not be. */
 bool message_step_ok(const char *step, size_t size, bool empty);

@@ -80,30 +80,6 @@ static void close_all(const int *fds, size_t n) {
                 (void) close(fds[i]);
 }
 
-/* Collects the fds of every SCM_RIGHTS header; *ret_n counts all of them,
- * even those past max, which are closed. */
-static void take_fds(struct msghdr *mh, int *fds, size_t max, size_t *ret_n) {
-        size_t n = 0;
-
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-                size_t k;
-
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < k; i++, n++) {
-                        int fd;
-
-                        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                        if (n < max)
-                                fds[n] = fd;
-                        else
-                                (void) close(fd);
-                }
-        }
-        *ret_n = n;
-}
-
 int worker_config_receive(int sock, WorkerConfig *ret, int ret_fds[static WORKER_CONFIG_FDS_MAX], size_t *ret_n_fds) {
         union {
                 struct cmsghdr align;
@@ -126,7 +102,7 @@ int worker_config_receive(int sock, WorkerConfig *ret, int ret_fds[static WORKER
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return log_error_errno(errno, "cannot receive the worker config: %m");
-        take_fds(&mh, ret_fds, WORKER_CONFIG_FDS_MAX, &n_fds);
+        n_fds = message_take_fds(&mh, ret_fds, WORKER_CONFIG_FDS_MAX);
         if (n == 0 && n_fds == 0)
                 return 0;
         if ((size_t) n != sizeof(c) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n_fds > WORKER_CONFIG_FDS_MAX) {
