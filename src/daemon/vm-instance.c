@@ -22,6 +22,7 @@
 #include "vm-instance-devices.h"
 #include "vm-instance-record.h"
 #include "vm-instance.h"
+#include "vm-keeper.h"
 #include "vm-scope.h"
 #include "vm.h"
 #include "worker-protocol.h"
@@ -322,13 +323,16 @@ static int bring_up(VmInstance *i, const char **ret_step, char *errbuf, size_t e
         return 0;
 }
 
-/* Every process of the instance into its own scope unit, vCPU 0's worker first. */
+/* Every process of the instance into its own scope unit, vCPU 0's worker
+ * first, the keeper last (it must outlive a restart of gunyahd.service). */
 static int attach_scope(VmInstance *i) {
-        pid_t pids[VM_VCPUS_MAX + VM_INSTANCE_DEVICES_MAX];
+        pid_t pids[VM_VCPUS_MAX + VM_INSTANCE_DEVICES_MAX + 1];
         size_t n = vm_instance_worker_pids(i, pids, VM_VCPUS_MAX);
 
         for (size_t d = 0; d < i->n_devices; d++)
                 pids[n++] = i->devices[d]->pid;
+        if (i->keeper)
+                pids[n++] = i->keeper->pid;
         return vm_scope_new(i->vm, pids, n, &i->scope);
 }
 

@@ -116,6 +116,25 @@ def kill_left(pids):
             pass
 
 
+def group_members(pgid):
+    """gunyah-* processes of process group pgid (a daemon's session: the
+    harness starts each daemon in its own)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv0 = os.path.basename(f.read().split(b"\0")[0])
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != b"Z" and argv0.startswith(b"gunyah-"):
+            found.append((int(entry), argv0))
+    return found
+
+
 def restart_after_kill9(gd):
     os.kill(gd.proc.pid, signal.SIGKILL)
     gd.proc.wait()
@@ -133,8 +152,10 @@ def test_a_new_daemon_adopts_the_running_vm_and_stops_it(env):
     before = gd.vm_props("adopt")
     rec = read_record(gd, "adopt")
     pids = [p["pid"] for p in rec["processes"]]
+    old_group = gd.proc.pid
     try:
         restart_after_kill9(gd)
+        assert set(pids) <= {pid for pid, _ in group_members(old_group)}
         after = gd.vm_props("adopt")
         assert (str(after["State"]), str(after["UUID"])) == ("running", str(before["UUID"])), gd.read_log()[-3000:]
         assert int(after["StartedTimestamp"]) == int(before["StartedTimestamp"])
@@ -146,6 +167,11 @@ def test_a_new_daemon_adopts_the_running_vm_and_stops_it(env):
         assert state == "stopped" and reason in ("shutdown", "poweroff"), (state, reason, gd.read_log()[-3000:])
         wait_gone(pids)
         assert not os.path.exists(os.path.join(gd.dirs["run"], "vms", "adopt"))
+        # the killed daemon's spare worker left on EOF too: nothing of it is left
+        deadline = time.monotonic() + 10
+        while group_members(old_group):
+            assert time.monotonic() < deadline, group_members(old_group)
+            time.sleep(0.05)
     finally:
         kill_left(pids)
 
