@@ -212,7 +212,7 @@ static int adopt_instance(Vm *vm, const char *dir, const VmRecord *r, int *pidfd
 
 static int adopt(Manager *m, const char *dir, const VmRecord *r, int *pidfds) {
         _cleanup_close_ int sock = -EBADF;
-        int fds[VM_RECORD_PROCESSES_MAX + 2];
+        int fds[2 * VM_RECORD_PROCESSES_MAX + 2];
         Roles roles = roles_of(r);
         size_t n;
         Vm *vm;
@@ -225,11 +225,14 @@ static int adopt(Manager *m, const char *dir, const VmRecord *r, int *pidfds) {
         k = keeper_connect(dir, &sock);
         if (k < 0)
                 return k;
-        k = keeper_take_fds(sock, fds, roles.n_vcpus + 2, &n);
+        k = keeper_take_fds(sock, fds, 2 * roles.n_vcpus + 2, &n);
         if (k < 0)
                 return k;
-        if (n != roles.n_vcpus + 2)
+        if (n != 2 * roles.n_vcpus + 2)
                 k = -EBADMSG;
+        /* Its pidfds: ours were opened and checked against the record already. */
+        if (k >= 0)
+                close_pidfds(fds + roles.n_vcpus + 2, roles.n_vcpus);
         if (k >= 0)
                 k = vm_for_record(m, r, &vm);
         if (k < 0) {
@@ -237,6 +240,41 @@ static int adopt(Manager *m, const char *dir, const VmRecord *r, int *pidfds) {
                 return k;
         }
         return adopt_instance(vm, dir, r, pidfds, TAKE_FD(sock), fds, roles.n_vcpus);
+}
+
+static bool fd_is_pidfd(int fd) {
+        char path[64], target[32];
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        n = readlink(path, target, sizeof(target) - 1);
+        if (n < 0)
+                return false;
+        target[n] = 0;
+        return streq(target, "anon_inode:[pidfd]");
+}
+
+/* A record that does not parse names no process we could trust; the keeper
+ * (if one answers) holds the VM's processes' pidfds, which name them
+ * exactly: they are killed, the keeper is told to quit, the files go. */
+static void tear_down_unreadable(const char *dir, int error) {
+        _cleanup_close_ int sock = -EBADF;
+        int fds[KEEPER_FDS_MAX];
+        size_t n = 0;
+        int k;
+
+        k = keeper_connect(dir, &sock);
+        if (k >= 0)
+                k = keeper_take_fds(sock, fds, KEEPER_FDS_MAX, &n);
+        for (size_t i = 0; i < n; i++)
+                if (fd_is_pidfd(fds[i]))
+                        (void) pidfd_send_signal(fds[i], SIGKILL, NULL, 0);
+        close_pidfds(fds, n);
+        if (k >= 0)
+                k = keeper_message_send(sock, &(KeeperMessage) { .type = KEEPER_MSG_QUIT }, NULL);
+        log_error_errno(error, "%s: the VM's record is unreadable (%m); %s, removing it", dir,
+                        k >= 0 ? "its processes were killed, its keeper told to quit" : "no keeper answered");
+        remove_files(dir);
 }
 
 static void adopt_one(Manager *m, const char *dir) {
@@ -247,8 +285,13 @@ static void adopt_one(Manager *m, const char *dir) {
         k = vm_record_read(dir, &r);
         if (k == -ENOENT)
                 return; /* a directory of vsock sockets only */
+        if (IN_SET(k, -EPROTONOSUPPORT, -EPERM, -ELOOP)) {
+                /* A newer daemon's, or not ours: not for us to judge. */
+                log_error_errno(k, "%s: cannot use the VM's record, leaving it alone: %m", dir);
+                return;
+        }
         if (k < 0) {
-                log_error_errno(k, "%s: cannot read the VM's record, leaving it alone: %m", dir);
+                tear_down_unreadable(dir, k);
                 return;
         }
         alive = open_pidfds(r, pidfds);

@@ -10,8 +10,9 @@
  * is adopted: its keeper hands back the daemon's fds, the VM is published
  * running with its UUID and StartedTimestamp. Anything else is torn down
  * (its processes killed, its files removed); a defined VM that was only
- * starting ends failed, load-failed: daemon-restart. A record this daemon
- * cannot read is reported and left alone.
+ * starting ends failed, load-failed: daemon-restart. A corrupt record is
+ * reported and its keeper told to quit (the processes then leave on EOF);
+ * a record of a newer version, or not root's, is reported and left alone.
  */
 
 typedef struct Manager Manager;

@@ -106,10 +106,10 @@ int vm_instance_record_begin(VmInstance *i, char *errbuf, size_t errlen) {
 }
 
 /* In the record's order (vm-record.h): the processes' control sockets,
- * then the console socket and the device page. */
+ * the console socket and the device page, then the processes' pidfds. */
 static int deposit_fds(VmInstance *i) {
-        int fds[VM_RECORD_PROCESSES_MAX + 2];
-        bool watch[VM_RECORD_PROCESSES_MAX + 2];
+        int fds[2 * VM_RECORD_PROCESSES_MAX + 2];
+        bool watch[2 * VM_RECORD_PROCESSES_MAX + 2] = {};
         size_t n = 0;
 
         for (size_t w = 0; w < i->n_workers; w++, n++) {
@@ -124,6 +124,11 @@ static int deposit_fds(VmInstance *i) {
         watch[n++] = false;
         fds[n] = i->devices_fd;
         watch[n++] = false;
+        /* A daemon that cannot read the record can still end them exactly. */
+        for (size_t w = 0; w < i->n_workers; w++)
+                fds[n++] = i->workers[w]->pidfd;
+        for (size_t d = 0; d < i->n_devices; d++)
+                fds[n++] = i->devices[d]->pidfd;
         return vm_keeper_deposit(i->keeper, fds, watch, n);
 }
 

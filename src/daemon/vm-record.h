@@ -14,7 +14,7 @@
  * The keeper (keeper-protocol.h) hands fds back in the record's order:
  * the control socket of each vCPU and device process as "processes" lists
  * them (the keeper excepted), then the console socket, then the device
- * page.
+ * page, then the pidfd of each of those processes in the same order.
  */
 
 #include <stddef.h>

@@ -284,3 +284,29 @@ def test_console_output_made_while_no_daemon_ran_reaches_the_log(env):
         wait_gone(pids)
     finally:
         kill_left(pids)
+
+
+def test_a_corrupt_record_is_reported_and_its_vm_ends_the_others_are_adopted(env):
+    gd = env.daemon
+    gd.manager().CreateVM(spec_json("bad", "spin"), dbus.UInt64(START))
+    gd.manager().CreateVM(spec_json("good", "spin"), dbus.UInt64(START))
+    gd.wait_state("bad", "running")
+    gd.wait_state("good", "running")
+    bad = [p["pid"] for p in read_record(gd, "bad")["processes"]]
+    good = [p["pid"] for p in read_record(gd, "good")["processes"]]
+    try:
+        os.kill(gd.proc.pid, signal.SIGKILL)
+        gd.proc.wait()
+        gd.log.close()
+        with open(record_path(gd, "bad"), "r+") as f:
+            f.truncate(40)  # as a full disk or a torn write would leave it
+        gd.start()
+        wait_gone(bad)  # killed through the pidfds its keeper held
+        assert not os.path.exists(os.path.join(gd.dirs["run"], "vms", "bad"))
+        assert "the VM's record is unreadable" in gd.read_log()
+        assert gd.state("good") == ("running", "start")
+        gd.vm("good").Kill()
+        gd.wait_state("good", "stopped")
+        wait_gone(good)
+    finally:
+        kill_left(bad + good)
