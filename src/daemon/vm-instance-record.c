@@ -61,12 +61,12 @@ static int record_build(VmInstance *i, VmRecordPhase phase, VmRecord **ret) {
         k = add_process(r, VM_RECORD_KEEPER, 0, i->keeper->pid);
         if (k < 0)
                 return k;
-        for (size_t w = 0; phase == VM_RECORD_RUNNING && w < i->n_workers; w++) {
+        for (size_t w = 0; w < i->n_workers; w++) {
                 k = add_process(r, VM_RECORD_VCPU, i->workers[w]->vcpu, i->workers[w]->pid);
                 if (k < 0)
                         return k;
         }
-        for (size_t d = 0; phase == VM_RECORD_RUNNING && d < i->n_devices; d++) {
+        for (size_t d = 0; d < i->n_devices; d++) {
                 k = add_process(r, VM_RECORD_DEVICE, (uint32_t) d, i->devices[d]->pid);
                 if (k < 0)
                         return k;
@@ -130,6 +130,10 @@ static int deposit_fds(VmInstance *i) {
         for (size_t d = 0; d < i->n_devices; d++)
                 fds[n++] = i->devices[d]->pidfd;
         return vm_keeper_deposit(i->keeper, fds, watch, n);
+}
+
+int vm_instance_record_processes(VmInstance *i) {
+        return record_write(i, VM_RECORD_STARTING);
 }
 
 int vm_instance_record_running(VmInstance *i) {

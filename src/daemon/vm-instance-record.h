@@ -20,5 +20,8 @@ typedef struct Manager Manager;
 int vm_runtime_dir_make(Manager *m, const char *name, char **ret);
 
 int vm_instance_record_begin(VmInstance *i, char *errbuf, size_t errlen);
+/* Still "starting", now with every process: a worker running guest code
+ * may not notice its daemon's death, so the next daemon must kill it. */
+int vm_instance_record_processes(VmInstance *i);
 int vm_instance_record_running(VmInstance *i);
 void vm_instance_record_end(VmInstance *i);

@@ -319,6 +319,7 @@ static int bring_up(VmInstance *i, const char **ret_step, char *errbuf, size_t e
         STEP("start-devices", vm_instance_spawn_devices(i, l, worker_uid, worker_gid));
         STEP("start", start_vm(i, errbuf, errlen));
         STEP("spawn-workers", spawn_workers(i, l, console_worker_fd, worker_uid, worker_gid));
+        STEP("write-record", vm_instance_record_processes(i));
         *ret_step = NULL;
         return 0;
 }
