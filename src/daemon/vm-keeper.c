@@ -38,11 +38,16 @@ int vm_keeper_spawn(const char *binary, const char *name, const char *dir, VmKee
         int pair[2], r;
         VmKeeper *k;
 
+        /* The exec happens in the child: a missing program would only show as its exit. */
+        if (access(binary, X_OK) < 0)
+                return negative_errno();
         k = calloc(1, sizeof(*k));
         if (!k)
                 return -ENOMEM;
         *k = (VmKeeper) { .pid = 0, .pidfd = -EBADF, .control_fd = -EBADF };
-        if (asprintf(&k->socket_path, "%s/" KEEPER_SOCKET, dir) < 0 || asprintf(&vm_arg, "--vm=%s", name) < 0) {
+        if (asprintf(&vm_arg, "--vm=%s", name) < 0)
+                vm_arg = NULL;
+        if (!vm_arg || asprintf(&k->socket_path, "%s/" KEEPER_SOCKET, dir) < 0) {
                 k->socket_path = NULL;
                 vm_keeper_free(k);
                 return -ENOMEM;

@@ -160,6 +160,16 @@ static void test_leaves_when_the_watched_processes_are_gone(void **state) {
         vm_keeper_free(k);
 }
 
+static void test_a_missing_program_fails_the_spawn(void **state) {
+        char path[128];
+        VmKeeper *k = NULL;
+
+        assert_int_equal(vm_keeper_spawn("/nonexistent/gunyah-keeper", "vm1", dir, &k), -ENOENT);
+        assert_null(k);
+        snprintf(path, sizeof(path), "%s/" KEEPER_SOCKET, dir);
+        assert_int_equal(access(path, F_OK), -1);
+}
+
 static void test_free_quits_and_removes_the_socket(void **state) {
         int pairs[1][2];
         char path[128];
@@ -190,6 +200,7 @@ int main(void) {
                 cmocka_unit_test(test_hand_back_to_a_new_daemon),
                 cmocka_unit_test(test_leaves_when_the_watched_processes_are_gone),
                 cmocka_unit_test(test_free_quits_and_removes_the_socket),
+                cmocka_unit_test(test_a_missing_program_fails_the_spawn),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
