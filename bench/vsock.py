@@ -176,6 +176,7 @@ def run(args, gdir):
         with open(path, "w") as f:
             json.dump(d, f)
         e.daemon.ctl("create", path, "--start")
+        e.daemon.wait_state(NAME, "running", timeout=120)
         deadline = time.monotonic() + BOOT_TIMEOUT
         while b"GUNYAH-CONSOLE-ECHO" not in e.daemon.console_log(NAME):
             if time.monotonic() > deadline or e.daemon.state(NAME)[0] != "running":
