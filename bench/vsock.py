@@ -114,7 +114,10 @@ def socketpair_figures(rounds, mib):
 def vsock_figures(path, rounds, seconds, mib):
     s, _ = vsock_host.connect_when_listening(path, ECHO)
     with s:
-        lat = ping_pong(s.sendall, lambda: s.recv(16), rounds)
+        try:
+            lat = ping_pong(s.sendall, lambda: s.recv(16), rounds)
+        except socket.timeout as err:
+            raise RuntimeError("the vsock ping-pong got no echo in 30 s") from err
     s, _ = vsock_host.connect_when_listening(path, ZERO)
     with s:
         n, t0 = 0, time.perf_counter()
@@ -176,14 +179,21 @@ def run(args, gdir):
         with open(path, "w") as f:
             json.dump(d, f)
         e.daemon.ctl("create", path, "--start")
+        e.daemon.wait_state(NAME, "running", timeout=120)
         deadline = time.monotonic() + BOOT_TIMEOUT
         while b"GUNYAH-CONSOLE-ECHO" not in e.daemon.console_log(NAME):
             if time.monotonic() > deadline or e.daemon.state(NAME)[0] != "running":
                 raise RuntimeError(f"the guest did not get to its echo: {e.daemon.state(NAME)}")
             time.sleep(0.5)
         vpath = str(e.daemon.vm_props(NAME)["VsockPath"])
-        rows = {"vsock (sim)": vsock_figures(vpath, args.rounds, args.seconds, args.mib)}
-        rows["PL011 console (sim)"] = (console_figures(e.daemon, args.console_rounds), None, None)
+        rows = {}
+        for name, measure in (("vsock (sim)", lambda: vsock_figures(vpath, args.rounds, args.seconds, args.mib)),
+                              ("PL011 console (sim)",
+                               lambda: (console_figures(e.daemon, args.console_rounds), None, None))):
+            try:
+                rows[name] = measure()
+            except Exception as err:  # noqa: BLE001 - one path failing must not hide the others
+                rows[name] = f"failed: {err!r}"
         return rows, device_memory(e.daemon)
     finally:
         e.close()
@@ -212,7 +222,11 @@ def main():
     print(f"1-byte ping-pong rounds: {args.rounds} (console {args.console_rounds}, socketpair {args.rounds * 10}); "
           f"guest to host {args.seconds:g} s of zeros, host to guest {args.mib} MiB")
     print(f"{'path':24}{'p50 us':>10}{'p99 us':>10}{'to host MiB/s':>15}{'to guest MiB/s':>16}")
-    for name, (lat, to_host, to_guest) in rows.items():
+    for name, row in rows.items():
+        if isinstance(row, str):
+            print(f"{name:24}{'-':>10}{'-':>10}{'-':>15}{'-':>16}  {row}")
+            continue
+        lat, to_host, to_guest = row
         p50, p99 = percentiles(lat)
         fmt = lambda v: f"{v:.1f}" if v is not None else "-"  # noqa: E731
         print(f"{name:24}{p50 * 1e6:10.1f}{p99 * 1e6:10.1f}{fmt(to_host):>15}{fmt(to_guest):>16}")

@@ -15,7 +15,7 @@ packages=(
         scdoc libxml2-utils systemd
         # man: systemd-analyze verify follows the units' Documentation=man:
         man-db
-        python3-dbus python3-pytest
+        python3-dbus python3-gi python3-pytest
         qemu-system-arm
         # procps: pgrep (integration tests), /bin/kill (the unit's ExecReload);
         # a minbase Debian has neither

@@ -6,6 +6,7 @@
  * down and close them. No socket(), no connect(): guest → host connects
  * are the daemon's (DEVICE_MSG_VSOCK_CONNECT).
  */
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "device-protocol.h"
@@ -25,6 +26,10 @@ static const SeccompRule vsock_rules[] = {
         SECCOMP_ALLOW(recvfrom, "peek and read a client's CONNECT line"),
         SECCOMP_ALLOW(sendto, "the OK line to a client (and messages to the daemon)"),
         SECCOMP_ALLOW(shutdown, "the guest shut down its sending side"),
+        /* Connections come and go at run time: their buffers are malloc'ed
+         * (glibc maps when the heap cannot grow; ASan's allocator always). */
+        SECCOMP_ALLOW_IF_MASKED_EQ(mmap, 2, PROT_EXEC, 0, "malloc of connection buffers; never PROT_EXEC"),
+        SECCOMP_ALLOW(munmap, "free of such memory"),
 };
 
 const SeccompTable seccomp_table_vsock = {

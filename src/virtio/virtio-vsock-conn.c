@@ -211,10 +211,36 @@ void vsock_engine_host_connected(VsockEngine *e, VsockConn *c, int error) {
 }
 
 uint32_t vsock_conn_peer_credit(const VsockConn *c) {
-        uint32_t in_flight = c->tx_cnt - c->peer_fwd_cnt;
+        uint32_t in_flight = c->tx_cnt - c->peer_fwd_cnt, credit, charge;
 
         /* A guest that claims to have forwarded more than we sent gets nothing. */
-        return in_flight >= c->peer_buf_alloc ? 0 : c->peer_buf_alloc - in_flight;
+        if (in_flight >= c->peer_buf_alloc)
+                return 0;
+        credit = c->peer_buf_alloc - in_flight;
+        /* A guest that holds nothing of ours gets it all: a buffer too small
+         * for the charge would get nothing ever. */
+        if (c->sent_n == 0)
+                return credit;
+        if (c->sent_n >= VSOCK_GUEST_PACKETS_MAX)
+                return 0;
+        charge = (c->sent_n + 1u) * VSOCK_GUEST_PACKET_COST;
+        return credit > charge ? credit - charge : 0;
+}
+
+void vsock_conn_peer_update(VsockConn *c, uint32_t buf_alloc, uint32_t fwd_cnt) {
+        c->peer_buf_alloc = buf_alloc;
+        c->peer_fwd_cnt = fwd_cnt;
+        /* Packets that end at or before fwd_cnt (mod 2^32) were consumed. */
+        while (c->sent_n > 0 && (int32_t) (fwd_cnt - c->sent_end[c->sent_head]) >= 0) {
+                c->sent_head = (uint16_t) ((c->sent_head + 1u) % VSOCK_GUEST_PACKETS_MAX);
+                c->sent_n--;
+        }
+}
+
+void vsock_conn_sent(VsockConn *c, uint32_t len) {
+        c->tx_cnt += len;
+        c->sent_end[(c->sent_head + c->sent_n) % VSOCK_GUEST_PACKETS_MAX] = c->tx_cnt;
+        c->sent_n++;
 }
 
 /* The guest learns of freed room from any packet we send; a CREDIT_UPDATE

@@ -51,6 +51,14 @@ enum {
 #define VSOCK_PAYLOAD_MAX (64u * 1024)  /* per packet we send */
 #define VSOCK_RST_QUEUE 16u             /* RSTs for unknown connections waiting for an rx buffer */
 #define VSOCK_HOST_PORT_MIN 1024u
+/* Linux (since "vsock/virtio: fix potential unbounded skb queue") charges
+ * each packet queued on a socket its metadata, SKB_TRUESIZE(0) (576 bytes
+ * on arm64 and x86_64), besides the payload, and drops without a word a
+ * packet that does not fit buf_alloc, credit or not: the bytes and the
+ * credit they hold are lost and the connection stalls. We charge each of
+ * our data packets the guest has not consumed this much, with a margin. */
+#define VSOCK_GUEST_PACKET_COST 1024u
+#define VSOCK_GUEST_PACKETS_MAX 128u    /* our data packets in the guest at once, per connection */
 
 /* struct virtio_vsock_hdr, in host byte order. */
 typedef struct VsockHdr {
@@ -104,6 +112,10 @@ typedef struct VsockConn {
         /* host → guest: the guest's credit. */
         uint32_t peer_buf_alloc, peer_fwd_cnt;
         uint32_t tx_cnt;                /* bytes we sent the guest */
+        /* Where our data packets not consumed yet (by peer_fwd_cnt) end in
+         * tx_cnt, oldest first (Linux consumes whole packets). */
+        uint32_t sent_end[VSOCK_GUEST_PACKETS_MAX];
+        uint16_t sent_head, sent_n;
 
         int fd;                         /* the host layer's, never touched here */
 } VsockConn;
@@ -190,7 +202,8 @@ void vsock_engine_host_connected(VsockEngine *e, VsockConn *c, int error);
 void vsock_engine_abort(VsockEngine *e, VsockConn *c);
 VsockConn *vsock_engine_find_id(VsockEngine *e, uint32_t id);
 
-/* The guest's credit for c, in bytes. */
+/* The guest's credit for c, in bytes, less the metadata charge of the
+ * packets it holds and of the next (VSOCK_GUEST_PACKET_COST). */
 uint32_t vsock_conn_peer_credit(const VsockConn *c);
 
 /* Error kinds seen since the previous call and never returned before. */

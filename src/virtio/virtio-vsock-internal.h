@@ -24,6 +24,11 @@ int vsock_conn_deliver(VsockEngine *e, VsockConn *c, const VirtqChain *chain, ui
  * closes what the guest shut down. */
 void vsock_conn_flush(VsockEngine *e, VsockConn *c);
 
+/* The guest's buf_alloc and fwd_cnt from a packet of c. */
+void vsock_conn_peer_update(VsockConn *c, uint32_t buf_alloc, uint32_t fwd_cnt);
+/* A data packet of len bytes went to the guest. */
+void vsock_conn_sent(VsockConn *c, uint32_t len);
+
 /* Queues an RST answering h (a packet of no connection). */
 void vsock_queue_rst(VsockEngine *e, const VsockHdr *h);
 /* Hands queued guest connects to the host while fewer than VSOCK_CONNECTING_MAX are in flight. */

@@ -141,7 +141,7 @@ static int rx_data_from(VsockEngine *e, VsockConn *c, bool *interrupt) {
         }
         h = conn_hdr(e, c, VSOCK_OP_RW);
         h.len = (uint32_t) MIN((uint64_t) n, (uint64_t) len);
-        c->tx_cnt += h.len;
+        vsock_conn_sent(c, h.len);
         c->fwd_cnt_told = c->fwd_cnt;
         c->pending &= ~VSOCK_PENDING_CREDIT_UPDATE;
         rx_send(e, &h, interrupt);

@@ -60,8 +60,7 @@ static void guest_packet_on(VsockEngine *e, VsockConn *c, const VsockHdr *h, con
                         vsock_conn_free(e, c);
                 return;
         }
-        c->peer_buf_alloc = h->buf_alloc;
-        c->peer_fwd_cnt = h->fwd_cnt;
+        vsock_conn_peer_update(c, h->buf_alloc, h->fwd_cnt);
         switch (h->op) {
         case VSOCK_OP_REQUEST:
                 reset(e, c, h, VSOCK_ERROR_STATE);

@@ -100,6 +100,7 @@ static void test_open_makes_a_closed_directory_and_a_listening_socket(void **sta
         assert_int_equal(connect(c, (struct sockaddr *) &sa, sizeof(sa)), 0);
         close(c);
         close(fd);
+        free(dir);
 
         /* A daemon that died left it: the next start replaces it. */
         assert_int_equal(vm_vsock_open(&f->a, &dir, &fd, errbuf, sizeof(errbuf)), 0);
