@@ -116,13 +116,23 @@ static int register_doorbells(DeviceProcess *d, const HvBackendOps *ops, HvVm *h
         return 0;
 }
 
+/* Named as logs, StateReason and gunyah-device's --type= name it. */
 static DeviceProcess *device_process_alloc(Vm *vm, const VmLayoutDevice *where) {
-        DeviceProcess *d = calloc(1, sizeof(*d));
+        static const char *const types[_VM_DEVICE_KIND_MAX] = {
+                [VM_DEVICE_VIRTIO_BLK] = "block",
+                [VM_DEVICE_VIRTIO_VSOCK] = "vsock",
+                [VM_DEVICE_VIRTIO_RNG] = "rng",
+        };
+        DeviceProcess *d;
 
+        if ((unsigned) where->kind >= _VM_DEVICE_KIND_MAX)
+                return NULL;
+        d = calloc(1, sizeof(*d));
         if (!d)
                 return NULL;
         *d = (DeviceProcess) {
                 .vm = vm,
+                .type = types[where->kind],
                 .where = *where,
                 .regs_fd = -EBADF,
                 .kick_fd = -EBADF,
@@ -131,6 +141,10 @@ static DeviceProcess *device_process_alloc(Vm *vm, const VmLayoutDevice *where) 
                 .pidfd = -EBADF,
                 .control_fd = -EBADF,
         };
+        if (where->kind == VM_DEVICE_VIRTIO_BLK)
+                snprintf(d->name, sizeof(d->name), "disk%" PRIu32, where->spec_index);
+        else
+                snprintf(d->name, sizeof(d->name), "%s", d->type);
         return d;
 }
 
@@ -141,8 +155,6 @@ int device_process_prepare_disk(Vm *vm, const HvBackendOps *ops, HvVm *hv, const
 
         if (!d)
                 return -ENOMEM;
-        snprintf(d->name, sizeof(d->name), "disk%" PRIu32, where->spec_index);
-        d->type = "block";
         d->readonly = disk->readonly;
         snprintf(d->serial, sizeof(d->serial), "%s", disk->serial);
         r = open_and_lock_disk(disk, where->spec_index, &d->backing_fd, errbuf, errlen);
@@ -183,8 +195,6 @@ int device_process_prepare_vsock(Vm *vm, const HvBackendOps *ops, HvVm *hv, cons
                 return -ENOMEM;
         }
         d->backing_fd = listen_fd;
-        snprintf(d->name, sizeof(d->name), "vsock");
-        d->type = "vsock";
         d->cid = cid;
         d->vsock_dir = vsock_dir;
         virtio_vsock_config(cid, config);
@@ -203,8 +213,6 @@ int device_process_prepare_rng(Vm *vm, const HvBackendOps *ops, HvVm *hv, const 
 
         if (!d)
                 return -ENOMEM;
-        snprintf(d->name, sizeof(d->name), "rng");
-        d->type = "rng";
         /* Keeps the fd numbers of device-protocol.h fixed; never used. */
         d->backing_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
         if (d->backing_fd < 0)
@@ -403,6 +411,58 @@ int device_process_spawn(DeviceProcess *d, sd_event *event, const DeviceSpawnArg
                 return log_vm_error_errno(d->vm->name, r, "cannot watch device %s: %m", d->name);
         }
         log_vm_debug(d->vm->name, "device %s runs in pid %d", d->name, (int) d->pid);
+        return 0;
+}
+
+/* Only a parent learns how a process ended: an adopted one's status
+ * went with the daemon that forked it. */
+static int on_adopted_device_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        DeviceProcess *d = userdata;
+
+        d->pid_source = sd_event_source_disable_unref(d->pid_source);
+        d->exited = true;
+        if (d->control_source)
+                (void) on_device_control(NULL, d->control_fd, 0, d);
+        log_vm_error(d->vm->name, "device %s (pid %d) ended (not our child: how, only its parent knew)", d->name,
+                     (int) d->pid);
+        device_failed(d, "ended", &(VmExitInfo) { .vcpu = -1 });
+        return 0;
+}
+
+static int on_adopted_device_gone(sd_event_source *s, void *userdata) {
+        return on_adopted_device_exit(s, -EBADF, 0, userdata);
+}
+
+int device_process_adopt(Vm *vm, sd_event *event, const VmLayoutDevice *where, const char *vsock_dir, pid_t pid,
+                         int pidfd, int control_fd, DeviceProcess **ret) {
+        _cleanup_(device_process_freep) DeviceProcess *d = device_process_alloc(vm, where);
+        int r;
+
+        if (!d) {
+                safe_close(pidfd);
+                safe_close(control_fd);
+                return -ENOMEM;
+        }
+        d->pid = pid;
+        d->pidfd = pidfd;
+        d->control_fd = control_fd;
+        d->ready = true;
+        d->exited = pidfd < 0; /* never killed by a PID that may be another's now */
+        if (where->kind == VM_DEVICE_VIRTIO_VSOCK) {
+                d->cid = vm->spec->vsock.cid;
+                d->vsock_dir = vsock_dir;
+        }
+        /* Gone while no daemon ran: what it said is still queued on its socket. */
+        if (pidfd < 0)
+                r = sd_event_add_defer(event, &d->pid_source, on_adopted_device_gone, d);
+        else
+                r = sd_event_add_io(event, &d->pid_source, d->pidfd, EPOLLIN, on_adopted_device_exit, d);
+        if (r >= 0)
+                r = sd_event_add_io(event, &d->control_source, d->control_fd, EPOLLIN, on_device_control, d);
+        if (r < 0)
+                return log_vm_error_errno(vm->name, r, "cannot watch device %s: %m", d->name);
+        log_vm_debug(vm->name, "device %s: adopted pid %d", d->name, (int) pid);
+        *ret = TAKE_PTR(d);
         return 0;
 }
 

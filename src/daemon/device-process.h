@@ -81,6 +81,12 @@ typedef struct DeviceSpawnArgs {
 /* Starts its process and watches it. */
 int device_process_spawn(DeviceProcess *d, sd_event *event, const DeviceSpawnArgs *a);
 
+/* A device process a previous daemon started (vm-adopt.h): only its pid,
+ * pidfd (-ESRCH: it ended while no daemon ran) and control socket are
+ * ours; the rest is the process's. Takes both fds, also on failure. */
+int device_process_adopt(Vm *vm, sd_event *event, const VmLayoutDevice *where, const char *vsock_dir, pid_t pid,
+                         int pidfd, int control_fd, DeviceProcess **ret);
+
 /* Kills (if still there) and releases everything. */
 DeviceProcess *device_process_free(DeviceProcess *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(DeviceProcess *, device_process_free);

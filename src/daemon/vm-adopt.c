@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +24,8 @@
 #include "vm.h"
 
 /* What a record's processes are now: pidfds[i] >= 0 for those still
- * running as recorded, else -ESRCH. Returns how many run. */
-static size_t open_pidfds(const VmRecord *r, int *pidfds) {
-        size_t alive = 0;
-
+ * running as recorded, else -ESRCH. */
+static void open_pidfds(const VmRecord *r, int *pidfds) {
         for (size_t i = 0; i < r->n_processes; i++) {
                 uint64_t start_time;
                 int fd = pidfd_open(r->processes[i].pid, 0);
@@ -36,9 +35,7 @@ static size_t open_pidfds(const VmRecord *r, int *pidfds) {
                                 start_time != r->processes[i].start_time))
                         fd = safe_close(fd);
                 pidfds[i] = fd >= 0 ? fd : -ESRCH;
-                alive += fd >= 0;
         }
-        return alive;
 }
 
 static void close_pidfds(int *pidfds, size_t n) {
@@ -153,93 +150,104 @@ static int vm_for_record(Manager *m, const VmRecord *r, Vm **ret) {
         return 0;
 }
 
-typedef struct Roles {
-        ssize_t keeper;
-        size_t n_vcpus, n_devices;
-} Roles;
-
-static Roles roles_of(const VmRecord *r) {
-        Roles o = { .keeper = -1 };
-
+/* The record's keeper, or -1. */
+static ssize_t keeper_of(const VmRecord *r) {
         for (size_t i = 0; i < r->n_processes; i++)
-                switch (r->processes[i].role) {
-                case VM_RECORD_KEEPER:
-                        o.keeper = (ssize_t) i;
-                        break;
-                case VM_RECORD_VCPU:
-                        o.n_vcpus++;
-                        break;
-                default:
-                        o.n_devices++;
-                }
-        return o;
+                if (r->processes[i].role == VM_RECORD_KEEPER)
+                        return (ssize_t) i;
+        return -1;
 }
 
-/* Builds the instance from the keeper's fds; pidfds the instance takes become -ESRCH. */
-static int adopt_instance(Vm *vm, const char *dir, const VmRecord *r, int *pidfds, int keeper_sock, int *fds,
-                          size_t n_vcpus) {
-        _cleanup_(vm_instance_freep) VmInstance *i = NULL;
-        Roles roles = roles_of(r);
-        size_t next = 0;
-        int k;
+/* A copy for a part of the instance: the caller's pidfds stay the caller's
+ * (to kill with, should the adoption fail half way). */
+static int pidfd_copy(int pidfd) {
+        int fd;
 
-        k = vm_instance_new_adopted(vm, fds[n_vcpus], fds[n_vcpus + 1], &i);
+        if (pidfd < 0)
+                return pidfd;
+        fd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+        return fd >= 0 ? fd : negative_errno();
+}
+
+/* One worker or device of the instance: fd is its control socket (taken). */
+static int adopt_member(VmInstance *i, const VmRecordProcess *p, int pidfd, int fd) {
+        int copy = pidfd_copy(pidfd);
+
+        if (copy < 0 && copy != -ESRCH) {
+                safe_close(fd);
+                return copy;
+        }
+        if (p->role == VM_RECORD_VCPU)
+                return vm_instance_add_adopted_worker(i, p->index, p->pid, copy, fd);
+        return vm_instance_add_adopted_device(i, p->index, p->pid, copy, fd);
+}
+
+/* Builds the instance from the keeper's fds (n_members control sockets,
+ * the console socket, the device page; all taken). Processes that ended
+ * while no daemon ran are adopted too: what they said before is read and
+ * their end reported as the event loop runs (exit info and all). */
+static int adopt_instance(Vm *vm, const char *dir, const VmRecord *r, const int *pidfds, int keeper_sock, int *fds,
+                          size_t n_members) {
+        _cleanup_(vm_instance_freep) VmInstance *i = NULL;
+        ssize_t keeper = keeper_of(r);
+        size_t next = 0;
+        int k, keeper_pidfd;
+
+        k = vm_instance_new_adopted(vm, fds[n_members], fds[n_members + 1], &i);
+        if (k >= 0 && !(i->record_dir = strdup(dir)))
+                k = -ENOMEM;
         for (size_t p = 0; p < r->n_processes; p++) {
-                if (r->processes[p].role != VM_RECORD_VCPU)
+                if ((ssize_t) p == keeper)
                         continue;
                 if (k >= 0)
-                        k = vm_instance_add_adopted_worker(i, r->processes[p].index, r->processes[p].pid, pidfds[p],
-                                                           fds[next]);
+                        k = adopt_member(i, &r->processes[p], pidfds[p], fds[next]);
                 else
                         safe_close(fds[next]);
                 next++;
-                pidfds[p] = k >= 0 ? -ESRCH : pidfds[p];
         }
-        if (k < 0) {
+        keeper_pidfd = k >= 0 ? pidfd_copy(pidfds[keeper]) : k;
+        if (keeper_pidfd < 0) {
                 safe_close(keeper_sock);
-                return k;
+                return keeper_pidfd;
         }
-        k = vm_keeper_adopt(r->processes[roles.keeper].pid, pidfds[roles.keeper], keeper_sock, dir, &i->keeper);
+        k = vm_keeper_adopt(r->processes[keeper].pid, keeper_pidfd, keeper_sock, dir, &i->keeper);
         if (k < 0)
                 return k;
-        pidfds[roles.keeper] = -ESRCH;
-        i->record_dir = strdup(dir);
-        if (!i->record_dir)
-                return -ENOMEM;
         vm_adopt(vm, TAKE_PTR(i), r->uuid, r->started_realtime_usec);
         return 0;
 }
 
-static int adopt(Manager *m, const char *dir, const VmRecord *r, int *pidfds) {
+static int adopt(Manager *m, const char *dir, const VmRecord *r, const int *pidfds) {
         _cleanup_close_ int sock = -EBADF;
         int fds[2 * VM_RECORD_PROCESSES_MAX + 2];
-        Roles roles = roles_of(r);
-        size_t n;
+        ssize_t keeper = keeper_of(r);
+        size_t n, n_members;
         Vm *vm;
         int k;
 
         if (!streq(m->ops->name, "sim"))
                 return -EOPNOTSUPP; /* the kernel backend's VM fd went with the daemon */
-        if (roles.keeper < 0 || roles.n_vcpus == 0 || roles.n_devices > 0)
-                return -EOPNOTSUPP; /* device processes are not adopted yet */
+        if (keeper < 0 || pidfds[keeper] < 0)
+                return -ESRCH; /* nobody kept the sockets: what the VM said is lost */
+        n_members = r->n_processes - 1;
         k = keeper_connect(dir, &sock);
         if (k < 0)
                 return k;
-        k = keeper_take_fds(sock, fds, 2 * roles.n_vcpus + 2, &n);
+        k = keeper_take_fds(sock, fds, 2 * n_members + 2, &n);
         if (k < 0)
                 return k;
-        if (n != 2 * roles.n_vcpus + 2)
+        if (n != 2 * n_members + 2)
                 k = -EBADMSG;
         /* Its pidfds: ours were opened and checked against the record already. */
         if (k >= 0)
-                close_pidfds(fds + roles.n_vcpus + 2, roles.n_vcpus);
+                close_pidfds(fds + n_members + 2, n_members);
         if (k >= 0)
                 k = vm_for_record(m, r, &vm);
         if (k < 0) {
                 close_pidfds(fds, n);
                 return k;
         }
-        return adopt_instance(vm, dir, r, pidfds, TAKE_FD(sock), fds, roles.n_vcpus);
+        return adopt_instance(vm, dir, r, pidfds, TAKE_FD(sock), fds, n_members);
 }
 
 static bool fd_is_pidfd(int fd) {
@@ -280,7 +288,6 @@ static void tear_down_unreadable(const char *dir, int error) {
 static void adopt_one(Manager *m, const char *dir) {
         _cleanup_(vm_record_freep) VmRecord *r = NULL;
         int pidfds[VM_RECORD_PROCESSES_MAX], k;
-        size_t alive;
 
         k = vm_record_read(dir, &r);
         if (k == -ENOENT)
@@ -294,14 +301,15 @@ static void adopt_one(Manager *m, const char *dir) {
                 tear_down_unreadable(dir, k);
                 return;
         }
-        alive = open_pidfds(r, pidfds);
+        open_pidfds(r, pidfds);
         if (r->phase != VM_RECORD_RUNNING)
                 tear_down(m, dir, r, pidfds, "it was only starting");
-        else if (alive != r->n_processes)
-                tear_down(m, dir, r, pidfds, "some of its processes are gone");
         else if ((k = adopt(m, dir, r, pidfds)) < 0) {
                 errno = -k;
-                tear_down(m, dir, r, pidfds, k == -EOPNOTSUPP ? "it cannot be adopted" : "adopting it failed");
+                tear_down(m, dir, r, pidfds,
+                          k == -EOPNOTSUPP ? "it cannot be adopted"
+                          : k == -ESRCH    ? "its keeper is gone"
+                                           : "adopting it failed");
                 log_debug_errno(k, "VM %s: adoption: %m", r->name);
         }
         close_pidfds(pidfds, r->n_processes);

@@ -387,6 +387,36 @@ int vm_instance_add_adopted_worker(VmInstance *i, uint32_t vcpu, pid_t pid, int 
         return 0;
 }
 
+int vm_instance_add_adopted_device(VmInstance *i, uint32_t index, pid_t pid, int pidfd, int control_fd) {
+        const VmSpec *spec = i->vm->spec;
+        VmLayoutDevice where;
+        int r;
+
+        /* The record's devices are the spec's transports, in layout order. */
+        if (index != i->n_devices || index >= vm_spec_n_transports(spec) || index >= VM_INSTANCE_DEVICES_MAX) {
+                safe_close(pidfd);
+                safe_close(control_fd);
+                return -EBADMSG;
+        }
+        vm_layout_transport(spec, index, &where);
+        if (where.kind == VM_DEVICE_VIRTIO_VSOCK) {
+                /* The CID is the instance's again, its directory where the record is. */
+                i->vsock_cid = spec->vsock.cid;
+                i->vsock_dir = strdup(i->record_dir);
+                if (!i->vsock_dir) {
+                        safe_close(pidfd);
+                        safe_close(control_fd);
+                        return -ENOMEM;
+                }
+        }
+        r = device_process_adopt(i->vm, i->vm->manager->event, &where, i->vsock_dir, pid, pidfd, control_fd,
+                                 &i->devices[i->n_devices]);
+        if (r < 0)
+                return r;
+        i->n_devices++;
+        return 0;
+}
+
 int vm_instance_new(Vm *vm, VmInstance **ret, const char **ret_step, char *errbuf, size_t errlen) {
         _cleanup_(vm_instance_freep) VmInstance *i = NULL;
         int r;

@@ -72,6 +72,9 @@ int vm_instance_new(Vm *vm, VmInstance **ret, const char **ret_step, char *errbu
  * Then each of its workers. Both take the fds, also on failure. */
 int vm_instance_new_adopted(Vm *vm, int console_fd, int devices_fd, VmInstance **ret);
 int vm_instance_add_adopted_worker(VmInstance *i, uint32_t vcpu, pid_t pid, int pidfd, int control_fd);
+/* Device index (the record's order, which is the layout's: added in order)
+ * after record_dir is set (a vsock device's directory is the record's). */
+int vm_instance_add_adopted_device(VmInstance *i, uint32_t index, pid_t pid, int pidfd, int control_fd);
 
 /* Releases everything: workers (killed and reaped if still there), the
  * hypervisor VM, guest memory, device page, console pipe. */

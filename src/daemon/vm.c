@@ -179,7 +179,8 @@ static void vm_record_exit(Vm *vm, const VmExitInfo *e) {
                 return; /* the first report is the one that counts */
         vm->exit_info = *e;
         vm->exit_info.valid = true;
-        vm->exit_info.timestamp = now_realtime_usec();
+        if (!e->timestamp)
+                vm->exit_info.timestamp = now_realtime_usec();
 }
 
 static void on_worker_exited_vm(Vm *vm, const WorkerMessage *msg) {
@@ -188,6 +189,7 @@ static void on_worker_exited_vm(Vm *vm, const WorkerMessage *msg) {
                 .exit_type = msg->exit_info.type,
                 .reason_size = msg->exit_info.reason_size,
                 .vcpu = (int32_t) msg->vcpu,
+                .timestamp = msg->realtime_usec,
         };
         VmReason r = vm_reason_from_exit(msg->status, msg->exit_info.type);
 

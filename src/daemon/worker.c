@@ -257,6 +257,10 @@ static int on_adopted_worker_exit(sd_event_source *s, int fd, uint32_t revents, 
         return on_worker_exit(NULL, &(siginfo_t) { .si_code = CLD_EXITED, .si_status = 0 }, w);
 }
 
+static int on_adopted_worker_gone(sd_event_source *s, void *userdata) {
+        return on_adopted_worker_exit(s, -EBADF, 0, userdata);
+}
+
 int worker_adopt(Vm *vm, sd_event *event, uint32_t vcpu, pid_t pid, int pidfd, int control_fd, Worker **ret) {
         _cleanup_(worker_freep) Worker *w = calloc(1, sizeof(Worker));
         int r;
@@ -266,8 +270,13 @@ int worker_adopt(Vm *vm, sd_event *event, uint32_t vcpu, pid_t pid, int pidfd, i
                 safe_close(control_fd);
                 return -ENOMEM;
         }
-        *w = (Worker) { .vm = vm, .vcpu = vcpu, .pid = pid, .pidfd = pidfd, .control_fd = control_fd, .ready = true };
-        r = sd_event_add_io(event, &w->pid_source, w->pidfd, EPOLLIN, on_adopted_worker_exit, w);
+        *w = (Worker) { .vm = vm, .vcpu = vcpu, .pid = pid, .pidfd = pidfd, .control_fd = control_fd, .ready = true,
+                        .exited = pidfd < 0 /* never killed by a PID that may be another's now */ };
+        /* Gone while no daemon ran: its last words are still queued on its socket. */
+        if (pidfd < 0)
+                r = sd_event_add_defer(event, &w->pid_source, on_adopted_worker_gone, w);
+        else
+                r = sd_event_add_io(event, &w->pid_source, w->pidfd, EPOLLIN, on_adopted_worker_exit, w);
         if (r >= 0)
                 r = sd_event_add_io(event, &w->control_source, w->control_fd, EPOLLIN, on_worker_control, w);
         if (r < 0)

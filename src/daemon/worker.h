@@ -96,7 +96,9 @@ void worker_process_discard(WorkerProcess *p);
 int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *args, WorkerPool *pool, Worker **ret);
 /* Watches a worker a previous daemon started (not our child: its pidfd is
  * watched for readability, and its exit status is unknown, reported as
- * exit code 0). Takes pidfd and control_fd, also on failure. */
+ * exit code 0; pidfd -ESRCH: it ended while no daemon ran, reported as
+ * soon as the event loop runs, after what it said). Takes pidfd and
+ * control_fd, also on failure. */
 int worker_adopt(Vm *vm, sd_event *event, uint32_t vcpu, pid_t pid, int pidfd, int control_fd, Worker **ret);
 /* Asks the worker to leave (STOP message + kick signal). */
 int worker_request_stop(Worker *w);

@@ -3,9 +3,10 @@
  * gunyah-keeper --vm=NAME: one per running VM (keeper-protocol.h). Holds
  * dups of the daemon's ends of the VM's fds so that the VM's processes see
  * no EOF while no daemon runs, and hands them to the next daemon. Exits
- * when told, or when no daemon is connected and every watched fd (a VM
- * process's socket) has hung up, or when the daemon that started it went
- * away before it deposited anything to watch.
+ * when told, or when the daemon that started it went away before it
+ * deposited anything. A VM whose processes all ended while no daemon ran
+ * keeps its keeper until the next daemon came for what they said last
+ * (their exit info, queued on the sockets it holds).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,16 +31,12 @@ typedef struct Keeper {
         size_t n_fds;
 } Keeper;
 
-static size_t watched_alive(const Keeper *k, size_t *ret_watched) {
-        size_t alive = 0, watched = 0;
+static size_t watched_count(const Keeper *k) {
+        size_t watched = 0;
 
         for (size_t i = 0; i < k->n_fds; i++)
-                if (k->watch[i]) {
-                        watched++;
-                        alive += !k->hung_up[i];
-                }
-        *ret_watched = watched;
-        return alive;
+                watched += k->watch[i];
+        return watched;
 }
 
 static int deposit(Keeper *k, const KeeperMessage *m, const int *fds) {
@@ -136,10 +133,12 @@ static void on_connect(Keeper *k) {
 static int serve(Keeper *k) {
         for (;;) {
                 struct pollfd p[2 + KEEPER_FDS_MAX];
-                size_t index[KEEPER_FDS_MAX], n = 2, watched, alive = watched_alive(k, &watched);
+                size_t index[KEEPER_FDS_MAX], n = 2, watched = watched_count(k);
 
-                if (k->control < 0 && alive == 0)
-                        return 0; /* nothing left to keep alive, or nothing was ever given */
+                /* Once it holds a VM's sockets, only a daemon tells it to go: a VM
+                 * that ended meanwhile left its exit info queued on them. */
+                if (k->control < 0 && watched == 0)
+                        return 0; /* the daemon that started it died before handing it anything */
                 p[0] = (struct pollfd) { .fd = k->control, .events = POLLIN };
                 p[1] = (struct pollfd) { .fd = KEEPER_FD_LISTEN, .events = POLLIN };
                 for (size_t i = 0; i < k->n_fds; i++)

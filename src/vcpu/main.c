@@ -26,6 +26,7 @@
 #include "sandbox-seccomp.h"
 #include "sandbox.h"
 #include "test-hooks.h"
+#include "time-util.h"
 #include "worker-protocol.h"
 
 /* The command line: who this process is, nothing of a VM. */
@@ -340,6 +341,7 @@ static int handle_exit(const WorkerConfig *c, const struct gunyah_vcpu_run *run,
                 msg.type = WORKER_MSG_VM_EXITED;
                 msg.status = run->status.status;
                 msg.exit_info = run->status.exit_info;
+                msg.realtime_usec = now_realtime_usec();
                 break;
         case GUNYAH_VCPU_EXIT_PAGE_FAULT:
                 msg.type = WORKER_MSG_PAGE_FAULT;

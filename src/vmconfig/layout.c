@@ -32,6 +32,18 @@ static int layout_ram(const VmSpec *spec, VmLayout *l, char *errbuf, size_t errl
         return 0;
 }
 
+void vm_layout_transport(const VmSpec *spec, uint32_t i, VmLayoutDevice *ret) {
+        *ret = (VmLayoutDevice) {
+                .kind = i < spec->n_disks                         ? VM_DEVICE_VIRTIO_BLK
+                        : i == spec->n_disks && spec->has_vsock ? VM_DEVICE_VIRTIO_VSOCK
+                                                                 : VM_DEVICE_VIRTIO_RNG,
+                .spec_index = i < spec->n_disks ? i : 0,
+                .base = vm_virtio_mmio_base(i),
+                .size = VM_VIRTIO_MMIO_SIZE,
+                .spi = vm_virtio_mmio_spi(i),
+        };
+}
+
 /* The transports, where QEMU virt has its virtio-mmio (a page the GIC and
  * the PL061 are far from), clear of a console moved there. */
 static int layout_virtio(const VmSpec *spec, VmLayout *l, char *errbuf, size_t errlen) {
@@ -42,15 +54,9 @@ static int layout_virtio(const VmSpec *spec, VmLayout *l, char *errbuf, size_t e
                 return errbuf_set(errbuf, errlen, -EINVAL, "%" PRIu32 " disks, at most %u", spec->n_disks,
                                   VM_DISKS_MAX);
         for (uint32_t i = 0; i < n; i++) {
-                VmLayoutDevice d = {
-                        .kind = i < spec->n_disks                         ? VM_DEVICE_VIRTIO_BLK
-                                : i == spec->n_disks && spec->has_vsock ? VM_DEVICE_VIRTIO_VSOCK
-                                                                         : VM_DEVICE_VIRTIO_RNG,
-                        .spec_index = i < spec->n_disks ? i : 0,
-                        .base = vm_virtio_mmio_base(i),
-                        .size = VM_VIRTIO_MMIO_SIZE,
-                        .spi = vm_virtio_mmio_spi(i),
-                };
+                VmLayoutDevice d;
+
+                vm_layout_transport(spec, i, &d);
                 vm_spec_transport_name(spec, i, name, sizeof(name));
                 if (l->have_pl011 && d.base < l->pl011_base + VM_PL011_SIZE && l->pl011_base < d.base + d.size)
                         return errbuf_set(errbuf, errlen, -EINVAL,

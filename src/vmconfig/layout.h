@@ -105,6 +105,11 @@ typedef struct VmLayout {
 int vm_layout_compute(const VmSpec *spec, const VmImageInfo *kernel, uint64_t initrd_size,
                       bool have_boot_context, VmLayout *ret, char *errbuf, size_t errlen);
 
+/* Transport i (< vm_spec_n_transports(spec)) as vm_layout_compute() places
+ * it: it depends on the spec alone (a new daemon finds a running VM's
+ * devices by it, vm-adopt.h). */
+void vm_layout_transport(const VmSpec *spec, uint32_t i, VmLayoutDevice *ret);
+
 /* Checks that a DTB of blob_size bytes fits the layout's window with the
  * room the RM needs for its overlay (window >= 2 * blob). -ENOSPC if not. */
 int vm_layout_check_dtb(const VmLayout *layout, uint64_t blob_size, char *errbuf, size_t errlen);

@@ -59,7 +59,10 @@ typedef struct WorkerMessage {
         uint32_t vcpu;
         int32_t error;   /* -errno for FAILED, attempt for PAGE_FAULT */
         uint32_t status; /* enum gunyah_vm_status for VM_EXITED */
-        uint64_t addr;   /* faulting guest address for PAGE_FAULT */
+        union {
+                uint64_t addr;          /* faulting guest address for PAGE_FAULT */
+                uint64_t realtime_usec; /* VM_EXITED: when (it may be read by a later daemon) */
+        };
         uint64_t unhandled_mmio; /* accesses answered by the default policy so far */
         struct gunyah_vm_exit_info exit_info;
         char step[32];   /* NUL-terminated [a-z0-9_.-]: what the worker was doing when it failed */

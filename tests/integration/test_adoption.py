@@ -14,9 +14,11 @@ import subprocess
 import time
 
 import dbus
+import pytest
 
 from gunyah_harness import spec_json
 
+PERSIST = 1
 START = 2
 
 
@@ -86,26 +88,112 @@ def test_record_of_a_running_vm_names_its_processes_and_goes_with_it(gd):
     assert not alive(keeper)
 
 
-def test_without_a_daemon_the_keeper_keeps_the_vm_until_its_processes_end(env):
+def test_without_a_daemon_the_keeper_keeps_the_vm_and_then_what_it_said(env):
     gd = env.daemon
-    gd.manager().CreateVM(spec_json("left", "spin", vcpus=2), dbus.UInt64(START))
+    gd.manager().CreateVM(spec_json("left", "spin", vcpus=2), dbus.UInt64(PERSIST | START))
     gd.wait_state("left", "running")
     uuid = str(gd.vm_props("left")["UUID"])
     os.kill(gd.proc.pid, signal.SIGKILL)
     gd.proc.wait()
+    gd.log.close()
     rec = read_record(gd, "left")
     assert rec["phase"] == "running" and rec["uuid"] == uuid
     keeper = keeper_of(rec)
     workers = [p["pid"] for p in rec["processes"] if p["role"] == "vcpu"]
     assert len(workers) == 2
-    # no EOF on their control sockets: the workers run on (without a keeper
-    # they leave at once), and so does the keeper
-    time.sleep(1)
-    assert all(alive(p) for p in workers + [keeper]), gd.read_log()[-3000:]
-    # the VM's processes gone, nothing is left to keep
-    for p in workers:
-        os.kill(p, signal.SIGKILL)
-    wait_gone([keeper])
+    try:
+        # no EOF on their control sockets: the workers run on (without a keeper
+        # they leave at once), and so does the keeper
+        time.sleep(1)
+        assert all(alive(p) for p in workers + [keeper]), gd.read_log()[-3000:]
+        # the VM's processes gone: the keeper stays for the next daemon, which
+        # learns how the VM ended from what it holds
+        for p in workers:
+            os.kill(p, signal.SIGKILL)
+        wait_gone(workers)
+        time.sleep(0.5)
+        assert alive(keeper)
+        gd.start()
+        state, reason = gd.wait_state("left", ("stopped", "failed"))
+        assert reason.split(":")[0] == "worker-failed", (state, reason, gd.read_log()[-3000:])
+        assert str(gd.vm_props("left")["UUID"]) == uuid
+        wait_gone([keeper])
+        assert not os.path.exists(os.path.join(gd.dirs["run"], "vms", "left"))
+    finally:
+        kill_left(workers + [keeper])
+
+
+def test_a_vm_that_powers_off_while_no_daemon_runs_is_stopped_poweroff_after(env):
+    """The guest powers off 3 s after it starts; the daemon is killed first.
+    Its worker's exit report waits on the socket the keeper holds: the next
+    daemon publishes the VM stopped, poweroff, with the exit info and the
+    time it happened, not the time the daemon learned it."""
+    gd = env.daemon
+    gd.manager().CreateVM(spec_json("off", "later-off"), dbus.UInt64(PERSIST | START))
+    gd.wait_state("off", "running")
+    uuid = str(gd.vm_props("off")["UUID"])
+    rec = read_record(gd, "off")
+    pids = [p["pid"] for p in rec["processes"]]
+    workers = [p["pid"] for p in rec["processes"] if p["role"] == "vcpu"]
+    keeper = keeper_of(rec)
+    try:
+        os.kill(gd.proc.pid, signal.SIGKILL)
+        gd.proc.wait()
+        gd.log.close()
+        wait_gone(workers, timeout=20)
+        assert alive(keeper)
+        time.sleep(0.5)
+        restarted_usec = time.time_ns() // 1000
+        gd.start()
+        state, reason = gd.wait_state("off", ("stopped", "failed"))
+        props = gd.vm_props("off")
+        assert (state, reason) == ("stopped", "poweroff"), (state, reason, gd.read_log()[-3000:])
+        info = props["ExitInfo"]
+        assert (int(info["status"]), int(info["exit_type"])) == (2, 1), info
+        assert str(info["exit_type_name"]) == "PSCI_POWER_OFF"
+        assert int(props["StartedTimestamp"]) < int(info["timestamp"]) < restarted_usec, info
+        assert str(props["UUID"]) == uuid
+        assert "later-off: bye" in gd.console_log("off").decode()
+        wait_gone([keeper])
+        assert not os.path.exists(os.path.join(gd.dirs["run"], "vms", "off"))
+    finally:
+        kill_left(pids)
+
+
+def test_a_vm_with_devices_is_adopted_and_its_devices_watched(env):
+    """rng and vsock device processes are adopted with the workers: the CID
+    stays taken, VsockPath is published, and a device killed after the
+    restart ends the VM worker-failed naming it."""
+    gd = env.daemon
+    extra = dict(memory={"size": "64M", "mode": "share"}, vsock={"cid": 77}, rng=True)
+    gd.manager().CreateVM(spec_json("dev", "spin", **extra), dbus.UInt64(PERSIST | START))
+    gd.wait_state("dev", "running")
+    before = gd.vm_props("dev")
+    rec = read_record(gd, "dev")
+    pids = [p["pid"] for p in rec["processes"]]
+    devices = sorted((p["index"], p["pid"]) for p in rec["processes"] if p["role"] == "device")
+    assert len(devices) == 2, rec
+    try:
+        restart_after_kill9(gd)
+        after = gd.vm_props("dev")
+        assert (str(after["State"]), str(after["UUID"])) == ("running", str(before["UUID"])), gd.read_log()[-3000:]
+        assert int(after["StartedTimestamp"]) == int(before["StartedTimestamp"])
+        assert int(after["VsockCid"]) == 77 and bool(after["Rng"])
+        assert str(after["VsockPath"]) == str(before["VsockPath"]) != ""
+        assert os.path.exists(str(after["VsockPath"]))
+        # the CID is still this VM's
+        gd.manager().CreateVM(spec_json("dev2", "spin", **extra), dbus.UInt64(PERSIST))
+        with pytest.raises(dbus.DBusException) as e:
+            gd.vm("dev2").Start()
+        assert "vsock.cid 77 is taken by VM dev, which is running" in e.value.get_dbus_message(), e.value
+        # the rng device (transport 1, after vsock) killed: the VM ends naming it
+        os.kill(devices[1][1], signal.SIGKILL)
+        state, reason = gd.wait_state("dev", ("stopped", "failed"))
+        assert reason.startswith("worker-failed: device rng (virtio-rng at 0x"), (state, reason)
+        wait_gone(pids)
+        assert not os.path.exists(os.path.join(gd.dirs["run"], "vms", "dev"))
+    finally:
+        kill_left(pids)
 
 
 def kill_left(pids):
