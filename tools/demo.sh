@@ -37,7 +37,9 @@ echo
 echo "== gunyahd --backend=sim on a private bus"
 "$b/src/daemon/gunyahd" --backend=sim --bus-address="$address" \
         --state-dir="$work/state" --log-dir="$work/log" --runtime-dir="$work/run" --config-dir="$work/etc" \
-        --worker-binary="$b/src/vcpu/gunyah-vcpu" --worker-user=nobody 2>"$work/gunyahd.log" &
+        --worker-binary="$b/src/vcpu/gunyah-vcpu" --device-binary="$b/src/device/gunyah-device" \
+        --keeper-binary="$b/src/keeper/gunyah-keeper" --worker-user=nobody \
+        --stop-vms-on-exit 2>"$work/gunyahd.log" &
 daemon_pid=$!
 for _ in $(seq 100); do
         "$ctl" --bus-address="$address" list >/dev/null 2>&1 && break

@@ -161,14 +161,50 @@ static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error
         return 0;
 }
 
+static int on_daemon_not_back(sd_event_source *s, uint64_t usec, void *userdata) {
+        CtlWatch *w = userdata;
+
+        w->away_timer = sd_event_source_disable_unref(w->away_timer);
+        if (!w->ended) {
+                w->ended = true;
+                w->handler(w, CTL_WATCH_DAEMON_GONE, w->userdata);
+        }
+        return 0;
+}
+
+/* The daemon back (a restart): the VM it adopted, or how it ended meanwhile. */
+static void on_daemon_back(CtlWatch *w) {
+        w->away_timer = sd_event_source_disable_unref(w->away_timer);
+        if (ctl_watch_check(w, false) < 0 && !w->ended) {
+                w->ended = true; /* not there any more: a transient VM that ended */
+                w->handler(w, CTL_WATCH_REMOVED, w->userdata);
+        }
+}
+
+/* gunyahd leaving the bus is a restart as long as it comes back in time:
+ * VMs outlive the daemon, and so does a watch (a gunyah-vm@ unit's). */
 static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         CtlWatch *w = userdata;
         const char *name, *old_owner, *new_owner;
-        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, GUNYAH_BUS_NAME) || new_owner[0] ||
+        sd_event *event;
+
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, GUNYAH_BUS_NAME) ||
             w->ended)
                 return 0;
-        w->ended = true;
-        w->handler(w, CTL_WATCH_DAEMON_GONE, w->userdata);
+        if (new_owner[0]) {
+                if (w->away_timer)
+                        on_daemon_back(w);
+                return 0;
+        }
+        event = sd_bus_get_event(w->bus);
+        if (!event || w->away_timer ||
+            sd_event_add_time_relative(event, &w->away_timer, CLOCK_MONOTONIC, CTL_WATCH_DAEMON_RETURN_USEC, 0,
+                                       on_daemon_not_back, w) < 0) {
+                if (!w->away_timer) {
+                        w->ended = true;
+                        w->handler(w, CTL_WATCH_DAEMON_GONE, w->userdata);
+                }
+        }
         return 0;
 }
 
@@ -210,6 +246,7 @@ CtlWatch *ctl_watch_free(CtlWatch *w) {
         sd_bus_slot_unref(w->slot_props);
         sd_bus_slot_unref(w->slot_removed);
         sd_bus_slot_unref(w->slot_owner);
+        sd_event_source_disable_unref(w->away_timer);
         sd_bus_unref(w->bus);
         ctl_varlink_free(w->events);
         ctl_varlink_free(w->calls);

@@ -23,10 +23,15 @@
 
 #include "ctl-varlink.h"
 
+/* A daemon restart (D-Bus: gunyahd leaves the bus and takes it again) does
+ * not end a watch: VMs outlive the daemon. Only a daemon not back this
+ * long after it left (or a transient VM gone with it) does. */
+#define CTL_WATCH_DAEMON_RETURN_USEC (60ULL * 1000000ULL)
+
 typedef enum CtlWatchEnd {
         CTL_WATCH_ENDED,       /* state and reason hold how */
         CTL_WATCH_REMOVED,     /* the VM object went away (destroyed, transient) */
-        CTL_WATCH_DAEMON_GONE, /* gunyahd left the bus */
+        CTL_WATCH_DAEMON_GONE, /* gunyahd left the bus and did not come back */
 } CtlWatchEnd;
 
 typedef struct CtlWatch CtlWatch;
@@ -42,6 +47,7 @@ struct CtlWatch {
         unsigned restart_count; /* CrashRestartCount at the last decision */
         bool ended;
         sd_bus_slot *slot_props, *slot_removed, *slot_owner;
+        sd_event_source *away_timer; /* D-Bus: gunyahd left the bus; it has this long to come back */
         CtlWatchHandler handler;
         void *userdata;
 };

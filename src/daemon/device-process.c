@@ -482,3 +482,9 @@ DeviceProcess *device_process_free(DeviceProcess *d) {
         free(d);
         return NULL;
 }
+
+DeviceProcess *device_process_release(DeviceProcess *d) {
+        if (d)
+                d->exited = true; /* as far as we are concerned: not killed */
+        return device_process_free(d);
+}

@@ -90,3 +90,5 @@ int device_process_adopt(Vm *vm, sd_event *event, const VmLayoutDevice *where, c
 /* Kills (if still there) and releases everything. */
 DeviceProcess *device_process_free(DeviceProcess *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(DeviceProcess *, device_process_free);
+/* Releases our side only: the process runs on (the daemon exits, vm-adopt.h). */
+DeviceProcess *device_process_release(DeviceProcess *d);

@@ -32,6 +32,8 @@ static void help(void) {
                "     --keeper-binary=PATH   gunyah-keeper (default " GUNYAH_LIBEXECDIR "/gunyah/gunyah-keeper)\n"
                "     --worker-user=NAME|UID vCPU workers run as this user (default " GUNYAH_WORKER_USER_DEFAULT ")\n"
                "     --vsock-group=NAME|GID The group that may use the VMs' vsock sockets directly (default: root only)\n"
+               "     --stop-vms-on-exit     Stop running VMs when gunyahd exits (default: they run on\n"
+               "                            and the next gunyahd adopts them)\n"
                "     --no-sandbox           DEBUG ONLY: run vCPU workers without their sandbox\n"
 #if GUNYAH_SANDBOX_TEST_HOOKS
                "     --worker-test-hook=VM:ATTEMPT\n"
@@ -58,6 +60,7 @@ enum {
         ARG_DEVICE_BINARY,
         ARG_KEEPER_BINARY,
         ARG_NO_SANDBOX,
+        ARG_STOP_VMS_ON_EXIT,
         ARG_WORKER_USER,
         ARG_VSOCK_GROUP,
         ARG_WORKER_TEST_HOOK,
@@ -113,6 +116,9 @@ static int apply_option(int o, const char *arg, ManagerConfig *c) {
         case ARG_NO_SANDBOX:
                 c->no_sandbox = true;
                 return 0;
+        case ARG_STOP_VMS_ON_EXIT:
+                c->stop_vms_on_exit = true;
+                return 0;
         case ARG_WORKER_USER:
                 if (!*arg)
                         return log_error_errno(-EINVAL, "--worker-user= needs a user name or uid.");
@@ -157,6 +163,7 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
                 { "keeper-binary", required_argument, NULL, ARG_KEEPER_BINARY },
                 { "vsock-group", required_argument, NULL, ARG_VSOCK_GROUP },
                 { "no-sandbox", no_argument, NULL, ARG_NO_SANDBOX },
+                { "stop-vms-on-exit", no_argument, NULL, ARG_STOP_VMS_ON_EXIT },
                 { "worker-user", required_argument, NULL, ARG_WORKER_USER },
 #if GUNYAH_SANDBOX_TEST_HOOKS
                 { "worker-test-hook", required_argument, NULL, ARG_WORKER_TEST_HOOK },

@@ -176,6 +176,7 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         if (r < 0)
                 return log_oom();
         m->no_sandbox = c->no_sandbox;
+        m->stop_vms_on_exit = c->stop_vms_on_exit;
         m->worker_user = strdup(c->worker_user ?: GUNYAH_WORKER_USER_DEFAULT);
         if (!m->worker_user)
                 return log_oom();
@@ -563,18 +564,28 @@ void manager_check_exit(Manager *m) {
 
 static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
-        log_info("Received %s, stopping running VMs.", strsignal((int) si->ssi_signo));
-        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping running VMs...");
+        _cleanup_free_ Vm **vms = NULL;
+        size_t n, left = 0;
+
+        log_info("Received %s, %s.", strsignal((int) si->ssi_signo),
+                 m->stop_vms_on_exit ? "stopping running VMs" : "leaving running VMs to the next gunyahd");
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping...");
         m->exiting = true;
 
-        /* Definitions stay; running VMs are stopped with the reason recorded. */
-        _cleanup_free_ Vm **vms = NULL;
-        size_t n;
+        /* Definitions stay. A running VM whose keeper holds our fds runs on
+         * for the next daemon; the others are stopped with the reason recorded. */
         if (manager_list_vms(m, &vms, &n) < 0)
                 return log_oom();
-        for (size_t i = 0; i < n; i++)
-                if (vm_is_active(vms[i]))
+        for (size_t i = 0; i < n; i++) {
+                if (!vm_is_active(vms[i]))
+                        continue;
+                if (!m->stop_vms_on_exit && vm_detach(vms[i]) >= 0)
+                        left++;
+                else
                         (void) vm_kill(vms[i], VM_REASON_DAEMON_EXIT, "gunyahd is stopping", NULL);
+        }
+        if (left > 0)
+                log_info("%zu running VM(s) left running for the next gunyahd.", left);
         manager_check_exit(m);
         return 0;
 }

@@ -33,6 +33,7 @@ typedef struct ManagerConfig {
         const char *device_test_hook; /* TEST ONLY (hook builds): "VM:ATTEMPT" */
         bool no_sandbox;
         bool no_autostart;
+        bool stop_vms_on_exit; /* else running VMs are left to the next daemon (vm-adopt.h) */
 } ManagerConfig;
 
 typedef struct VarlinkServer VarlinkServer;
@@ -63,6 +64,7 @@ struct Manager {
         char *worker_test_hook; /* TEST ONLY: "VM:ATTEMPT", hook builds only */
         char *device_test_hook; /* TEST ONLY: "VM:ATTEMPT", hook builds only */
         bool no_sandbox;
+        bool stop_vms_on_exit;
 
         Hashmap *vms; /* name → Vm */
 

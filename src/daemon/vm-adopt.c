@@ -225,7 +225,7 @@ static int adopt(Manager *m, const char *dir, const VmRecord *r, const int *pidf
         Vm *vm;
         int k;
 
-        if (!streq(m->ops->name, "sim"))
+        if (!m->ops->vm_release)
                 return -EOPNOTSUPP; /* the kernel backend's VM fd went with the daemon */
         if (keeper < 0 || pidfds[keeper] < 0)
                 return -ESRCH; /* nobody kept the sockets: what the VM said is lost */

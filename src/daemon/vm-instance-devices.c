@@ -159,11 +159,12 @@ void vm_instance_virtio_for_workers(const VmInstance *i, uint64_t *bases, int *r
         }
 }
 
-void vm_instance_free_devices(VmInstance *i) {
+void vm_instance_free_devices(VmInstance *i, bool end) {
         for (size_t k = 0; k < i->n_devices; k++)
-                device_process_free(i->devices[k]);
+                (end ? device_process_free : device_process_release)(i->devices[k]);
         i->n_devices = 0;
-        vm_vsock_close(i->vsock_dir);
+        if (end)
+                vm_vsock_close(i->vsock_dir);
         free(i->vsock_dir);
         i->vsock_dir = NULL;
         i->vsock_cid = 0;

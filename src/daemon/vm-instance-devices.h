@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -23,4 +25,6 @@ int vm_instance_spawn_devices(VmInstance *i, const VmLayout *l, uid_t uid, gid_t
  * (arrays of i->n_devices). */
 void vm_instance_virtio_for_workers(const VmInstance *i, uint64_t *bases, int *regs_fds, int *kick_fds);
 
-void vm_instance_free_devices(VmInstance *i);
+/* end: the processes are killed and the vsock directory closed; else only
+ * our side is released (the daemon exits, the VM runs on). */
+void vm_instance_free_devices(VmInstance *i, bool end);

@@ -144,11 +144,18 @@ int vm_instance_record_running(VmInstance *i) {
         k = deposit_fds(i);
         if (k >= 0)
                 k = record_write(i, VM_RECORD_RUNNING);
+        i->recorded_running = k >= 0;
         if (k < 0)
                 /* The VM runs on; only a daemon restart would not find it. */
                 return log_vm_warning_errno(i->vm->name, k, "cannot record the VM as running in %s: %m",
                                             i->record_dir);
         return 0;
+}
+
+void vm_instance_record_release(VmInstance *i) {
+        i->keeper = vm_keeper_release(i->keeper);
+        free(i->record_dir);
+        i->record_dir = NULL;
 }
 
 void vm_instance_record_end(VmInstance *i) {

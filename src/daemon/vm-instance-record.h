@@ -25,3 +25,5 @@ int vm_instance_record_begin(VmInstance *i, char *errbuf, size_t errlen);
 int vm_instance_record_processes(VmInstance *i);
 int vm_instance_record_running(VmInstance *i);
 void vm_instance_record_end(VmInstance *i);
+/* Leaves record, keeper and directory to the next daemon (the VM runs on). */
+void vm_instance_record_release(VmInstance *i);

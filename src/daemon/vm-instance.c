@@ -233,6 +233,11 @@ static int open_console(VmInstance *i, int *ret_worker_fd) {
 
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
                 return negative_errno();
+        /* While no daemon reads (a restart, vm-adopt.h) the guest's output
+         * waits here: room for about 10000 lines (each send is one) before
+         * its UART writes block. Root may go past wmem_max. */
+        if (setsockopt(pair[1], SOL_SOCKET, SO_SNDBUFFORCE, &(int) { VM_CONSOLE_SOCKET_BUFFER }, sizeof(int)) < 0)
+                (void) setsockopt(pair[1], SOL_SOCKET, SO_SNDBUF, &(int) { VM_CONSOLE_SOCKET_BUFFER }, sizeof(int));
         i->console_read_fd = pair[0];
         *ret_worker_fd = pair[1];
         console_begin_run(i->vm->console);
@@ -434,26 +439,28 @@ int vm_instance_new(Vm *vm, VmInstance **ret, const char **ret_step, char *errbu
         return 0;
 }
 
-VmInstance *vm_instance_free(VmInstance *i) {
+/* end: the instance ends (processes killed, hypervisor VM destroyed,
+ * files removed); else only our side of it goes (vm_instance_detach). */
+static VmInstance *instance_free(VmInstance *i, bool end) {
         if (!i)
                 return NULL;
 
         /* Workers first: they hold vCPU fds that keep the VM alive. */
         for (size_t w = 0; w < i->n_workers; w++) {
                 Worker *wk = i->workers[w];
-                if (!wk->exited)
+                if (end && !wk->exited)
                         process_kill_and_reap(wk->pid, wk->pidfd);
                 worker_free(wk);
         }
         free(i->workers);
         /* Devices next: they hold guest memory and the images' locks. */
-        vm_instance_free_devices(i);
-        vm_scope_free(i->scope);
+        vm_instance_free_devices(i, end);
+        (end ? vm_scope_free : vm_scope_release)(i->scope);
         sd_event_source_disable_unref(i->grace_timer);
         sd_event_source_disable_unref(i->gone_event);
 
         if (i->hv)
-                i->vm->manager->ops->vm_destroy(i->hv);
+                (end ? i->vm->manager->ops->vm_destroy : i->vm->manager->ops->vm_release)(i->hv);
         safe_close(i->guest_mem_fd);
         safe_close(i->swiotlb_mem_fd);
         safe_close(i->devices_fd);
@@ -468,9 +475,24 @@ VmInstance *vm_instance_free(VmInstance *i) {
         safe_close(i->console_read_fd);
         free(i->dtb);
         /* Last: a record with nothing behind it is what a new daemon must not find. */
-        vm_instance_record_end(i);
+        if (end)
+                vm_instance_record_end(i);
+        else
+                vm_instance_record_release(i);
         free(i);
         return NULL;
+}
+
+VmInstance *vm_instance_free(VmInstance *i) {
+        return instance_free(i, true);
+}
+
+bool vm_instance_can_detach(const VmInstance *i) {
+        return i->recorded_running && i->keeper && i->vm->manager->ops->vm_release;
+}
+
+VmInstance *vm_instance_detach(VmInstance *i) {
+        return instance_free(i, false);
 }
 
 int vm_instance_press_power_button(VmInstance *i) {

@@ -19,6 +19,10 @@
 #include "time-util.h"
 #include "worker-protocol.h"
 
+/* The console socket's send buffer on the worker's side (the kernel
+ * doubles it): what a guest may print while no daemon reads. */
+#define VM_CONSOLE_SOCKET_BUFFER (4 * 1024 * 1024)
+
 /* After the first exit, how long workers get to leave on their own. */
 #define VM_WORKER_STOP_GRACE_USEC (2 * USEC_PER_SEC)
 
@@ -55,6 +59,7 @@ typedef struct VmInstance {
         VmScope *scope;               /* under systemd: the processes' scope unit (vm-scope.c) */
         char *record_dir;             /* <runtime_dir>/vms/NAME holding the record (vm-instance-record.h) */
         VmKeeper *keeper;             /* holds our fds across a daemon restart (vm-keeper.h) */
+        bool recorded_running;        /* the record says running and the keeper holds our fds */
 } VmInstance;
 
 /* Brings up a running instance in the order of spec §6: spec → layout →
@@ -80,6 +85,14 @@ int vm_instance_add_adopted_device(VmInstance *i, uint32_t index, pid_t pid, int
  * hypervisor VM, guest memory, device page, console pipe. */
 VmInstance *vm_instance_free(VmInstance *i);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VmInstance *, vm_instance_free);
+
+/* Whether the daemon may exit leaving the instance running for the next
+ * one to adopt (vm-adopt.h): running, recorded so, a backend whose VMs
+ * outlive their handle. */
+bool vm_instance_can_detach(const VmInstance *i);
+/* Releases our side of it and leaves its processes, record, keeper,
+ * directory and scope as they are. */
+VmInstance *vm_instance_detach(VmInstance *i);
 
 /* Asks the guest to power itself off (the power button of the device page). */
 int vm_instance_press_power_button(VmInstance *i);

@@ -103,18 +103,26 @@ int vm_keeper_adopt(pid_t pid, int pidfd, int sock, const char *dir, VmKeeper **
         return 0;
 }
 
-VmKeeper *vm_keeper_free(VmKeeper *k) {
+static VmKeeper *keeper_free(VmKeeper *k, bool end) {
         if (!k)
                 return NULL;
-        if (k->control_fd >= 0)
+        if (end && k->control_fd >= 0)
                 (void) keeper_message_send(k->control_fd, &(KeeperMessage) { .type = KEEPER_MSG_QUIT }, NULL);
         safe_close(k->control_fd);
-        if (k->pid > 0)
+        if (end && k->pid > 0)
                 process_kill_and_reap(k->pid, k->pidfd);
         safe_close(k->pidfd);
-        if (k->socket_path && unlink(k->socket_path) < 0 && errno != ENOENT)
+        if (end && k->socket_path && unlink(k->socket_path) < 0 && errno != ENOENT)
                 log_warning_errno(errno, "cannot remove %s: %m", k->socket_path);
         free(k->socket_path);
         free(k);
         return NULL;
+}
+
+VmKeeper *vm_keeper_free(VmKeeper *k) {
+        return keeper_free(k, true);
+}
+
+VmKeeper *vm_keeper_release(VmKeeper *k) {
+        return keeper_free(k, false);
 }

@@ -35,3 +35,7 @@ int vm_keeper_adopt(pid_t pid, int pidfd, int sock, const char *dir, VmKeeper **
 /* QUIT, then the keeper is killed if still there and reaped; the socket
  * is removed. */
 VmKeeper *vm_keeper_free(VmKeeper *k);
+
+/* Our connection closed, the keeper left holding what it holds: the
+ * daemon exits, the VM runs on for the next one. */
+VmKeeper *vm_keeper_release(VmKeeper *k);

@@ -194,16 +194,44 @@ int vm_scope_new(Vm *vm, const pid_t *pids, size_t n_pids, VmScope **ret) {
         return 0;
 }
 
-VmScope *vm_scope_free(VmScope *s) {
+int vm_scope_adopt(Vm *vm, VmScope **ret) {
+        _cleanup_(vm_scope_freep) VmScope *s = NULL;
+        sd_bus *bus;
+        int r;
+
+        *ret = NULL;
+        if (sd_booted() <= 0)
+                return 0;
+        r = system_bus(vm->manager, &bus);
+        if (r < 0) {
+                log_vm_warning_errno(vm->name, r, "cannot connect to the system bus: its scope and machine stay "
+                                                  "when it ends, until systemd finds them empty: %m");
+                return 0;
+        }
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->bus = sd_bus_ref(bus);
+        memcpy(s->uuid, vm->uuid, sizeof(s->uuid));
+        s->vm_name = strdup(vm->name);
+        if (!s->vm_name || vm_scope_unit_name(vm->name, &s->unit) < 0)
+                return -ENOMEM;
+        /* Registered by the daemon that started it; unregistering what is not is harmless. */
+        s->machine_asked = true;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static VmScope *scope_free(VmScope *s, bool end) {
         if (!s)
                 return NULL;
         sd_bus_slot_unref(s->job_removed);
         sd_bus_slot_unref(s->start_call);
         sd_bus_slot_unref(s->register_call);
-        if (s->machine_asked)
+        if (end && s->machine_asked)
                 vm_machine_unregister(s->bus, s->vm_name);
         /* Empty by now and about to vanish; a process that escaped the kill goes with it. */
-        if (s->unit)
+        if (end && s->unit)
                 (void) sd_bus_call_method_async(s->bus, NULL, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                                 "StopUnit", NULL, NULL, "ss", s->unit, "fail");
         sd_bus_unref(s->bus);
@@ -211,4 +239,12 @@ VmScope *vm_scope_free(VmScope *s) {
         free(s->unit);
         free(s);
         return NULL;
+}
+
+VmScope *vm_scope_free(VmScope *s) {
+        return scope_free(s, true);
+}
+
+VmScope *vm_scope_release(VmScope *s) {
+        return scope_free(s, false);
 }

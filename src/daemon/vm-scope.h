@@ -26,6 +26,13 @@ int vm_scope_unit_name(const char *vm_name, char **ret);
  * logged and leaves the VM running where it is (returns 0, *ret NULL). */
 int vm_scope_new(Vm *vm, const pid_t *pids, size_t n_pids, VmScope **ret);
 
+/* The scope and machine of a VM a previous daemon started (vm-adopt.h):
+ * named after the VM, already there; NULL when systemd is not PID 1. */
+int vm_scope_adopt(Vm *vm, VmScope **ret);
+
+/* Lets go of them, both left as they are: the daemon exits, the VM runs on. */
+VmScope *vm_scope_release(VmScope *s);
+
 /* Unregisters the machine and stops the unit (whatever is left in it):
  * called once the VM's processes are gone, when the scope vanishes anyway. */
 VmScope *vm_scope_free(VmScope *s);

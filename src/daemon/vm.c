@@ -20,6 +20,7 @@
 #include "time-util.h"
 #include "vm-instance-record.h"
 #include "vm-instance.h"
+#include "vm-scope.h"
 #include "vm.h"
 #include "worker-protocol.h"
 #include "worker.h"
@@ -409,6 +410,9 @@ void vm_adopt(Vm *vm, VmInstance *i, const char *uuid, uint64_t started_usec) {
         vm_reset_run(vm, VM_REASON_START);
         vm->instance = i;
         snprintf(vm->uuid, sizeof(vm->uuid), "%s", uuid);
+        i->recorded_running = true;
+        if (vm_scope_adopt(vm, &i->scope) < 0)
+                log_oom();
         vm->phase = VM_PHASE_RUNNING;
         vm->state = VM_STATE_RUNNING;
         vm->reason = VM_REASON_START;
@@ -416,6 +420,17 @@ void vm_adopt(Vm *vm, VmInstance *i, const char *uuid, uint64_t started_usec) {
         log_vm_info(vm->name, "running (adopted from a previous gunyahd, %zu worker(s))", i->n_workers);
         bus_vm_emit_state_changed(vm);
         manager_notify_vm_event(vm->manager, vm, "state");
+}
+
+int vm_detach(Vm *vm) {
+        if (vm->phase != VM_PHASE_RUNNING || !vm->instance || !vm_instance_can_detach(vm->instance))
+                return -EBUSY;
+        vm->instance = vm_instance_detach(vm->instance);
+        /* Not published: the daemon is about to exit; the next one adopts it. */
+        vm->phase = VM_PHASE_STOPPED;
+        vm->state = VM_STATE_STOPPED;
+        log_vm_info(vm->name, "left running for the next gunyahd (its keeper holds on)");
+        return 0;
 }
 
 void vm_mark_start_interrupted(Vm *vm) {

@@ -116,6 +116,9 @@ void vm_on_device_failed(Vm *vm, const char *detail, const VmExitInfo *e);
 /* At daemon start (vm-adopt.h): vm runs in instance i, which a previous
  * daemon started at started_usec as uuid. */
 void vm_adopt(Vm *vm, VmInstance *i, const char *uuid, uint64_t started_usec);
+/* At daemon exit: lets go of a running VM without stopping it (its keeper
+ * holds on, the next daemon adopts it). -EBUSY if it cannot outlive us. */
+int vm_detach(Vm *vm);
 /* At daemon start: a previous daemon died while starting vm, whose
  * remains are gone. Failed, load-failed: daemon-restart. */
 void vm_mark_start_interrupted(Vm *vm);

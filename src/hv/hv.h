@@ -82,6 +82,10 @@ typedef struct HvBackendOps {
         int (*vm_create)(HvBackend *b, HvVm **ret);
         /* Tears the VM down: vCPUs, functions, bindings; closes every fd it owns. */
         void (*vm_destroy)(HvVm *vm);
+        /* Lets go of the VM without ending it: the daemon exits and a later
+         * one adopts the VM from its processes (vm-adopt.h). NULL where the
+         * VM would not outlive its handle (the kernel's VM fd). */
+        void (*vm_release)(HvVm *vm);
 
         /* Creates guest memory of size bytes. The returned fd belongs to the
          * caller; it can be mmap()ed MAP_SHARED to load images, and must be

@@ -88,6 +88,22 @@ int sim_vm_create(HvBackend *b, HvVm **ret) {
         return 0;
 }
 
+static void vm_free(HvVm *vm) {
+        munmap(vm->shared, vm->shared_size);
+        safe_close(vm->shared_fd);
+        for (unsigned i = 0; i < SIM_GUEST_MEMS_MAX; i++)
+                safe_close(vm->mem_fds[i]);
+        for (unsigned i = 0; i < SIM_DOORBELLS_MAX; i++)
+                safe_close(vm->doorbell_fds[i]);
+        free(vm);
+}
+
+void sim_vm_release(HvVm *vm) {
+        /* The VM's state lives in the shared memfd its workers map: it runs on. */
+        if (vm)
+                vm_free(vm);
+}
+
 void sim_vm_destroy(HvVm *vm) {
         SimShared *s;
 
@@ -107,13 +123,7 @@ void sim_vm_destroy(HvVm *vm) {
                         if (s->vcpus[i].present)
                                 sim_vcpu_shared_wake(s, i);
         }
-        munmap(vm->shared, vm->shared_size);
-        safe_close(vm->shared_fd);
-        for (unsigned i = 0; i < SIM_GUEST_MEMS_MAX; i++)
-                safe_close(vm->mem_fds[i]);
-        for (unsigned i = 0; i < SIM_DOORBELLS_MAX; i++)
-                safe_close(vm->doorbell_fds[i]);
-        free(vm);
+        vm_free(vm);
 }
 
 int sim_guest_mem_create(HvVm *vm, uint64_t size, int *ret_fd) {

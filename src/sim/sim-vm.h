@@ -31,6 +31,7 @@ void sim_close(HvBackend *b);
 HvAbi sim_abi(HvBackend *b);
 int sim_vm_create(HvBackend *b, HvVm **ret);
 void sim_vm_destroy(HvVm *vm);
+void sim_vm_release(HvVm *vm);
 int sim_guest_mem_create(HvVm *vm, uint64_t size, int *ret_fd);
 int sim_map_mem(HvVm *vm, const HvMemBinding *binding);
 int sim_unmap_mem(HvVm *vm, const HvMemBinding *binding);

@@ -48,6 +48,7 @@ const HvBackendOps hv_sim_ops = {
         .abi = sim_abi,
         .vm_create = sim_vm_create,
         .vm_destroy = sim_vm_destroy,
+        .vm_release = sim_vm_release,
         .guest_mem_create = sim_guest_mem_create,
         .map_mem = sim_map_mem,
         .unmap_mem = sim_unmap_mem,

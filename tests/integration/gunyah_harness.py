@@ -77,13 +77,15 @@ class Bus:
 class Daemon:
     """gunyahd --backend=sim on a Bus, with its own state/log/runtime/config dirs."""
 
-    def __init__(self, bus, workdir, extra_args=()):
+    def __init__(self, bus, workdir, extra_args=(), stop_vms_on_exit=True):
         self.bus = bus
         self.workdir = workdir
         self.dirs = {d: os.path.join(workdir, d) for d in ("state", "log", "run", "etc")}
         for d in self.dirs.values():
             os.makedirs(d, exist_ok=True)
-        self.extra_args = list(extra_args)
+        # Tests end their daemon with SIGTERM and expect its VMs gone with it;
+        # the tests of VMs outliving the daemon (the default) say so.
+        self.extra_args = (["--stop-vms-on-exit"] if stop_vms_on_exit else []) + list(extra_args)
         self.worker_binary = None  # default: $GUNYAH_VCPU
         self.notify_socket = None  # a test acting as the service manager sets it
         self.proc = None
@@ -219,10 +221,10 @@ def spec_json(*args, **kwargs):
 class Env:
     """A bus and a daemon, torn down even when the test fails."""
 
-    def __init__(self, daemon_args=()):
+    def __init__(self, daemon_args=(), stop_vms_on_exit=True):
         self.tmp = tempfile.mkdtemp(prefix="gunyah-it-")
         self.bus = Bus(self.tmp)
-        self.daemon = Daemon(self.bus, self.tmp, daemon_args)
+        self.daemon = Daemon(self.bus, self.tmp, daemon_args, stop_vms_on_exit)
 
     def close(self):
         try:

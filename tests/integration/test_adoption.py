@@ -16,7 +16,7 @@ import time
 import dbus
 import pytest
 
-from gunyah_harness import spec_json
+from gunyah_harness import Env, env_path, spec_json
 
 PERSIST = 1
 START = 2
@@ -398,3 +398,89 @@ def test_a_corrupt_record_is_reported_and_its_vm_ends_the_others_are_adopted(env
         wait_gone(good)
     finally:
         kill_left(bad + good)
+
+
+def test_sigterm_leaves_running_vms_to_the_next_daemon():
+    """`systemctl restart gunyahd` sends SIGTERM: by default the running VMs
+    (devices and all) run on, and the next daemon adopts them."""
+    e = Env(stop_vms_on_exit=False)
+    e.daemon.start()
+    gd = e.daemon
+    pids = []
+    try:
+        extra = dict(memory={"size": "64M", "mode": "share"}, vsock={"cid": 78})
+        gd.manager().CreateVM(spec_json("stay", "ticker", **extra), dbus.UInt64(PERSIST | START))
+        gd.wait_state("stay", "running")
+        before = gd.vm_props("stay")
+        rec = read_record(gd, "stay")
+        pids = [p["pid"] for p in rec["processes"]]
+        assert len(pids) == 4, rec  # keeper, vCPU 0, vsock, rng
+        assert gd.stop() == 0
+        log = gd.read_log()
+        assert "leaving running VMs to the next gunyahd" in log and "VM stay: left running" in log, log[-2000:]
+        assert "stopping (daemon-exit)" not in log
+        time.sleep(0.5)
+        assert all(alive(p) for p in pids), [p for p in pids if not alive(p)]
+        assert read_record(gd, "stay")["phase"] == "running"
+        gd.start()
+        after = gd.vm_props("stay")
+        assert (str(after["State"]), str(after["UUID"])) == ("running", str(before["UUID"]))
+        assert int(after["StartedTimestamp"]) == int(before["StartedTimestamp"])
+        assert str(after["VsockPath"]) == str(before["VsockPath"])
+        gd.vm("stay").Kill()
+        assert gd.wait_state("stay", "stopped") == ("stopped", "killed")
+        wait_gone(pids)
+        assert not os.path.exists(os.path.join(gd.dirs["run"], "vms", "stay"))
+    finally:
+        kill_left(pids)
+        e.close()
+
+
+def test_with_stop_vms_on_exit_sigterm_stops_them_first(env):
+    """The harness's daemons run with --stop-vms-on-exit (its tests end
+    daemons with SIGTERM): the VMs stop, reason daemon-exit, nothing left."""
+    gd = env.daemon
+    gd.manager().CreateVM(spec_json("gone", "spin"), dbus.UInt64(PERSIST | START))
+    gd.wait_state("gone", "running")
+    pids = [p["pid"] for p in read_record(gd, "gone")["processes"]]
+    try:
+        assert gd.stop() == 0
+        assert "VM gone: stopping (daemon-exit: gunyahd is stopping)" in gd.read_log(), gd.read_log()[-2000:]
+        wait_gone(pids)
+        assert not os.path.exists(os.path.join(gd.dirs["run"], "vms", "gone"))
+    finally:
+        kill_left(pids)
+
+
+def test_gunyahctl_start_wait_outlives_a_daemon_restart():
+    """A gunyah-vm@ unit is `gunyahctl start --wait NAME`: a daemon restart
+    (SIGTERM, then kill -9) does not end it; the VM's end afterwards does,
+    with the usual verdict (a poweroff: 0)."""
+    e = Env(stop_vms_on_exit=False)
+    e.daemon.start()
+    gd = e.daemon
+    pids, ctl = [], None
+    try:
+        gd.manager().CreateVM(spec_json("unit", "button"), dbus.UInt64(PERSIST))
+        ctl = subprocess.Popen([env_path("GUNYAHCTL"), f"--bus-address={gd.bus.address}", "start", "--wait", "unit"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        gd.wait_state("unit", "running")
+        pids = [p["pid"] for p in read_record(gd, "unit")["processes"]]
+        assert gd.stop() == 0
+        time.sleep(0.3)
+        assert ctl.poll() is None, ctl.communicate()
+        gd.start()
+        assert gd.state("unit")[0] == "running"
+        restart_after_kill9(gd)
+        time.sleep(0.3)
+        assert ctl.poll() is None, ctl.communicate()
+        gd.vm("unit").Stop(dbus.UInt64(10_000_000))  # the button guest powers off
+        out, err = ctl.communicate(timeout=20)
+        assert ctl.returncode == 0, (ctl.returncode, err)
+        assert gd.state("unit")[0] == "stopped"
+        wait_gone(pids)
+    finally:
+        if ctl and ctl.poll() is None:
+            ctl.kill()
+        kill_left(pids)
+        e.close()
