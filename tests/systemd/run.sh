@@ -17,7 +17,7 @@ here=$src/tests/systemd
 cache=${GUNYAH_CACHE_DIR:-$HOME/.cache/gunyah}
 key=$(cat "$here/build-base.sh" $(find "$here/base" -type f | sort) | sha256sum | cut -c1-12)
 base=$cache/systemd-base-$key.tar
-checks=(sysusers-tmpfiles gunyahd-notify enable-at-boot journal-field vm-scope machined stop-honoured scope-gone
+checks=(sysusers-tmpfiles gunyahd-notify enable-at-boot journal-field vm-scope machined restart-keeps-vm stop-honoured scope-gone
         scope-restarts stop-forced crash-fails worker-failure-fails reload dbus-activation polkit security no-failed-units)
 
 skip() {
