@@ -298,10 +298,20 @@ def run_die_case(step, rng=False):
         e.close()
 
 
+@pytest.mark.skipif(bool(STEPS), reason="checks the default build")
+def test_default_build_has_no_die_option():
+    for arg in ("--list-test-die-steps", "--test-die-at=x:keeper"):
+        p = subprocess.run([env_path("GUNYAHD"), arg], capture_output=True, text=True, timeout=10)
+        assert p.returncode != 0 and "unrecognized option" in p.stderr, (arg, p.stderr)
+
+
 @needs_hooks
 def test_die_steps_run_from_the_keeper_to_running():
     assert STEPS[0] == "keeper" and STEPS[-1] == "running", STEPS
     assert len(set(STEPS)) == len(STEPS)
+    for arg in ("x:nowhere", "keeper"):
+        p = subprocess.run([env_path("GUNYAHD"), f"--test-die-at={arg}"], capture_output=True, text=True, timeout=10)
+        assert p.returncode != 0 and "expected VM:STEP" in p.stderr, (arg, p.stderr)
 
 
 # Known failures, strict: each passes the day it is fixed, and then must lose its mark.
