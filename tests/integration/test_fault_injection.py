@@ -25,6 +25,7 @@ import dbus
 import pytest
 
 from gunyah_harness import Env, env_path, spec
+from test_adoption import alive, kill_left, read_record
 
 PERSIST, START = 1, 2
 TICK = re.compile(rb"^ticker: (\d+)$", re.M)
@@ -53,13 +54,6 @@ def proc_entries():
 def stat_fields(pid):
     with open(f"/proc/{pid}/stat", "rb") as f:
         return f.read().rsplit(b")", 1)[1].split()
-
-
-def alive(pid):
-    try:
-        return stat_fields(pid)[0] != b"Z"
-    except OSError:
-        return False
 
 
 def vm_processes(name):
@@ -170,22 +164,6 @@ def settled_fd_kinds(pid, timeout=5):
     return last
 
 
-def kill_pids(pids):
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def read_record(gd, name):
-    try:
-        with open(os.path.join(gd.dirs["run"], "vms", name, "record.json")) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-
-
 def restart(gd, extra_args=()):
     """A new daemon on the same directories, the previous one already dead."""
     gd.log.close()
@@ -294,7 +272,7 @@ def run_die_case(step, rng=False):
         assert gd.wait_state(name, "stopped") == ("stopped", "killed")
         assert_nothing_left(gd, name, old_group, recorded, memfds)
     finally:
-        kill_pids([pid for pid, _ in vm_processes(name)] + (group_processes(old_group) if old_group else []))
+        kill_left([pid for pid, _ in vm_processes(name)] + (group_processes(old_group) if old_group else []))
         e.close()
 
 
@@ -407,4 +385,4 @@ def test_twenty_kill9_restarts_under_ten_running_vms(env):
             gd.wait_state(n, "stopped")
         wait_for("processes of the VMs", lambda: [pid for pid in pids if alive(pid)])
     finally:
-        kill_pids(pids)
+        kill_left(pids)
