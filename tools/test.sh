@@ -11,14 +11,16 @@ bash tools/build.sh "$builddir" "$@"
 # shellcheck disable=SC2086
 meson test -C "$builddir" --print-errorlogs --num-processes 2 ${GUNYAH_MESON_TEST_ARGS:-}
 
-# The sandbox's denial tests (a forbidden syscall kills only its worker) need
-# the test-only hooks, which a default build must not contain (the suite above
-# checks that): a second build directory with them, and the tests they serve.
+# The sandbox's denial tests (a forbidden syscall kills only its worker) and
+# gunyahd --test-die-at (fault injection) need the test-only hooks, which a
+# default build must not contain (the suite above checks that): a second
+# build directory with them, and the tests they serve.
 if [ -z "${GUNYAH_SKIP_HOOKS:-}" ]; then
         bash tools/build.sh "${builddir}-hooks" "$@" -Dsandbox-test-hooks=true
         meson test -C "${builddir}-hooks" --print-errorlogs --num-processes 2 \
                 integration-sandbox-hooks integration-sandbox integration-malicious test-sandbox-seccomp \
-                integration-device-sandbox-hooks integration-device-sandbox test-device-seccomp
+                integration-device-sandbox-hooks integration-device-sandbox test-device-seccomp \
+                integration-fault_injection-hooks
 fi
 
 # libFuzzer targets need clang: a separate build runs each for a bounded

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "test-die.h"
 #include "worker.h"
 
 static void help(void) {
@@ -40,6 +41,8 @@ static void help(void) {
                "                            TEST ONLY: VM's workers attempt ATTEMPT in their sandbox\n"
                "     --device-test-hook=VM:ATTEMPT\n"
                "                            TEST ONLY: VM's device processes attempt ATTEMPT in their sandbox\n"
+               "     --test-die-at=VM:STEP  TEST ONLY: gunyahd kills itself (SIGKILL) when VM's start reaches STEP\n"
+               "     --list-test-die-steps  TEST ONLY: list the STEPs of --test-die-at, in the order a start reaches them\n"
 #endif
 
                "     --log-level=LEVEL      err, warning, notice, info (default), debug\n");
@@ -65,6 +68,8 @@ enum {
         ARG_VSOCK_GROUP,
         ARG_WORKER_TEST_HOOK,
         ARG_DEVICE_TEST_HOOK,
+        ARG_TEST_DIE_AT,
+        ARG_LIST_TEST_DIE_STEPS,
         ARG_LOG_LEVEL,
 };
 
@@ -132,6 +137,16 @@ static int apply_option(int o, const char *arg, ManagerConfig *c) {
                                                o == ARG_WORKER_TEST_HOOK ? "worker" : "device", arg);
                 *(o == ARG_WORKER_TEST_HOOK ? &c->worker_test_hook : &c->device_test_hook) = arg;
                 return 0;
+        case ARG_TEST_DIE_AT:
+                if (!strchr(arg, ':') || !test_die_step_is_known(strchr(arg, ':') + 1))
+                        return log_error_errno(-EINVAL, "--test-die-at=%s: expected VM:STEP, STEP one of "
+                                               "--list-test-die-steps.", arg);
+                c->test_die_at = arg;
+                return 0;
+        case ARG_LIST_TEST_DIE_STEPS:
+                for (size_t i = 0; test_die_steps[i]; i++)
+                        puts(test_die_steps[i]);
+                return 1;
 #endif
         case ARG_LOG_LEVEL:
                 level = log_level_from_string(arg);
@@ -168,6 +183,8 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
 #if GUNYAH_SANDBOX_TEST_HOOKS
                 { "worker-test-hook", required_argument, NULL, ARG_WORKER_TEST_HOOK },
                 { "device-test-hook", required_argument, NULL, ARG_DEVICE_TEST_HOOK },
+                { "test-die-at", required_argument, NULL, ARG_TEST_DIE_AT },
+                { "list-test-die-steps", no_argument, NULL, ARG_LIST_TEST_DIE_STEPS },
 #endif
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 {}
@@ -219,6 +236,10 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
+#if GUNYAH_SANDBOX_TEST_HOOKS
+        /* Not manager_new's to copy: no VM starts before manager_run. */
+        m->test_die_at = config.test_die_at;
+#endif
         r = manager_run(m);
         (void) sd_notify(false, "STATUS=Exiting.");
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -31,6 +31,7 @@ typedef struct ManagerConfig {
         const char *vsock_group;      /* NAME or GID given the VMs' vsock directories, or NULL */
         const char *worker_test_hook; /* TEST ONLY (hook builds): "VM:ATTEMPT" */
         const char *device_test_hook; /* TEST ONLY (hook builds): "VM:ATTEMPT" */
+        const char *test_die_at;      /* TEST ONLY (hook builds): "VM:STEP" (test-die.h) */
         bool no_sandbox;
         bool no_autostart;
         bool stop_vms_on_exit; /* else running VMs are left to the next daemon (vm-adopt.h) */
@@ -63,6 +64,7 @@ struct Manager {
         gid_t vsock_gid;        /* --vsock-group, or (gid_t) -1: root only (vm-vsock.c) */
         char *worker_test_hook; /* TEST ONLY: "VM:ATTEMPT", hook builds only */
         char *device_test_hook; /* TEST ONLY: "VM:ATTEMPT", hook builds only */
+        const char *test_die_at; /* TEST ONLY: "VM:STEP", hook builds only; argv's (main.c) */
         bool no_sandbox;
         bool stop_vms_on_exit;
 

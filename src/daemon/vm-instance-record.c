@@ -11,6 +11,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "process-util.h"
+#include "test-die.h"
 #include "vm-instance-record.h"
 #include "vm-instance.h"
 #include "vm-keeper.h"
@@ -141,10 +142,15 @@ int vm_instance_record_running(VmInstance *i) {
 
         if (!i->record_dir)
                 return 0;
+        test_die_at(i->vm, "ready");
         k = deposit_fds(i);
-        if (k >= 0)
+        if (k >= 0) {
+                test_die_at(i->vm, "deposited");
                 k = record_write(i, VM_RECORD_RUNNING);
+        }
         i->recorded_running = k >= 0;
+        if (k >= 0)
+                test_die_at(i->vm, "running");
         if (k < 0)
                 /* The VM runs on; only a daemon restart would not find it. */
                 return log_vm_warning_errno(i->vm->name, k, "cannot record the VM as running in %s: %m",

@@ -17,6 +17,7 @@
 #include "device-process.h"
 #include "log.h"
 #include "process-util.h"
+#include "test-die.h"
 #include "macro.h"
 #include "manager.h"
 #include "vm-instance-devices.h"
@@ -210,7 +211,8 @@ static int spawn_workers(VmInstance *i, const VmLayout *layout, int console_work
                 r = worker_spawn(vm, m->event, &args, m->pool, &i->workers[v]);
                 if (r < 0)
                         return r;
-                i->n_workers++;
+                if (i->n_workers++ == 0)
+                        test_die_at(vm, "first-worker");
         }
         return 0;
 }
@@ -302,12 +304,14 @@ static int bring_up(VmInstance *i, const char **ret_step, char *errbuf, size_t e
         int r;
 
         STEP("start-keeper", vm_instance_record_begin(i, errbuf, errlen));
+        test_die_at(vm, "keeper");
         STEP("worker-user", resolve_worker_user(vm, &worker_uid, &worker_gid, errbuf, errlen));
         STEP("prepare-images", vm_boot_images_prepare(vm->spec, have_boot_context, &boot, errbuf, errlen));
         const VmLayout *l = &boot->layout;
 
         STEP("create-vm", ops->vm_create(m->backend, &i->hv));
         STEP("create-guest-memory", vm_instance_create_memory(i, l, mem_access_of(vm->spec->memory.mode)));
+        test_die_at(vm, "guest-memory");
         STEP("load-images", load_guest_memory(i, boot, errbuf, errlen));
         STEP("set-dtb-config", ops->set_dtb_config(i->hv, l->dtb_addr, l->dtb_window));
         STEP("set-boot-context", set_boot_context(i, l, have_boot_context));
@@ -322,9 +326,12 @@ static int bring_up(VmInstance *i, const char **ret_step, char *errbuf, size_t e
         STEP("create-devices", create_devices_page(i));
         STEP("create-console", open_console(i, &console_worker_fd));
         STEP("start-devices", vm_instance_spawn_devices(i, l, worker_uid, worker_gid));
+        test_die_at(vm, "devices");
         STEP("start", start_vm(i, errbuf, errlen));
+        test_die_at(vm, "started");
         STEP("spawn-workers", spawn_workers(i, l, console_worker_fd, worker_uid, worker_gid));
         STEP("write-record", vm_instance_record_processes(i));
+        test_die_at(vm, "workers");
         *ret_step = NULL;
         return 0;
 }
