@@ -160,19 +160,64 @@ const char *vm_test_hook_for(const Vm *vm, const char *h) {
         return colon + 1;
 }
 
+/* What every worker of the instance gets; per vCPU: vcpu and the backend fds. */
+static WorkerSpawnArgs worker_args(VmInstance *i, const VmLayout *layout, int console_worker_fd, uid_t uid,
+                                   gid_t gid) {
+        Manager *m = i->vm->manager;
+
+        return (WorkerSpawnArgs) {
+                .binary = m->worker_binary,
+                .backend = m->ops->name,
+                .vm_name = i->vm->name,
+                .console_fd = console_worker_fd,
+                .devices_fd = i->devices_fd,
+                .no_sandbox = m->no_sandbox,
+                .uid = uid,
+                .gid = gid,
+                .test_hook = vm_test_hook_for(i->vm, m->worker_test_hook),
+                .pl011_base = layout->have_pl011 ? layout->pl011_base : UINT64_MAX,
+                .pl061_base = layout->pl061_base,
+                .pl011_spi = layout->pl011_spi,
+                .pl061_spi = layout->pl061_spi,
+                /* Where the worker drives lines itself (the sim's
+                 * vcpu_irq_line), it has no use for the irqfds. */
+                .irqfds = m->ops->vcpu_irq_line ? NULL : i->irqfds,
+                .irq_labels = i->irq_labels,
+                .n_irqfds = m->ops->vcpu_irq_line ? 0 : i->n_irqfds,
+                .n_virtio = i->n_devices,
+        };
+}
+
+/* Every worker process first, then the record lists them, then each is
+ * configured: a worker running guest code does not notice its daemon's
+ * death, so the next daemon must find it in the record to kill it. */
 static int spawn_workers(VmInstance *i, const VmLayout *layout, int console_worker_fd, uid_t uid, gid_t gid) {
         Vm *vm = i->vm;
         Manager *m = vm->manager;
+        WorkerSpawnArgs args = worker_args(i, layout, console_worker_fd, uid, gid);
         uint64_t virtio_bases[VM_INSTANCE_DEVICES_MAX];
         int virtio_regs[VM_INSTANCE_DEVICES_MAX], virtio_kicks[VM_INSTANCE_DEVICES_MAX];
+        bool replaced = false;
         int r;
 
         vm_instance_virtio_for_workers(i, virtio_bases, virtio_regs, virtio_kicks);
+        args.virtio_bases = virtio_bases;
+        args.virtio_regs_fds = virtio_regs;
+        args.virtio_kick_fds = virtio_kicks;
 
         i->workers = calloc(vm->spec->vcpus, sizeof(Worker *));
         if (!i->workers)
                 return -ENOMEM;
-
+        for (uint32_t v = 0; v < vm->spec->vcpus; v++) {
+                args.vcpu = v;
+                r = worker_acquire(vm, m->event, &args, m->pool, &i->workers[v]);
+                if (r < 0)
+                        return r;
+                i->n_workers++;
+        }
+        r = vm_instance_record_processes(i);
+        if (r < 0)
+                return r;
         for (uint32_t v = 0; v < vm->spec->vcpus; v++) {
                 int fds[HV_VCPU_EXPORT_FDS_MAX];
                 size_t n_fds = ELEMENTSOF(fds);
@@ -180,41 +225,17 @@ static int spawn_workers(VmInstance *i, const VmLayout *layout, int console_work
                 r = m->ops->vcpu_export(i->hv, v, fds, &n_fds);
                 if (r < 0)
                         return r;
-
-                WorkerSpawnArgs args = {
-                        .binary = m->worker_binary,
-                        .backend = m->ops->name,
-                        .vm_name = vm->name,
-                        .vcpu = v,
-                        .console_fd = console_worker_fd,
-                        .devices_fd = i->devices_fd,
-                        .backend_fds = fds,
-                        .n_backend_fds = n_fds,
-                        .no_sandbox = m->no_sandbox,
-                        .uid = uid,
-                        .gid = gid,
-                        .test_hook = vm_test_hook_for(vm, m->worker_test_hook),
-                        .pl011_base = layout->have_pl011 ? layout->pl011_base : UINT64_MAX,
-                        .pl061_base = layout->pl061_base,
-                        .pl011_spi = layout->pl011_spi,
-                        .pl061_spi = layout->pl061_spi,
-                        /* Where the worker drives lines itself (the sim's
-                         * vcpu_irq_line), it has no use for the irqfds. */
-                        .irqfds = m->ops->vcpu_irq_line ? NULL : i->irqfds,
-                        .irq_labels = i->irq_labels,
-                        .n_irqfds = m->ops->vcpu_irq_line ? 0 : i->n_irqfds,
-                        .virtio_bases = virtio_bases,
-                        .virtio_regs_fds = virtio_regs,
-                        .virtio_kick_fds = virtio_kicks,
-                        .n_virtio = i->n_devices,
-                };
-                r = worker_spawn(vm, m->event, &args, m->pool, &i->workers[v]);
+                args.vcpu = v;
+                args.backend_fds = fds;
+                args.n_backend_fds = n_fds;
+                r = worker_configure(i->workers[v], m->event, &args);
                 if (r < 0)
                         return r;
-                if (i->n_workers++ == 0)
+                replaced = replaced || r > 0;
+                if (v == 0)
                         test_die_at(vm, "first-worker");
         }
-        return 0;
+        return replaced ? vm_instance_record_processes(i) : 0;
 }
 
 /* The console pipe: the workers write guest output into one end, the
@@ -330,7 +351,6 @@ static int bring_up(VmInstance *i, const char **ret_step, char *errbuf, size_t e
         STEP("start", start_vm(i, errbuf, errlen));
         test_die_at(vm, "started");
         STEP("spawn-workers", spawn_workers(i, l, console_worker_fd, worker_uid, worker_gid));
-        STEP("write-record", vm_instance_record_processes(i));
         test_die_at(vm, "workers");
         *ret_step = NULL;
         return 0;

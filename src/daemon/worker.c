@@ -177,62 +177,8 @@ static int worker_config_build(const WorkerSpawnArgs *a, WorkerConfig *c, int *f
         return 0;
 }
 
-/* The spare if the pool has one of this identity and it takes the
- * configuration; else a fresh process, configured the same way. */
-static int worker_start_configured(const WorkerSpawnArgs *a, WorkerPool *pool, WorkerProcess *ret,
-                                   bool *ret_from_pool) {
-        WorkerIdentity id = { .no_sandbox = a->no_sandbox, .uid = a->uid, .gid = a->gid, .test_hook = a->test_hook };
-        int fds[WORKER_CONFIG_FDS_MAX];
-        WorkerConfig config;
-        size_t n_fds;
+static int worker_watch(Worker *w, sd_event *event) {
         int r;
-
-        r = worker_config_build(a, &config, fds, &n_fds);
-        if (r < 0)
-                return r;
-
-        if (pool && worker_pool_take(pool, &id, ret) >= 0) {
-                r = worker_config_send(ret->control_fd, &config, fds, n_fds);
-                if (r >= 0) {
-                        *ret_from_pool = true;
-                        return 0;
-                }
-                log_vm_warning_errno(a->vm_name, r, "could not hand vCPU %u to spare worker %d, starting one: %m",
-                                     a->vcpu, (int) ret->pid);
-                worker_process_discard(ret);
-        }
-
-        r = worker_process_start(a->binary, &id, false, ret);
-        if (r < 0)
-                return r;
-        r = worker_config_send(ret->control_fd, &config, fds, n_fds);
-        if (r < 0) {
-                worker_process_discard(ret);
-                return r;
-        }
-        *ret_from_pool = false;
-        return 0;
-}
-
-int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, WorkerPool *pool, Worker **ret) {
-        _cleanup_(worker_freep) Worker *w = NULL;
-        WorkerProcess p;
-        int r;
-
-        w = calloc(1, sizeof(*w));
-        if (!w)
-                return -ENOMEM;
-        w->vm = vm;
-        w->vcpu = a->vcpu;
-        w->pidfd = -EBADF;
-        w->control_fd = -EBADF;
-
-        r = worker_start_configured(a, pool, &p, &w->from_pool);
-        if (r < 0)
-                return log_vm_error_errno(vm->name, r, "cannot start the worker of vCPU %u: %m", a->vcpu);
-        w->pid = p.pid;
-        w->pidfd = p.pidfd;
-        w->control_fd = p.control_fd;
 
         r = sd_event_add_child_pidfd(event, &w->pid_source, w->pidfd, WEXITED, on_worker_exit, w);
         if (r >= 0)
@@ -240,13 +186,82 @@ int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, WorkerPool *
         if (r < 0) {
                 process_kill_and_reap(w->pid, w->pidfd);
                 w->exited = true;
-                return log_vm_error_errno(vm->name, r, "failed to watch worker: %m");
+                return log_vm_error_errno(w->vm->name, r, "failed to watch worker: %m");
         }
+        return 0;
+}
 
-        log_vm_debug(vm->name, "vCPU %u runs in %s worker pid %d", a->vcpu, w->from_pool ? "spare" : "new",
-                  (int) w->pid);
+static void worker_take_process(Worker *w, WorkerProcess *p) {
+        w->pid = p->pid;
+        w->pidfd = p->pidfd;
+        w->control_fd = p->control_fd;
+}
+
+int worker_acquire(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, WorkerPool *pool, Worker **ret) {
+        WorkerIdentity id = { .no_sandbox = a->no_sandbox, .uid = a->uid, .gid = a->gid, .test_hook = a->test_hook };
+        _cleanup_(worker_freep) Worker *w = NULL;
+        WorkerProcess p;
+        int r;
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        *w = (Worker) { .vm = vm, .vcpu = a->vcpu, .pidfd = -EBADF, .control_fd = -EBADF };
+        w->from_pool = pool && worker_pool_take(pool, &id, &p) >= 0;
+        if (!w->from_pool) {
+                r = worker_process_start(a->binary, &id, false, &p);
+                if (r < 0)
+                        return log_vm_error_errno(vm->name, r, "cannot start the worker of vCPU %u: %m", a->vcpu);
+        }
+        worker_take_process(w, &p);
+        r = worker_watch(w, event);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(w);
         return 0;
+}
+
+/* A spare that died meanwhile is replaced by a fresh process: 1. */
+int worker_configure(Worker *w, sd_event *event, const WorkerSpawnArgs *a) {
+        WorkerIdentity id = { .no_sandbox = a->no_sandbox, .uid = a->uid, .gid = a->gid, .test_hook = a->test_hook };
+        int fds[WORKER_CONFIG_FDS_MAX];
+        WorkerConfig config;
+        WorkerProcess p;
+        size_t n_fds;
+        int r;
+
+        r = worker_config_build(a, &config, fds, &n_fds);
+        if (r < 0)
+                return r;
+        r = worker_config_send(w->control_fd, &config, fds, n_fds);
+        if (r >= 0 || !w->from_pool) {
+                if (r < 0)
+                        return log_vm_error_errno(w->vm->name, r, "cannot configure the worker of vCPU %u: %m",
+                                                  a->vcpu);
+                log_vm_debug(w->vm->name, "vCPU %u runs in %s worker pid %d", a->vcpu,
+                             w->from_pool ? "spare" : "new", (int) w->pid);
+                return 0;
+        }
+        log_vm_warning_errno(w->vm->name, r, "could not hand vCPU %u to spare worker %d, starting one: %m", a->vcpu,
+                             (int) w->pid);
+        w->pid_source = sd_event_source_disable_unref(w->pid_source);
+        w->control_source = sd_event_source_disable_unref(w->control_source);
+        p = (WorkerProcess) { .pid = w->pid, .pidfd = w->pidfd, .control_fd = w->control_fd };
+        worker_process_discard(&p);
+        w->from_pool = false;
+        r = worker_process_start(a->binary, &id, false, &p);
+        if (r < 0) {
+                w->exited = true;
+                w->pidfd = w->control_fd = -EBADF;
+                return log_vm_error_errno(w->vm->name, r, "cannot start the worker of vCPU %u: %m", a->vcpu);
+        }
+        worker_take_process(w, &p);
+        r = worker_watch(w, event);
+        if (r >= 0)
+                r = worker_config_send(w->control_fd, &config, fds, n_fds);
+        if (r < 0)
+                return log_vm_error_errno(w->vm->name, r, "cannot configure the worker of vCPU %u: %m", a->vcpu);
+        return 1;
 }
 
 static int on_adopted_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {

@@ -90,10 +90,15 @@ int worker_process_start(const char *binary, const WorkerIdentity *id, bool spar
 /* Kills and reaps it, and closes its fds. */
 void worker_process_discard(WorkerProcess *p);
 
-/* Runs vCPU args->vcpu in the pool's spare if one of the same identity is
- * ready, else in a freshly started process; either way sends it the same
- * WorkerConfig. Watched from here on. */
-int worker_spawn(Vm *vm, sd_event *event, const WorkerSpawnArgs *args, WorkerPool *pool, Worker **ret);
+/* The process for vCPU args->vcpu: the pool's spare if one of the same
+ * identity is ready, else a freshly started one; watched from here on. It
+ * waits for its WorkerConfig, and leaves on EOF until it has one: recorded
+ * (vm-instance-record.h) before it is configured, a worker is never left
+ * running guest code unknown to the next daemon. */
+int worker_acquire(Vm *vm, sd_event *event, const WorkerSpawnArgs *args, WorkerPool *pool, Worker **ret);
+/* Sends it its WorkerConfig. A spare that died meanwhile is replaced by a
+ * fresh process, configured the same way: 1 (its PID is new). */
+int worker_configure(Worker *w, sd_event *event, const WorkerSpawnArgs *args);
 /* Watches a worker a previous daemon started (not our child: its pidfd is
  * watched for readability, and its exit status is unknown, reported as
  * exit code 0; pidfd -ESRCH: it ended while no daemon ran, reported as

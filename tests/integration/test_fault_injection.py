@@ -292,28 +292,18 @@ def test_die_steps_run_from_the_keeper_to_running():
         assert p.returncode != 0 and "expected VM:STEP" in p.stderr, (arg, p.stderr)
 
 
-# Known failures, strict: each passes the day it is fixed, and then must lose its mark.
-# A worker configured before the record lists it runs guest code on after its
-# daemon died: it does not notice the EOF on its control socket, the next
-# daemon does not know it (vCPU 0's worker at "first-worker"; every worker
-# between its WorkerConfig and the record's rewrite).
-WORKER_NOT_RECORDED = pytest.mark.xfail(strict=True, reason="a configured worker the record does not list leaks")
-# Device processes are not adopted yet: a VM with one is torn down instead.
-DEVICES_NOT_ADOPTED = pytest.mark.xfail(strict=True, reason="device processes are not adopted yet")
-
-
-def step_params(marks):
-    return [pytest.param(s, marks=marks.get(s, ())) for s in STEPS] or ["none"]
+def step_params():
+    return list(STEPS) or ["none"]
 
 
 @needs_hooks
-@pytest.mark.parametrize("step", step_params({"first-worker": WORKER_NOT_RECORDED}))
+@pytest.mark.parametrize("step", step_params())
 def test_die_at_step_then_a_new_daemon_is_clean(step):
     run_die_case(step)
 
 
 @needs_hooks
-@pytest.mark.parametrize("step", step_params({"first-worker": WORKER_NOT_RECORDED, "running": DEVICES_NOT_ADOPTED}))
+@pytest.mark.parametrize("step", step_params())
 def test_die_rng_at_step_then_a_new_daemon_is_clean(step):
     """The same with the default rng device (device processes)."""
     run_die_case(step, rng=True)
