@@ -235,7 +235,11 @@ int worker_configure(Worker *w, sd_event *event, const WorkerSpawnArgs *a) {
                 return r;
         r = worker_config_send(w->control_fd, &config, fds, n_fds);
         if (r >= 0 || !w->from_pool) {
-                if (r < 0)
+                /* A fresh worker that is gone already: its exit, watched, says how. */
+                if (IN_SET(r, -EPIPE, -ECONNRESET))
+                        log_vm_debug(w->vm->name, "the worker of vCPU %u is gone before its configuration",
+                                     a->vcpu);
+                else if (r < 0)
                         return log_vm_error_errno(w->vm->name, r, "cannot configure the worker of vCPU %u: %m",
                                                   a->vcpu);
                 log_vm_debug(w->vm->name, "vCPU %u runs in %s worker pid %d", a->vcpu,

@@ -145,16 +145,45 @@ static void test_hand_back_to_a_new_daemon(void **state) {
         vm_keeper_free(k);
 }
 
-static void test_leaves_when_the_watched_processes_are_gone(void **state) {
-        int pairs[2][2];
+/* The VM's processes ended while no daemon ran: the keeper stays and hands
+ * the next daemon what they said last. */
+static void test_stays_with_the_last_words_of_processes_gone(void **state) {
+        int pairs[2][2], fds[KEEPER_FDS_PER_MESSAGE];
+        KeeperMessage m;
+        char c;
         VmKeeper *k = keeper_holding(pairs, 2);
         pid_t pid = k->pid;
 
+        k->control_fd = safe_close(k->control_fd); /* the daemon dies */
+        assert_int_equal(send(pairs[0][1], "e", 1, 0), 1); /* a worker's exit report */
         close(pairs[0][1]);
-        assert_false(exits_within(pid, 200)); /* the daemon is there */
-        k->control_fd = safe_close(k->control_fd);
-        assert_false(exits_within(pid, 200)); /* one process left */
         close(pairs[1][1]);
+        assert_false(exits_within(pid, 500));
+        int fd = connect_keeper();
+        assert_int_equal(keeper_message_send(fd, &(KeeperMessage) { .type = KEEPER_MSG_HANDBACK }, NULL), 0);
+        assert_int_equal(keeper_message_receive(fd, &m, fds), 1);
+        assert_int_equal(m.n_fds, 2);
+        assert_int_equal(recv(fds[0], &c, 1, MSG_DONTWAIT), 1);
+        assert_int_equal(c, 'e');
+        assert_int_equal(recv(fds[0], &c, 1, MSG_DONTWAIT), 0); /* then EOF: it has ended */
+        assert_int_equal(keeper_message_send(fd, &(KeeperMessage) { .type = KEEPER_MSG_QUIT }, NULL), 0);
+        assert_true(exits_within(pid, 2000));
+        k->pid = 0;
+        close(fds[0]);
+        close(fds[1]);
+        close(fd);
+        vm_keeper_free(k);
+}
+
+/* A daemon that died before depositing anything leaves nothing to keep. */
+static void test_leaves_when_its_daemon_died_before_a_deposit(void **state) {
+        VmKeeper *k = NULL;
+        pid_t pid;
+
+        assert_int_equal(vm_keeper_spawn(getenv("GUNYAH_KEEPER"), "vm1", dir, &k), 0);
+        pid = k->pid;
+        assert_false(exits_within(pid, 200));
+        k->control_fd = safe_close(k->control_fd);
         assert_true(exits_within(pid, 2000));
         k->pid = 0;
         vm_keeper_free(k);
@@ -198,7 +227,8 @@ int main(void) {
                 cmocka_unit_test(test_decode_refuses),
                 cmocka_unit_test(test_send_receive_with_fds),
                 cmocka_unit_test(test_hand_back_to_a_new_daemon),
-                cmocka_unit_test(test_leaves_when_the_watched_processes_are_gone),
+                cmocka_unit_test(test_stays_with_the_last_words_of_processes_gone),
+                cmocka_unit_test(test_leaves_when_its_daemon_died_before_a_deposit),
                 cmocka_unit_test(test_free_quits_and_removes_the_socket),
                 cmocka_unit_test(test_a_missing_program_fails_the_spawn),
         };
