@@ -225,8 +225,8 @@ static int adopt(Manager *m, const char *dir, const VmRecord *r, const int *pidf
         Vm *vm;
         int k;
 
-        if (!m->ops->vm_release)
-                return -EOPNOTSUPP; /* the kernel backend's VM fd went with the daemon */
+        if (!hv_vm_outlives_handle(m->ops, m->backend))
+                return -EOPNOTSUPP; /* A14: the VM did not outlive the daemon's handle */
         if (keeper < 0 || pidfds[keeper] < 0)
                 return -ESRCH; /* nobody kept the sockets: what the VM said is lost */
         n_members = r->n_processes - 1;
@@ -299,6 +299,12 @@ static void adopt_one(Manager *m, const char *dir) {
         }
         if (k < 0) {
                 tear_down_unreadable(dir, k);
+                return;
+        }
+        if (r->backend && !streq(r->backend, m->ops->name)) {
+                /* Another daemon's, on this runtime directory: not ours to end. */
+                log_error("%s: VM %s runs on the %s backend, this gunyahd on %s: leaving it alone", dir, r->name,
+                          r->backend, m->ops->name);
                 return;
         }
         open_pidfds(r, pidfds);

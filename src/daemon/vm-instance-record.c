@@ -56,8 +56,9 @@ static int record_build(VmInstance *i, VmRecordPhase phase, VmRecord **ret) {
         r->started_realtime_usec = phase == VM_RECORD_RUNNING ? vm->started_usec : 0;
         memcpy(r->uuid, vm->uuid, sizeof(r->uuid));
         r->name = strdup(vm->name);
+        r->backend = strdup(vm->manager->ops->name);
         r->spec_json = strdup(vm->spec_json ?: "{}");
-        if (!r->name || !r->spec_json)
+        if (!r->name || !r->backend || !r->spec_json)
                 return -ENOMEM;
         k = add_process(r, VM_RECORD_KEEPER, 0, i->keeper->pid);
         if (k < 0)

@@ -515,7 +515,9 @@ VmInstance *vm_instance_free(VmInstance *i) {
 }
 
 bool vm_instance_can_detach(const VmInstance *i) {
-        return i->recorded_running && i->keeper && i->vm->manager->ops->vm_release;
+        Manager *m = i->vm->manager;
+
+        return i->recorded_running && i->keeper && hv_vm_outlives_handle(m->ops, m->backend);
 }
 
 VmInstance *vm_instance_detach(VmInstance *i) {

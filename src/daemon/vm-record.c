@@ -35,6 +35,7 @@ VmRecord *vm_record_free(VmRecord *r) {
         if (!r)
                 return NULL;
         free(r->name);
+        free(r->backend);
         free(r->spec_json);
         free(r->processes);
         free(r);
@@ -106,6 +107,7 @@ int vm_record_format(const VmRecord *r, char **ret) {
             json_add(o, "name", json_object_new_string(r->name)) >= 0 && json_add(o, "uuid", json_object_new_string(r->uuid)) >= 0 &&
             json_add(o, "phase", json_object_new_string(vm_record_phase_to_string(r->phase))) >= 0 &&
             json_add(o, "started_realtime_usec", json_object_new_uint64(r->started_realtime_usec)) >= 0 &&
+            (!r->backend || json_add(o, "backend", json_object_new_string(r->backend)) >= 0) &&
             (!spec || json_add(o, "spec", TAKE_PTR(spec)) >= 0) && processes_to_json(r, &procs) >= 0 &&
             json_add(o, "processes", TAKE_PTR(procs)) >= 0) {
                 text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -226,6 +228,11 @@ int vm_record_parse(const char *data, size_t size, VmRecord **ret) {
                 k = get_uint(o, "started_realtime_usec", UINT64_MAX, false, &r->started_realtime_usec);
         if (k >= 0)
                 k = parse_processes(o, r);
+        if (k >= 0 && json_object_object_get_ex(o, "backend", NULL)) {
+                const char *backend = get_string(o, "backend");
+
+                k = !backend || !*backend ? -EINVAL : (r->backend = strdup(backend)) ? 0 : -ENOMEM;
+        }
         json_object_put(o);
         if (k < 0)
                 return k;

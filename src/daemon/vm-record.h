@@ -57,6 +57,7 @@ typedef struct VmRecord {
         char uuid[37];
         VmRecordPhase phase;
         uint64_t started_realtime_usec; /* the published StartedTimestamp; 0 while starting */
+        char *backend;                  /* "sim", "kernel"; NULL: not said (any) */
         char *spec_json;                /* the normalized spec the VM was started with */
         VmRecordProcess *processes;
         size_t n_processes;

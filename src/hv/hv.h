@@ -83,8 +83,8 @@ typedef struct HvBackendOps {
         /* Tears the VM down: vCPUs, functions, bindings; closes every fd it owns. */
         void (*vm_destroy)(HvVm *vm);
         /* Lets go of the VM without ending it: the daemon exits and a later
-         * one adopts the VM from its processes (vm-adopt.h). NULL where the
-         * VM would not outlive its handle (the kernel's VM fd). */
+         * one adopts the VM from its processes (vm-adopt.h); see
+         * hv_vm_outlives_handle(). */
         void (*vm_release)(HvVm *vm);
 
         /* Creates guest memory of size bytes. The returned fd belongs to the
@@ -187,3 +187,13 @@ extern const HvBackendOps hv_sim_ops;    /* src/sim */
  * simulator (-Dsim=disabled) has none. In a program that links only the
  * simulator's VM half (the daemon), its vCPU entries fail with -EOPNOTSUPP. */
 const HvBackendOps *hv_backend_lookup(const char *name);
+
+/* Whether a running VM outlives the daemon's handle of it, so that a later
+ * daemon can adopt it: the sim's always (its state is in memory its
+ * workers map); the kernel's with U17, kept by the workers' vCPU fds
+ * (gunyah-abi: the VM goes when the VM fd and every vCPU fd are closed).
+ * Not A14: its lent memory, mapped by the daemon, must not be unmapped
+ * while the VM runs, and a daemon's exit unmaps it. */
+static inline bool hv_vm_outlives_handle(const HvBackendOps *ops, HvBackend *b) {
+        return ops->vm_release && ops->abi(b) != HV_ABI_A14;
+}

@@ -328,6 +328,31 @@ def test_a_record_with_a_reused_pid_kills_nothing(env):
         bystander.wait()
 
 
+def test_a_record_of_another_backend_is_left_alone(env):
+    """A kernel-backend VM's record under this simulator daemon's runtime
+    directory: not this daemon's to adopt or to end."""
+    gd = env.daemon
+    gd.stop()
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        d = os.path.join(gd.dirs["run"], "vms", "hw")
+        os.makedirs(d, mode=0o700)
+        rec = {"version": 1, "name": "hw", "uuid": "0e4a8c9e-3b1d-4f6a-9c2e-5d7b8a1f2c3d", "phase": "running",
+               "backend": "kernel", "spec": {"name": "hw"},
+               "processes": [{"role": "keeper", "index": 0, "pid": other.pid, "start_time": start_time(other.pid)}]}
+        with open(os.path.join(d, "record.json"), "w") as f:
+            json.dump(rec, f)
+        os.chmod(os.path.join(d, "record.json"), 0o600)
+        gd.start()
+        assert "VM hw runs on the kernel backend, this gunyahd on sim: leaving it alone" in gd.read_log()
+        assert os.path.exists(os.path.join(d, "record.json"))
+        time.sleep(0.3)
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
 def tick_numbers(text):
     return [int(n) for n in re.findall(r"^ticker: (\d+)$", text, re.M)]
 

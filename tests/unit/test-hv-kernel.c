@@ -121,6 +121,8 @@ static void u17_start_vm(U17Vm *t) {
 
         assert_int_equal(hv_kernel_ops.open(fake_gunyah_setup(FAKE_GUNYAH_U17), &t->backend), 0);
         assert_int_equal(hv_kernel_ops.abi(t->backend), HV_ABI_U17);
+        /* the workers' vCPU fds keep a U17 VM: a later daemon may adopt it */
+        assert_true(hv_vm_outlives_handle(&hv_kernel_ops, t->backend));
         assert_int_equal(hv_kernel_ops.vm_create(t->backend, &t->vm), 0);
         assert_int_equal(hv_kernel_ops.guest_mem_create(t->vm, RAM_SIZE, &t->mem_fd), 0);
 
@@ -411,6 +413,8 @@ static void test_a14_sequence(void **state) {
         struct gunyah_userspace_memory_region arg;
         assert_int_equal(hv_kernel_ops.open(fake_gunyah_setup(FAKE_GUNYAH_A14), &b), 0);
         assert_int_equal(hv_kernel_ops.abi(b), HV_ABI_A14);
+        /* lent memory the daemon maps must not be unmapped while it runs */
+        assert_false(hv_vm_outlives_handle(&hv_kernel_ops, b));
         assert_int_equal(hv_kernel_ops.vm_create(b, &vm), 0);
         i = first_call_of_vm(1);
         assert_int_equal(hv_kernel_ops.guest_mem_create(vm, RAM_SIZE + 0x100000, &mem_fd), 0);

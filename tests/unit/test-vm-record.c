@@ -26,6 +26,7 @@ static VmRecord *sample(void) {
 
         assert_non_null(r);
         r->name = strdup("vm1");
+        r->backend = strdup("kernel");
         r->spec_json = strdup(SPEC);
         memcpy(r->uuid, UUID, sizeof(r->uuid));
         r->phase = VM_RECORD_RUNNING;
@@ -40,6 +41,7 @@ static VmRecord *sample(void) {
 static void assert_same(const VmRecord *a, const VmRecord *b) {
         assert_string_equal(a->name, b->name);
         assert_string_equal(a->uuid, b->uuid);
+        assert_string_equal(a->backend, b->backend);
         assert_int_equal(a->phase, b->phase);
         assert_true(a->started_realtime_usec == b->started_realtime_usec);
         assert_int_equal(a->n_processes, b->n_processes);
@@ -111,6 +113,7 @@ static void test_parse_fixed_text_and_unknown_keys(void **state) {
         assert_string_equal(r->name, "web");
         assert_int_equal(r->phase, VM_RECORD_STARTING);
         assert_true(r->started_realtime_usec == 0); /* missing: defaulted */
+        assert_null(r->backend);                     /* missing: not said */
         assert_int_equal(r->n_processes, 1);
         assert_int_equal(r->processes[0].role, VM_RECORD_KEEPER);
         assert_int_equal(r->processes[0].pid, 7);
@@ -146,6 +149,8 @@ static void test_parse_refuses(void **state) {
         expect_invalid(HEAD "\"processes\":[{\"role\":\"vcpu\",\"index\":0,\"pid\":\"1\",\"start_time\":1}]}", -EINVAL);
         expect_invalid(HEAD "\"processes\":[{\"role\":\"vcpu\",\"index\":0,\"pid\":1}]}", -EINVAL);
         expect_invalid(HEAD "\"started_realtime_usec\":-1,\"processes\":[]}", -EINVAL);
+        expect_invalid(HEAD "\"backend\":\"\",\"processes\":[]}", -EINVAL);
+        expect_invalid(HEAD "\"backend\":7,\"processes\":[]}", -EINVAL);
         expect_invalid("{\"version\":1,\"name\":\"../etc\",\"uuid\":\"" UUID "\",\"phase\":\"running\","
                        "\"spec\":{},\"processes\":[]}", -EINVAL);
         expect_invalid("{\"version\":1,\"name\":\"web\",\"uuid\":\"nope\",\"phase\":\"running\","
