@@ -27,6 +27,7 @@ struct Console {
         char *log_path_old;
         int log_fd;
         uint64_t log_size;
+        uint64_t run_log_offset; /* where this run's output begins in the log file */
 
         char ring[CONSOLE_RING_SIZE];
         size_t ring_start; /* index of the oldest byte */
@@ -148,6 +149,36 @@ static void ring_append(Console *c, const char *data, size_t size) {
 void console_begin_run(Console *c) {
         c->ring_start = 0;
         c->ring_used = 0;
+        c->run_log_offset = c->log_size;
+}
+
+uint64_t console_run_log_offset(const Console *c) {
+        return c->run_log_offset;
+}
+
+void console_resume_run(Console *c, uint64_t offset) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        ssize_t n;
+
+        console_begin_run(c);
+        if (!c->log_path)
+                return;
+        fd = open(c->log_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return;
+        /* Rotated meanwhile: this run's start is in the older file. */
+        if (offset > (uint64_t) st.st_size)
+                offset = 0;
+        c->run_log_offset = offset;
+        offset = MAX(offset, (uint64_t) st.st_size > CONSOLE_RING_SIZE ? (uint64_t) st.st_size - CONSOLE_RING_SIZE : 0);
+        buf = malloc(CONSOLE_RING_SIZE);
+        if (!buf)
+                return;
+        n = pread(fd, buf, CONSOLE_RING_SIZE, (off_t) offset);
+        if (n > 0)
+                ring_append(c, buf, (size_t) n);
 }
 
 static size_t console_snapshot(Console *c, void *buf, size_t size) {

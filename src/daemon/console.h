@@ -38,6 +38,13 @@ void console_attach_input(Console *c, int fd);
  * this run's output only (the log file keeps every run). */
 void console_begin_run(Console *c);
 
+/* Where this run's output begins in the log file (for the VM's record). */
+uint64_t console_run_log_offset(const Console *c);
+/* A run a previous daemon began (vm-adopt.h): its history is read back
+ * from the log file, from offset (the record's) on, at most the ring's
+ * size of the newest bytes. */
+void console_resume_run(Console *c, uint64_t offset);
+
 /* Opens a new reader; returns the caller's end of a socket pair. */
 int console_open_client(Console *c, sd_event *event, int *ret_fd);
 

@@ -213,7 +213,7 @@ static int adopt_instance(Vm *vm, const char *dir, const VmRecord *r, const int 
         k = vm_keeper_adopt(r->processes[keeper].pid, keeper_pidfd, keeper_sock, dir, &i->keeper);
         if (k < 0)
                 return k;
-        vm_adopt(vm, TAKE_PTR(i), r->uuid, r->started_realtime_usec);
+        vm_adopt(vm, TAKE_PTR(i), r->uuid, r->started_realtime_usec, r->console_log_offset);
         return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "console.h"
 #include "device-process.h"
 #include "log.h"
 #include "macro.h"
@@ -55,6 +56,7 @@ static int record_build(VmInstance *i, VmRecordPhase phase, VmRecord **ret) {
         r->phase = phase;
         r->started_realtime_usec = phase == VM_RECORD_RUNNING ? vm->started_usec : 0;
         memcpy(r->uuid, vm->uuid, sizeof(r->uuid));
+        r->console_log_offset = console_run_log_offset(vm->console);
         r->name = strdup(vm->name);
         r->backend = strdup(vm->manager->ops->name);
         r->spec_json = strdup(vm->spec_json ?: "{}");

@@ -108,6 +108,7 @@ int vm_record_format(const VmRecord *r, char **ret) {
             json_add(o, "phase", json_object_new_string(vm_record_phase_to_string(r->phase))) >= 0 &&
             json_add(o, "started_realtime_usec", json_object_new_uint64(r->started_realtime_usec)) >= 0 &&
             (!r->backend || json_add(o, "backend", json_object_new_string(r->backend)) >= 0) &&
+            json_add(o, "console_log_offset", json_object_new_uint64(r->console_log_offset)) >= 0 &&
             (!spec || json_add(o, "spec", TAKE_PTR(spec)) >= 0) && processes_to_json(r, &procs) >= 0 &&
             json_add(o, "processes", TAKE_PTR(procs)) >= 0) {
                 text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -226,6 +227,8 @@ int vm_record_parse(const char *data, size_t size, VmRecord **ret) {
                 k = parse_identity(o, r);
         if (k >= 0)
                 k = get_uint(o, "started_realtime_usec", UINT64_MAX, false, &r->started_realtime_usec);
+        if (k >= 0)
+                k = get_uint(o, "console_log_offset", UINT64_MAX, false, &r->console_log_offset);
         if (k >= 0)
                 k = parse_processes(o, r);
         if (k >= 0 && json_object_object_get_ex(o, "backend", NULL)) {

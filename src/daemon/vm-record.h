@@ -58,6 +58,7 @@ typedef struct VmRecord {
         VmRecordPhase phase;
         uint64_t started_realtime_usec; /* the published StartedTimestamp; 0 while starting */
         char *backend;                  /* "sim", "kernel"; NULL: not said (any) */
+        uint64_t console_log_offset;    /* where this run's output begins in NAME.log */
         char *spec_json;                /* the normalized spec the VM was started with */
         VmRecordProcess *processes;
         size_t n_processes;

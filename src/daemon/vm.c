@@ -406,11 +406,12 @@ static void vm_reset_run(Vm *vm, VmReason reason) {
         vm_set_reason_detail(vm, NULL);
 }
 
-void vm_adopt(Vm *vm, VmInstance *i, const char *uuid, uint64_t started_usec) {
+void vm_adopt(Vm *vm, VmInstance *i, const char *uuid, uint64_t started_usec, uint64_t console_log_offset) {
         vm_reset_run(vm, VM_REASON_START);
         vm->instance = i;
         snprintf(vm->uuid, sizeof(vm->uuid), "%s", uuid);
         i->recorded_running = true;
+        console_resume_run(vm->console, console_log_offset);
         if (vm_scope_adopt(vm, &i->scope) < 0)
                 log_oom();
         vm->phase = VM_PHASE_RUNNING;

@@ -115,7 +115,7 @@ void vm_on_device_failed(Vm *vm, const char *detail, const VmExitInfo *e);
 
 /* At daemon start (vm-adopt.h): vm runs in instance i, which a previous
  * daemon started at started_usec as uuid. */
-void vm_adopt(Vm *vm, VmInstance *i, const char *uuid, uint64_t started_usec);
+void vm_adopt(Vm *vm, VmInstance *i, const char *uuid, uint64_t started_usec, uint64_t console_log_offset);
 /* At daemon exit: lets go of a running VM without stopping it (its keeper
  * holds on, the next daemon adopts it). -EBUSY if it cannot outlive us. */
 int vm_detach(Vm *vm);

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -196,6 +197,23 @@ def test_a_vm_with_devices_is_adopted_and_its_devices_watched(env):
         kill_left(pids)
 
 
+def read_console(gd, name, until, timeout=10):
+    """What a console reader gets on attaching (the replay), until `until`."""
+    s = socket.socket(fileno=gd.vm(name).OpenConsole().take())
+    s.settimeout(timeout)
+    data = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while until not in data and time.monotonic() < deadline:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    return data
+
+
 def kill_left(pids):
     for p in pids:
         try:
@@ -249,6 +267,9 @@ def test_a_new_daemon_adopts_the_running_vm_and_stops_it(env):
         assert int(after["StartedTimestamp"]) == int(before["StartedTimestamp"])
         assert sorted(int(p) for p in after["WorkerPIDs"]) == sorted(int(p) for p in before["WorkerPIDs"])
         assert "VM adopt: running (adopted from a previous gunyahd, 2 worker(s))" in gd.read_log()
+        # its console history: what the guest printed before the restart is replayed
+        history = read_console(gd, "adopt", b"button: waiting")
+        assert history.startswith(b"button: waiting, spi "), history
 
         gd.vm("adopt").Stop(dbus.UInt64(10_000_000))
         state, reason = gd.wait_state("adopt", ("stopped", "failed"))
@@ -415,7 +436,8 @@ def test_a_corrupt_record_is_reported_and_its_vm_ends_the_others_are_adopted(env
             f.truncate(40)  # as a full disk or a torn write would leave it
         gd.start()
         wait_gone(bad)  # killed through the pidfds its keeper held
-        assert not os.path.exists(os.path.join(gd.dirs["run"], "vms", "bad"))
+        bad_dir = os.path.join(gd.dirs["run"], "vms", "bad")
+        assert not os.path.exists(bad_dir), (os.listdir(bad_dir), gd.read_log()[-3000:])
         assert "the VM's record is unreadable" in gd.read_log()
         assert gd.state("good") == ("running", "start")
         gd.vm("good").Kill()
