@@ -144,16 +144,19 @@ def stop_all(gd, names):
         gd.wait_state(name, "stopped")
 
 
+def restarts(gd, notify):
+    """FLOOR_RUNS plain starts and stops of gd: median (wall, CPU) to READY=1."""
+    runs = []
+    for _ in range(FLOOR_RUNS):
+        runs.append(Ready(gd, notify))
+        gd.stop()
+    return statistics.median(r.wall for r in runs), statistics.median(r.cpu for r in runs)
+
+
 def bench_floor():
     env = Env()
     try:
-        gd = env.daemon
-        notify = Notify(gd)
-        runs = []
-        for _ in range(FLOOR_RUNS):
-            runs.append(Ready(gd, notify))
-            gd.stop()
-        return statistics.median(r.wall for r in runs), statistics.median(r.cpu for r in runs)
+        return restarts(env.daemon, Notify(env.daemon))
     finally:
         env.close()
 
@@ -181,7 +184,7 @@ def bench_count(n):
         row["rss_adopt"] = rss_kib(gd.proc.pid)
         stop_all(gd, names)
         gd.stop()
-        row["defined"] = Ready(gd, notify)
+        row["defined"] = restarts(gd, notify)
         return row
     finally:
         for pid in pids:
@@ -207,12 +210,12 @@ def print_tables(floor, rows):
     print(f"{'none':>4}{'':>10}{'':>11}{ms(floor[0]):>9}{ms(floor[1]):>7}")
     for r in rows:
         adopt = r["adopt"]
-        print(f"{r['n']:>4}{ms(r['start']):>10}{ms(r['getall_before']):>11}{ms(r['defined'].wall):>9}"
-              f"{ms(r['defined'].cpu):>7}{med_max([a.wall for a in adopt]):>14}"
+        print(f"{r['n']:>4}{ms(r['start']):>10}{ms(r['getall_before']):>11}{ms(r['defined'][0]):>9}"
+              f"{ms(r['defined'][1]):>7}{med_max([a.wall for a in adopt]):>14}"
               f"{med_max([a.cpu for a in adopt]):>11}{med_max(r['getall']):>15}")
     print("start N: first CreateVM -> all N running, by the first daemon; GetAll xN: the client's N GetAll\n"
           "calls on it; defined: exec -> READY=1 of a daemon with the N definitions, no VM running (none:\n"
-          f"nothing defined, median of {FLOOR_RUNS}); adopt READY: exec -> READY=1 with N VMs adopted; cpu: the\n"
+          f"nothing defined; both medians of {FLOOR_RUNS}); adopt READY: exec -> READY=1 with N VMs adopted; cpu: the\n"
           "daemon's CPU time by then (schedstat; the rest is exec and waiting for a CPU); adopt GetAll: exec ->\n"
           "the N-th GetAll answered running with its UUID")
     print("\nDaemon RSS (VmRSS, KiB; goal: adopting within 10 % of starting)")
