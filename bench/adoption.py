@@ -76,21 +76,22 @@ class Notify:
         return time.perf_counter()
 
 
-def cpu_seconds(pid):
-    """Time pid has run on a CPU so far (the first field of schedstat, ns):
-    set against the wall time it tells what waiting for a CPU cost."""
+def schedstat(pid):
+    """Seconds pid has run on a CPU and waited runnable for one so far."""
     with open(f"/proc/{pid}/schedstat") as f:
-        return int(f.read().split()[0]) / 1e9
+        run, wait = f.read().split()[:2]
+    return int(run) / 1e9, int(wait) / 1e9
 
 
 class Ready:
-    """One exec of a daemon: seconds to READY=1, its CPU time then, and t0."""
+    """One exec of a daemon: seconds to READY=1, its CPU and run-queue time
+    by then, and t0."""
 
     def __init__(self, gd, notify):
         self.t0 = time.perf_counter()
         gd.spawn()
         self.wall = notify.wait_ready() - self.t0
-        self.cpu = cpu_seconds(gd.proc.pid)
+        self.cpu, self.wait = schedstat(gd.proc.pid)
 
 
 def getall_all(gd, vms):
@@ -206,18 +207,19 @@ def med_max(values):
 def print_tables(floor, rows):
     print(f"\nAdoption after kill -9 (ms; adopt: median/max of {ADOPT_RUNS}; goal: exec -> 50 adopted < 50 ms)")
     print(f"{'N':>4}{'start N':>10}{'GetAll xN':>11}{'defined':>9}{'cpu':>7}"
-          f"{'adopt READY':>14}{'cpu':>11}{'adopt GetAll':>15}")
+          f"{'adopt READY':>14}{'cpu':>7}{'rq wait':>9}{'adopt GetAll':>15}")
     print(f"{'none':>4}{'':>10}{'':>11}{ms(floor[0]):>9}{ms(floor[1]):>7}")
     for r in rows:
         adopt = r["adopt"]
         print(f"{r['n']:>4}{ms(r['start']):>10}{ms(r['getall_before']):>11}{ms(r['defined'][0]):>9}"
               f"{ms(r['defined'][1]):>7}{med_max([a.wall for a in adopt]):>14}"
-              f"{med_max([a.cpu for a in adopt]):>11}{med_max(r['getall']):>15}")
+              f"{ms(statistics.median(a.cpu for a in adopt)):>7}{ms(statistics.median(a.wait for a in adopt)):>9}"
+              f"{med_max(r['getall']):>15}")
     print("start N: first CreateVM -> all N running, by the first daemon; GetAll xN: the client's N GetAll\n"
           "calls on it; defined: exec -> READY=1 of a daemon with the N definitions, no VM running (none:\n"
-          f"nothing defined; both medians of {FLOOR_RUNS}); adopt READY: exec -> READY=1 with N VMs adopted; cpu: the\n"
-          "daemon's CPU time by then (schedstat; the rest is exec and waiting for a CPU); adopt GetAll: exec ->\n"
-          "the N-th GetAll answered running with its UUID")
+          f"nothing defined; both medians of {FLOOR_RUNS}); adopt READY: exec -> READY=1 with N VMs adopted; cpu,\n"
+          "rq wait: the daemon's time on a CPU and runnable waiting for one by then (schedstat, medians);\n"
+          "adopt GetAll: exec -> the N-th GetAll answered running with its UUID")
     print("\nDaemon RSS (VmRSS, KiB; goal: adopting within 10 % of starting)")
     print(f"{'N':>4}{'started them':>14}{'adopted them':>14}{'diff':>8}")
     for r in rows:
