@@ -40,20 +40,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integ
 import dbus  # noqa: E402
 
 from gunyah_harness import BUS_NAME, PROPS_IFACE, VM_IFACE, Env, spec_json  # noqa: E402
+from lifecycle import rss_kib  # noqa: E402
 
 COUNTS = [int(n) for n in os.environ.get("BENCH_ADOPT_COUNTS", "1,10,50").split(",")]
 ADOPT_RUNS = int(os.environ.get("BENCH_ADOPT_RUNS", "5"))
 FLOOR_RUNS = 5
 PERSIST_START = 3
 SETTLE = 1.0  # seconds before reading VmRSS
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def vm_spec(name):
