@@ -91,7 +91,8 @@ class Daemon:
         self.proc = None
         self.log_path = os.path.join(workdir, "gunyahd.log")
 
-    def start(self, timeout=10):
+    def spawn(self):
+        """Execs gunyahd and returns at once (start() also waits for its bus name)."""
         args = [env_path("GUNYAHD"), "--backend=sim", f"--bus-address={self.bus.address}",
                 f"--state-dir={self.dirs['state']}", f"--log-dir={self.dirs['log']}",
                 f"--runtime-dir={self.dirs['run']}", f"--config-dir={self.dirs['etc']}",
@@ -105,6 +106,9 @@ class Daemon:
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      env=dict(os.environ, NOTIFY_SOCKET=self.notify_socket or ""),
                                      start_new_session=True)
+
+    def start(self, timeout=10):
+        self.spawn()
         deadline = time.monotonic() + timeout
         dbus_obj = self.bus.conn.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus")
         while time.monotonic() < deadline:
