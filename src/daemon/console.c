@@ -29,7 +29,7 @@ struct Console {
         uint64_t log_size;
         uint64_t run_log_offset; /* where this run's output begins in the log file */
 
-        char ring[CONSOLE_RING_SIZE];
+        char *ring; /* CONSOLE_RING_SIZE bytes from the first output on: most defined VMs never run */
         size_t ring_start; /* index of the oldest byte */
         size_t ring_used;
 
@@ -103,6 +103,7 @@ Console *console_free(Console *c) {
         free(c->log_path);
         free(c->log_path_old);
         free(c->name);
+        free(c->ring);
         free(c);
         return NULL;
 }
@@ -132,6 +133,13 @@ static void console_log_append(Console *c, const char *data, size_t size) {
 }
 
 static void ring_append(Console *c, const char *data, size_t size) {
+        if (!c->ring) {
+                c->ring = malloc(CONSOLE_RING_SIZE);
+                if (!c->ring) {
+                        log_oom();
+                        return;
+                }
+        }
         if (size >= CONSOLE_RING_SIZE) {
                 data += size - CONSOLE_RING_SIZE;
                 size = CONSOLE_RING_SIZE;
