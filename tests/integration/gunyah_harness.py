@@ -8,6 +8,7 @@ GUNYAHD, GUNYAHCTL, GUNYAH_VCPU, GUNYAH_GUEST_DIR.
 import json
 import os
 import shutil
+import socket
 import signal
 import subprocess
 import tempfile
@@ -236,3 +237,22 @@ class Env:
         finally:
             self.bus.stop()
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def read_console(gd, name, until, timeout=10):
+    """What a reader of VM name's console gets on attaching (the replay and
+    on), until `until` is in it or timeout."""
+    fd = gd.vm(name).OpenConsole()
+    s = socket.socket(fileno=fd.take())
+    s.settimeout(timeout)
+    data = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while until not in data and time.monotonic() < deadline:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    return data

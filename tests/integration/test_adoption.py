@@ -10,14 +10,13 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 
 import dbus
 import pytest
 
-from gunyah_harness import Env, env_path, spec_json
+from gunyah_harness import Env, env_path, read_console, spec_json
 
 PERSIST = 1
 START = 2
@@ -197,23 +196,6 @@ def test_a_vm_with_devices_is_adopted_and_its_devices_watched(env):
         kill_left(pids)
 
 
-def read_console(gd, name, until, timeout=10):
-    """What a console reader gets on attaching (the replay), until `until`."""
-    s = socket.socket(fileno=gd.vm(name).OpenConsole().take())
-    s.settimeout(timeout)
-    data = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while until not in data and time.monotonic() < deadline:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
-    return data
-
-
 def kill_left(pids):
     for p in pids:
         try:
@@ -315,9 +297,7 @@ def test_a_vm_left_starting_is_torn_down_load_failed_daemon_restart(env):
         rec = {"version": 1, "name": "half", "uuid": uuid, "phase": "starting", "spec": {"name": "half"},
                "processes": [{"role": "keeper", "index": 0, "pid": stand_in.pid,
                               "start_time": start_time(stand_in.pid)}]}
-        with open(os.path.join(d, "record.json"), "w") as f:
-            json.dump(rec, f)
-        os.chmod(os.path.join(d, "record.json"), 0o600)
+        write_record(d, rec)
         gd.start()
         assert stand_in.wait(timeout=10) == -signal.SIGKILL
         assert gd.state("half") == ("failed", "load-failed: daemon-restart")
@@ -338,9 +318,7 @@ def test_a_record_with_a_reused_pid_kills_nothing(env):
         rec = {"version": 1, "name": "gone", "uuid": "0e4a8c9e-3b1d-4f6a-9c2e-5d7b8a1f2c3d", "phase": "running",
                "spec": {"name": "gone"}, "processes": [{"role": "keeper", "index": 0, "pid": bystander.pid,
                                                         "start_time": start_time(bystander.pid) + 1}]}
-        with open(os.path.join(d, "record.json"), "w") as f:
-            json.dump(rec, f)
-        os.chmod(os.path.join(d, "record.json"), 0o600)
+        write_record(d, rec)
         gd.start()
         assert not os.path.exists(d)
         assert bystander.poll() is None
@@ -361,9 +339,7 @@ def test_a_record_of_another_backend_is_left_alone(env):
         rec = {"version": 1, "name": "hw", "uuid": "0e4a8c9e-3b1d-4f6a-9c2e-5d7b8a1f2c3d", "phase": "running",
                "backend": "kernel", "spec": {"name": "hw"},
                "processes": [{"role": "keeper", "index": 0, "pid": other.pid, "start_time": start_time(other.pid)}]}
-        with open(os.path.join(d, "record.json"), "w") as f:
-            json.dump(rec, f)
-        os.chmod(os.path.join(d, "record.json"), 0o600)
+        write_record(d, rec)
         gd.start()
         assert "VM hw runs on the kernel backend, this gunyahd on sim: leaving it alone" in gd.read_log()
         assert os.path.exists(os.path.join(d, "record.json"))
@@ -372,6 +348,13 @@ def test_a_record_of_another_backend_is_left_alone(env):
     finally:
         other.kill()
         other.wait()
+
+
+def write_record(d, rec):
+    """A record as the daemon writes it: root's, 0600."""
+    with open(os.path.join(d, "record.json"), "w") as f:
+        json.dump(rec, f)
+    os.chmod(os.path.join(d, "record.json"), 0o600)
 
 
 def tick_numbers(text):

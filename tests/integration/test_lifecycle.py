@@ -10,7 +10,7 @@ import time
 import dbus
 import pytest
 
-from gunyah_harness import env_path, spec, spec_json
+from gunyah_harness import env_path, read_console, spec, spec_json
 
 START = 2
 PERSIST = 1
@@ -25,23 +25,6 @@ def flood_spec(name, n):
 def expected(guest):
     with open(os.path.join(env_path("GUNYAH_GUEST_EXPECTED_DIR"), guest + ".txt"), "rb") as f:
         return f.read()
-
-
-def read_console(gd, name, until, timeout=10):
-    fd = gd.vm(name).OpenConsole()
-    s = socket.socket(fileno=fd.take())
-    s.settimeout(timeout)
-    data = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while until not in data and time.monotonic() < deadline:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
-    return data
 
 
 def test_hello_powers_off_with_exit_info(gd):
