@@ -58,10 +58,11 @@ static void tear_down(Manager *m, const char *dir, const VmRecord *r, int *pidfd
 
         log_warning("VM %s: a previous gunyahd left it %s; %s: tearing it down", r->name,
                     vm_record_phase_to_string(r->phase), why);
+        /* Files first: whoever sees the processes gone finds nothing left either. */
+        remove_files(dir);
         for (size_t i = 0; i < r->n_processes; i++)
                 if (pidfds[i] >= 0)
                         (void) pidfd_send_signal(pidfds[i], SIGKILL, NULL, 0);
-        remove_files(dir);
         if (vm && r->phase == VM_RECORD_STARTING && !vm_is_active(vm))
                 vm_mark_start_interrupted(vm);
 }
@@ -286,6 +287,7 @@ static void tear_down_unreadable(const char *dir, int error, int keeper_sock) {
 
         if (k >= 0)
                 k = keeper_receive_fds(sock, fds, KEEPER_FDS_MAX, &n);
+        remove_files(dir); /* before the kill, as in tear_down() */
         for (size_t i = 0; i < n; i++)
                 if (fd_is_pidfd(fds[i]))
                         (void) pidfd_send_signal(fds[i], SIGKILL, NULL, 0);
@@ -294,7 +296,6 @@ static void tear_down_unreadable(const char *dir, int error, int keeper_sock) {
                 k = keeper_message_send(sock, &(KeeperMessage) { .type = KEEPER_MSG_QUIT }, NULL);
         log_error_errno(error, "%s: the VM's record is unreadable (%m); %s, removing it", dir,
                         k >= 0 ? "its processes were killed, its keeper told to quit" : "no keeper answered");
-        remove_files(dir);
 }
 
 /* keeper_sock: our connection to the VM's keeper, HANDBACK asked, or
