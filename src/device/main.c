@@ -35,6 +35,7 @@ DEFINE_STRING_TABLE(device_type, DeviceType, device_type_table);
 static void help(void) {
         printf("gunyah-device --type=TYPE --vm=NAME --device=NAME (--uid=UID --gid=GID | --no-sandbox)\n"
                "              --memory=GPA:SIZE[,GPA:SIZE...] [--readonly] [--serial=SERIAL] [--cid=CID]\n"
+               "              [--log-level=LEVEL] (err, warning, notice, info: default, debug)\n"
 #if GUNYAH_SANDBOX_TEST_HOOKS
                "              --test-hook=ATTEMPT TEST ONLY: attempt ATTEMPT in the sandbox\n"
 #endif
@@ -76,7 +77,7 @@ static int parse_cid(const char *arg, uint64_t *ret) {
 
 static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
         enum { ARG_TYPE = 0x100, ARG_VM, ARG_DEVICE, ARG_UID, ARG_GID, ARG_NO_SANDBOX, ARG_MEMORY, ARG_READONLY,
-               ARG_SERIAL, ARG_CID, ARG_TEST_HOOK };
+               ARG_SERIAL, ARG_CID, ARG_TEST_HOOK, ARG_LOG_LEVEL };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "type", required_argument, NULL, ARG_TYPE },
@@ -89,6 +90,7 @@ static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
                 { "readonly", no_argument, NULL, ARG_READONLY },
                 { "serial", required_argument, NULL, ARG_SERIAL },
                 { "cid", required_argument, NULL, ARG_CID },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
 #if GUNYAH_SANDBOX_TEST_HOOKS
                 { "test-hook", required_argument, NULL, ARG_TEST_HOOK },
 #endif
@@ -134,6 +136,13 @@ static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
                         if (parse_cid(optarg, &o->cid) < 0)
                                 return -EINVAL;
                         break;
+                case ARG_LOG_LEVEL: {
+                        int level = log_level_from_string(optarg);
+                        if (level < 0)
+                                return log_error_errno(level, "--log-level=%s: unknown level", optarg);
+                        log_set_max_level(level);
+                        break;
+                }
 #if GUNYAH_SANDBOX_TEST_HOOKS
                 case ARG_TEST_HOOK:
                         o->test_hook = device_test_hook_from_string(optarg);
