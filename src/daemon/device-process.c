@@ -365,6 +365,9 @@ static int device_argv(const DeviceProcess *d, const DeviceSpawnArgs *a, char **
                 return -ENOMEM;
         if (a->test_hook && asprintf(&argv[n++], "--test-hook=%s", a->test_hook) < 0)
                 return -ENOMEM;
+        /* The daemon's debug log includes its devices' (vsock's connection steps). */
+        if (log_get_max_level() >= LOG_DEBUG && !(argv[n++] = strdup("--log-level=debug")))
+                return -ENOMEM;
         return 0;
 }
 

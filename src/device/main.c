@@ -35,6 +35,7 @@ DEFINE_STRING_TABLE(device_type, DeviceType, device_type_table);
 static void help(void) {
         printf("gunyah-device --type=TYPE --vm=NAME --device=NAME (--uid=UID --gid=GID | --no-sandbox)\n"
                "              --memory=GPA:SIZE[,GPA:SIZE...] [--readonly] [--serial=SERIAL] [--cid=CID]\n"
+               "              [--log-level=LEVEL] (err, warning, notice, info: default, debug)\n"
 #if GUNYAH_SANDBOX_TEST_HOOKS
                "              --test-hook=ATTEMPT TEST ONLY: attempt ATTEMPT in the sandbox\n"
 #endif
@@ -74,9 +75,29 @@ static int parse_cid(const char *arg, uint64_t *ret) {
         return 0;
 }
 
+static int parse_log_level(const char *arg) {
+        int level = log_level_from_string(arg);
+
+        if (level < 0)
+                return log_error_errno(level, "--log-level=%s: unknown level", arg);
+        log_set_max_level(level);
+        return 0;
+}
+
+/* 1 when the options go together, else -EINVAL (logged). */
+static int check_options(const DeviceOptions *o) {
+        if (o->type < 0 || !o->vm || !o->device || o->n_memory == 0)
+                return log_error_errno(-EINVAL, "--type, --vm, --device and --memory are required (see --help)");
+        if ((o->type == DEVICE_TYPE_VSOCK) != (o->cid != 0))
+                return log_error_errno(-EINVAL, "--cid is for, and required by, --type=vsock");
+        if (sandbox_check_id_options(o->no_sandbox, o->uid, o->gid) < 0)
+                return -EINVAL;
+        return 1;
+}
+
 static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
         enum { ARG_TYPE = 0x100, ARG_VM, ARG_DEVICE, ARG_UID, ARG_GID, ARG_NO_SANDBOX, ARG_MEMORY, ARG_READONLY,
-               ARG_SERIAL, ARG_CID, ARG_TEST_HOOK };
+               ARG_SERIAL, ARG_CID, ARG_TEST_HOOK, ARG_LOG_LEVEL };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "type", required_argument, NULL, ARG_TYPE },
@@ -89,6 +110,7 @@ static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
                 { "readonly", no_argument, NULL, ARG_READONLY },
                 { "serial", required_argument, NULL, ARG_SERIAL },
                 { "cid", required_argument, NULL, ARG_CID },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
 #if GUNYAH_SANDBOX_TEST_HOOKS
                 { "test-hook", required_argument, NULL, ARG_TEST_HOOK },
 #endif
@@ -134,6 +156,10 @@ static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
                         if (parse_cid(optarg, &o->cid) < 0)
                                 return -EINVAL;
                         break;
+                case ARG_LOG_LEVEL:
+                        if (parse_log_level(optarg) < 0)
+                                return -EINVAL;
+                        break;
 #if GUNYAH_SANDBOX_TEST_HOOKS
                 case ARG_TEST_HOOK:
                         o->test_hook = device_test_hook_from_string(optarg);
@@ -146,13 +172,7 @@ static int parse_argv(int argc, char *argv[], DeviceOptions *o) {
                 }
         if (optind < argc)
                 return log_error_errno(-EINVAL, "unexpected argument '%s'", argv[optind]);
-        if (o->type < 0 || !o->vm || !o->device || o->n_memory == 0)
-                return log_error_errno(-EINVAL, "--type, --vm, --device and --memory are required (see --help)");
-        if ((o->type == DEVICE_TYPE_VSOCK) != (o->cid != 0))
-                return log_error_errno(-EINVAL, "--cid is for, and required by, --type=vsock");
-        if (sandbox_check_id_options(o->no_sandbox, o->uid, o->gid) < 0)
-                return -EINVAL;
-        return 1;
+        return check_options(o);
 }
 
 static void send_failure(int error, const char *step) {

@@ -226,9 +226,15 @@ void devices_handle_mmio(Devices *d, struct gunyah_vcpu_run *run) {
 
         if (in_device(addr, d->pl011_base, PL011_MMIO_SIZE)) {
                 uint64_t off = addr - d->pl011_base;
-                if (run->mmio.is_write)
+                if (run->mmio.is_write) {
                         r = pl011_mmio_write(&d->page->uart, off, run->mmio.len, data_to_u64(run), on_uart_output, d);
-                else {
+                        /* A driver that has written its last byte turns to
+                         * another register (Linux: IMSC, the TX interrupt
+                         * off) and may then wait for input: a raw console's
+                         * echo must not stay here until the next line. */
+                        if (off != PL011_DR)
+                                console_flush(d);
+                } else {
                         /* A guest reading the UART may wait for input or output. */
                         console_flush(d);
                         console_pull_input(d);

@@ -192,6 +192,7 @@ void vsock_start_queued_connects(VsockEngine *e) {
         while (e->n_connecting < VSOCK_CONNECTING_MAX && (c = oldest_queued(e))) {
                 c->state = VSOCK_CONN_CONNECTING_HOST;
                 e->n_connecting++;
+                vsock_conn_debug(c, "connect handed to the host (%u connecting)", e->n_connecting);
                 if (e->ops->connect(e->userdata, c) < 0)
                         vsock_conn_close(e, c, true);
         }
@@ -200,6 +201,7 @@ void vsock_start_queued_connects(VsockEngine *e) {
 void vsock_engine_host_connected(VsockEngine *e, VsockConn *c, int error) {
         if (c->state != VSOCK_CONN_CONNECTING_HOST)
                 return;
+        vsock_conn_debug(c, "host connect: %d", error);
         if (error < 0) {
                 vsock_conn_close(e, c, true);
                 return;

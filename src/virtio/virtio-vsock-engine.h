@@ -177,6 +177,7 @@ typedef struct VsockEngine {
         VirtqChain tx_chain;
         VirtqChain rx_chain;
         bool rx_chain_held;             /* popped, not used yet */
+        uint64_t rx_starved_usec;       /* control packets wait for an rx buffer since (debug log) */
         VsockStats stats;
 } VsockEngine;
 

@@ -3,7 +3,18 @@
 
 /* What the engine's files (virtio-vsock-{conn,tx,rx}.c) share. */
 
+#include <inttypes.h>
+
+#include "log.h"
+#include "time-util.h"
 #include "virtio-vsock-engine.h"
+
+/* A connection's steps at debug level, with its ports and the host's
+ * CLOCK_MONOTONIC in ms (the simulated guest's clock too: kernel log
+ * times and these line up). */
+#define vsock_conn_debug(c, fmt, ...)                                                                          \
+        log_debug("vsock guest port %" PRIu32 " host port %" PRIu32 " (conn %" PRIu32 "): " fmt " at %" PRIu64 \
+                  " ms", (c)->guest_port, (c)->host_port, (c)->id, ##__VA_ARGS__, now_monotonic_usec() / USEC_PER_MSEC)
 
 static inline void vsock_guest_error(VsockEngine *e, uint32_t kind) {
         e->stats.errors_seen |= kind;

@@ -97,6 +97,9 @@ static bool rx_control(VsockEngine *e, bool *interrupt) {
                 c->fwd_cnt_told = c->fwd_cnt;
                 c->pending &= ~VSOCK_PENDING_CREDIT_UPDATE; /* h says it */
                 rx_send(e, &h, interrupt);
+                if (op != VSOCK_OP_CREDIT_UPDATE)
+                        vsock_conn_debug(c, "op %u to the guest (rx used idx %u, interrupt %d)", op,
+                                         (unsigned) e->rx.used_idx, *interrupt);
                 e->rr_control = i + 1;
                 if (op == VSOCK_OP_RST)
                         vsock_conn_free(e, c);
@@ -166,6 +169,33 @@ static bool rx_data(VsockEngine *e, bool *interrupt) {
         return false;
 }
 
+static bool control_pending(const VsockEngine *e) {
+        if (e->rst_n > 0)
+                return true;
+        for (unsigned i = 0; i < VSOCK_CONNS_MAX; i++)
+                if (e->conns[i] && (e->conns[i]->pending & ~VSOCK_PENDING_CREDIT_UPDATE))
+                        return true;
+        return false;
+}
+
+/* Logs (debug) how long control packets waited for the guest to give rx
+ * buffers: a guest that does not refill its rx queue delays connects. */
+static void rx_note_starved(VsockEngine *e, bool starved) {
+        uint64_t now;
+
+        if (starved == (e->rx_starved_usec != 0) || (starved && !control_pending(e)))
+                return;
+        now = now_monotonic_usec();
+        if (starved) {
+                e->rx_starved_usec = now;
+                log_debug("vsock: control packets wait for an rx buffer at %" PRIu64 " ms", now / USEC_PER_MSEC);
+                return;
+        }
+        log_debug("vsock: rx buffer after %" PRIu64 " ms without one, at %" PRIu64 " ms",
+                  (now - e->rx_starved_usec) / USEC_PER_MSEC, now / USEC_PER_MSEC);
+        e->rx_starved_usec = 0;
+}
+
 /* At most two queues' worth per round (the guest refills while we fill):
  * 1 when more may be ready. */
 static int rx_process(VsockEngine *e, bool *interrupt) {
@@ -173,6 +203,8 @@ static int rx_process(VsockEngine *e, bool *interrupt) {
 
         for (unsigned i = 0; i < 2u * e->rx.size; i++) {
                 r = rx_chain(e);
+                if (r >= 0)
+                        rx_note_starved(e, r == 0);
                 if (r <= 0)
                         return r;
                 if (!rx_control(e, interrupt) && !rx_data(e, interrupt))

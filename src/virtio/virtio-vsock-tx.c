@@ -34,6 +34,7 @@ static void guest_request(VsockEngine *e, const VsockHdr *h) {
         }
         c->peer_buf_alloc = h->buf_alloc;
         c->peer_fwd_cnt = h->fwd_cnt;
+        vsock_conn_debug(c, "REQUEST from the guest (%u connections, %u connecting)", e->n_conns, e->n_connecting);
         vsock_start_queued_connects(e);
 }
 
@@ -55,12 +56,15 @@ static void guest_rw(VsockEngine *e, VsockConn *c, const VsockHdr *h, const Virt
 
 static void guest_packet_on(VsockEngine *e, VsockConn *c, const VsockHdr *h, const VirtqChain *chain) {
         if (c->state == VSOCK_CONN_CLOSING) {
+                vsock_conn_debug(c, "op %u from the guest while our RST is due", h->op);
                 /* Our RST is on its way: whatever crossed it is moot. */
                 if (h->op == VSOCK_OP_RST)
                         vsock_conn_free(e, c);
                 return;
         }
         vsock_conn_peer_update(c, h->buf_alloc, h->fwd_cnt);
+        if (h->op != VSOCK_OP_RW && h->op != VSOCK_OP_CREDIT_UPDATE && h->op != VSOCK_OP_CREDIT_REQUEST)
+                vsock_conn_debug(c, "op %u (flags %" PRIu32 ") from the guest in state %d", h->op, h->flags, c->state);
         switch (h->op) {
         case VSOCK_OP_REQUEST:
                 reset(e, c, h, VSOCK_ERROR_STATE);
