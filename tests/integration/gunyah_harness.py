@@ -116,6 +116,11 @@ class Daemon:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunyahd exited with {self.proc.returncode}:\n{self.read_log()}")
             if dbus_obj.NameHasOwner(BUS_NAME, dbus_interface="org.freedesktop.DBus"):
+                # It takes the name before it loads its VMs and adopts
+                # running ones, and answers only after: one round trip and
+                # its start-up is over (what a test then looks at is done).
+                self.bus.conn.get_object(BUS_NAME, MANAGER_PATH).Ping(
+                    dbus_interface="org.freedesktop.DBus.Peer", timeout=timeout)
                 return
             time.sleep(0.02)
         raise RuntimeError(f"gunyahd did not take {BUS_NAME} in {timeout}s:\n{self.read_log()}")
