@@ -197,8 +197,28 @@ static void worker_take_process(Worker *w, WorkerProcess *p) {
         w->control_fd = p->control_fd;
 }
 
+static WorkerIdentity identity_of(const WorkerSpawnArgs *a) {
+        return (WorkerIdentity) { .no_sandbox = a->no_sandbox, .uid = a->uid, .gid = a->gid, .test_hook = a->test_hook };
+}
+
+/* A freshly started process for w, watched. */
+static int worker_start_fresh(Worker *w, sd_event *event, const WorkerSpawnArgs *a) {
+        WorkerIdentity id = identity_of(a);
+        WorkerProcess p;
+        int r;
+
+        r = worker_process_start(a->binary, &id, false, &p);
+        if (r < 0) {
+                w->exited = true;
+                return log_vm_error_errno(w->vm->name, r, "cannot start the worker of vCPU %u: %m", a->vcpu);
+        }
+        w->from_pool = false;
+        worker_take_process(w, &p);
+        return worker_watch(w, event);
+}
+
 int worker_acquire(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, WorkerPool *pool, Worker **ret) {
-        WorkerIdentity id = { .no_sandbox = a->no_sandbox, .uid = a->uid, .gid = a->gid, .test_hook = a->test_hook };
+        WorkerIdentity id = identity_of(a);
         _cleanup_(worker_freep) Worker *w = NULL;
         WorkerProcess p;
         int r;
@@ -207,14 +227,12 @@ int worker_acquire(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, WorkerPool
         if (!w)
                 return -ENOMEM;
         *w = (Worker) { .vm = vm, .vcpu = a->vcpu, .pidfd = -EBADF, .control_fd = -EBADF };
-        w->from_pool = pool && worker_pool_take(pool, &id, &p) >= 0;
-        if (!w->from_pool) {
-                r = worker_process_start(a->binary, &id, false, &p);
-                if (r < 0)
-                        return log_vm_error_errno(vm->name, r, "cannot start the worker of vCPU %u: %m", a->vcpu);
-        }
-        worker_take_process(w, &p);
-        r = worker_watch(w, event);
+        if (pool && worker_pool_take(pool, &id, &p) >= 0) {
+                w->from_pool = true;
+                worker_take_process(w, &p);
+                r = worker_watch(w, event);
+        } else
+                r = worker_start_fresh(w, event, a);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(w);
@@ -223,7 +241,6 @@ int worker_acquire(Vm *vm, sd_event *event, const WorkerSpawnArgs *a, WorkerPool
 
 /* A spare that died meanwhile is replaced by a fresh process: 1. */
 int worker_configure(Worker *w, sd_event *event, const WorkerSpawnArgs *a) {
-        WorkerIdentity id = { .no_sandbox = a->no_sandbox, .uid = a->uid, .gid = a->gid, .test_hook = a->test_hook };
         int fds[WORKER_CONFIG_FDS_MAX];
         WorkerConfig config;
         WorkerProcess p;
@@ -252,17 +269,11 @@ int worker_configure(Worker *w, sd_event *event, const WorkerSpawnArgs *a) {
         w->control_source = sd_event_source_disable_unref(w->control_source);
         p = (WorkerProcess) { .pid = w->pid, .pidfd = w->pidfd, .control_fd = w->control_fd };
         worker_process_discard(&p);
-        w->from_pool = false;
-        r = worker_process_start(a->binary, &id, false, &p);
-        if (r < 0) {
-                w->exited = true;
-                w->pidfd = w->control_fd = -EBADF;
-                return log_vm_error_errno(w->vm->name, r, "cannot start the worker of vCPU %u: %m", a->vcpu);
-        }
-        worker_take_process(w, &p);
-        r = worker_watch(w, event);
-        if (r >= 0)
-                r = worker_config_send(w->control_fd, &config, fds, n_fds);
+        w->pidfd = w->control_fd = -EBADF;
+        r = worker_start_fresh(w, event, a);
+        if (r < 0)
+                return r;
+        r = worker_config_send(w->control_fd, &config, fds, n_fds);
         if (r < 0)
                 return log_vm_error_errno(w->vm->name, r, "cannot configure the worker of vCPU %u: %m", a->vcpu);
         return 1;
